@@ -1,0 +1,10 @@
+.PHONY: run test bench migrate shell
+
+run:            ## the whole service: PostgreSQL, Redis, web, workers, beat
+	@scripts/run.sh
+
+test:           ## the whole test suite against its own PostgreSQL, Redis and Celery worker
+	@scripts/test.sh
+
+shell:
+	@.venv/bin/python manage.py shell

@@ -1,0 +1,67 @@
+"""Every write to users, profiles and money."""
+from decimal import Decimal
+from uuid import UUID
+
+from django.db import transaction as db_transaction
+
+from accounts.models import Account, CustomerProfile, LedgerEntry, Segment, User
+from accounts.money import money_quantize
+
+
+def account_ledger_write(*, account: Account, amount: Decimal, reason: str, transaction_id: UUID | None,
+                         description: str = "") -> LedgerEntry:
+    """Applies a signed amount to an account that the caller holds locked, and records it.
+    The caller checks the business rule (e.g. sufficient balance) first; the database check
+    constraint is the last line of defence."""
+    amount = money_quantize(amount, account.currency)
+    account.balance = money_quantize(account.balance + amount, account.currency)
+    account.save(update_fields=["balance", "updated_at"])
+    return LedgerEntry.objects.create(account=account, amount=amount, balance_after=account.balance,
+                                      reason=reason, transaction_id=transaction_id, description=description)
+
+
+def account_debit(*, account: Account, amount: Decimal, transaction_id: UUID, description: str = "") -> LedgerEntry:
+    return account_ledger_write(account=account, amount=-amount, reason=LedgerEntry.Reason.DEBIT,
+                                transaction_id=transaction_id, description=description)
+
+
+def account_refund(*, account: Account, amount: Decimal, transaction_id: UUID, description: str = "") -> LedgerEntry:
+    return account_ledger_write(account=account, amount=amount, reason=LedgerEntry.Reason.REFUND,
+                                transaction_id=transaction_id, description=description)
+
+
+def account_top_up(*, user: User, amount: Decimal, description: str = "top-up") -> LedgerEntry:
+    from accounts.locks import account_for_update
+
+    with db_transaction.atomic():
+        account = account_for_update().get(user=user)
+        return account_ledger_write(account=account, amount=amount, reason=LedgerEntry.Reason.TOP_UP,
+                                    transaction_id=None, description=description)
+
+
+def customer_create(*, username: str, password: str, email: str | None = None, phone: str | None = None,
+                    segment: Segment | None = None, currency: str | None = None, is_staff: bool = False,
+                    latitude: Decimal | None = None, longitude: Decimal | None = None,
+                    timezone: str = "UTC") -> User:
+    with db_transaction.atomic():
+        user = User.objects.create_user(username=username, password=password, email=email or None,
+                                        is_staff=is_staff)
+        CustomerProfile.objects.create(user=user, phone=phone, segment=segment, latitude=latitude,
+                                       longitude=longitude, timezone=timezone)
+        Account.objects.create(user=user, **({"currency": currency} if currency else {}))
+    return user
+
+
+def profile_update(*, user: User, **fields) -> CustomerProfile:
+    user_fields = {k: fields.pop(k) for k in ("first_name", "last_name", "email") if k in fields}
+    with db_transaction.atomic():
+        if user_fields:
+            for name, value in user_fields.items():
+                setattr(user, name, value)
+            user.save(update_fields=list(user_fields))
+        profile, _ = CustomerProfile.objects.get_or_create(user=user)
+        for name, value in fields.items():
+            setattr(profile, name, value)
+        if fields:
+            profile.save(update_fields=list(fields))
+    return profile

@@ -1,0 +1,96 @@
+"""How domain apps plug into the engine without the engine importing them.
+
+A *settler* is registered per transaction kind (from the domain app's AppConfig.ready).
+The engine asks it which rows to lock, locks them all in one fixed global order, then asks
+it to settle the transaction against the locked rows and return an Outcome.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import Any, Protocol
+
+from django.db import models
+from django.dispatch import Signal
+
+# Fixed lock order across the whole platform: account, then campaign, pool, promo.
+LOCK_RANK_ACCOUNT = 10
+LOCK_RANK_CAMPAIGN = 20
+LOCK_RANK_CODE_POOL = 30
+LOCK_RANK_FLASH_PROMO = 40
+
+
+@dataclass(frozen=True)
+class Outcome:
+    succeeded: bool
+    failure_code: str = ""
+    failure_message: str = ""
+    result: dict[str, Any] = dc_field(default_factory=dict)
+
+    @classmethod
+    def success(cls, result: dict[str, Any] | None = None) -> "Outcome":
+        return cls(succeeded=True, result=result or {})
+
+    @classmethod
+    def failure(cls, code: str, message: str = "", result: dict[str, Any] | None = None) -> "Outcome":
+        return cls(succeeded=False, failure_code=code, failure_message=message, result=result or {})
+
+
+@dataclass(frozen=True, order=True)
+class LockTarget:
+    """One row to lock: `model.objects.filter(<field>=value)`. A model is always locked by
+    the same field, and rows of one rank are locked in primary-key order."""
+
+    rank: int
+    model: type[models.Model] = dc_field(compare=False)
+    field: str = dc_field(compare=False)
+    value: Any = dc_field(compare=False)
+
+
+class LockedRows:
+    def __init__(self) -> None:
+        self._rows: dict[tuple[type[models.Model], str, Any], models.Model] = {}
+
+    def add(self, model: type[models.Model], field_name: str, instance: models.Model) -> None:
+        self._rows[(model, field_name, getattr(instance, field_name))] = instance
+
+    def get(self, model: type[models.Model], field_name: str, value: Any) -> models.Model | None:
+        return self._rows.get((model, field_name, value))
+
+    def refresh_all(self) -> None:
+        """After a failed savepoint the in-memory copies may be ahead of the database."""
+        for instance in self._rows.values():
+            instance.refresh_from_db()
+
+
+class Settler(Protocol):
+    kind: str
+
+    def lock_targets(self, txn) -> list[LockTarget]: ...
+
+    def settle(self, txn, locked: LockedRows) -> Outcome: ...
+
+
+class Reverser(Protocol):
+    def lock_targets(self, txn) -> list[LockTarget]: ...
+
+    def reverse(self, original, reversal, locked: LockedRows) -> Outcome: ...
+
+
+SETTLERS: dict[str, Settler] = {}
+REVERSERS: dict[str, Reverser] = {}
+
+
+def settler_register(settler: Settler) -> None:
+    SETTLERS[settler.kind] = settler
+
+
+def reverser_register(*, kind: str, reverser: Reverser) -> None:
+    REVERSERS[kind] = reverser
+
+
+# Sent after commit, once per transaction that reached a terminal state (SUCCEEDED, FAILED
+# or REVERSED). Receivers (notifications, partner callbacks, metrics) must be idempotent:
+# a redelivered settlement is a no-op and does not fire it again, but a crash between the
+# commit and the send can lose it, so receivers that must not lose events use outboxes.
+transaction_finished = Signal()

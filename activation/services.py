@@ -1,0 +1,287 @@
+"""The transaction engine: accept, settle, sweep.
+
+    API view -> transaction_accept()  PENDING row + idempotency key, commit
+                 on commit -> status to Redis, transaction_settle_task enqueued
+    worker   -> transactions_settle()  claim (PROCESSING) -> lock rows in fixed order ->
+                 settler re-checks rules and writes -> SUCCEEDED/FAILED, commit
+                 on commit -> status to Redis + pub/sub, transaction_finished signal
+    beat     -> transactions_sweep()   re-enqueue anything left unfinished too long
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from itertools import groupby
+from typing import Any, Iterable
+from uuid import UUID
+
+from django.conf import settings
+from django.db import IntegrityError, connection
+from django.db import transaction as db_transaction
+from django.utils import timezone
+
+from activation.models import IdempotencyKey, Transaction
+from activation.registry import REVERSERS, SETTLERS, LockedRows, LockTarget, Outcome, transaction_finished
+from activation.selectors import transaction_status_payload
+from activation.status import statuses_publish
+from config.errors import ConflictError, IdempotencyInProgress, IdempotencyKeyReused
+
+logger = logging.getLogger(__name__)
+
+FAILURE_SETTLEMENT_ERROR = "settlement_error"
+FAILURE_UNKNOWN_KIND = "unknown_kind"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    transaction: Transaction
+    replayed: bool
+
+
+def request_fingerprint(*, kind: str, payload: dict[str, Any]) -> str:
+    canonical = json.dumps({"kind": kind, "payload": payload}, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _advisory_lock_id(scope: str, key: str) -> int:
+    digest = hashlib.sha256(f"{scope}\x00{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def transaction_accept(*, kind: str, user_id: int, payload: dict[str, Any], amount: Decimal | None = None,
+                       currency: str = "", idempotency_key: str | None = None,
+                       idempotency_scope: str | None = None) -> Accepted:
+    """Writes a PENDING transaction and, after commit, publishes its status and enqueues
+    its settlement. With an idempotency key: the same key and body return the original
+    transaction; a different body is refused (422); a request racing the first is 409."""
+    scope = idempotency_scope or f"user:{user_id}"
+    fingerprint = request_fingerprint(kind=kind, payload=payload)
+    try:
+        with db_transaction.atomic():
+            if idempotency_key:
+                existing = _idempotency_lookup(scope=scope, key=idempotency_key, fingerprint=fingerprint)
+                if existing is not None:
+                    return Accepted(transaction=existing, replayed=True)
+            txn = Transaction.objects.create(kind=kind, user_id=user_id, payload=payload, amount=amount,
+                                             currency=currency, idempotency_key=idempotency_key or "")
+            if idempotency_key:
+                IdempotencyKey.objects.create(scope=scope, key=idempotency_key, request_fingerprint=fingerprint,
+                                              transaction=txn)
+            db_transaction.on_commit(lambda: transactions_dispatch([txn]), robust=True)
+    except IntegrityError:
+        # Only the idempotency key is unique here: a concurrent twin committed first.
+        if not idempotency_key:
+            raise
+        existing = _idempotency_lookup(scope=scope, key=idempotency_key, fingerprint=fingerprint, lock=False)
+        if existing is None:
+            raise IdempotencyInProgress()
+        return Accepted(transaction=existing, replayed=True)
+    return Accepted(transaction=txn, replayed=False)
+
+
+def _idempotency_lookup(*, scope: str, key: str, fingerprint: str, lock: bool = True) -> Transaction | None:
+    if lock:
+        # Serialises twins on (scope, key) without waiting: the loser gets a 409 at once.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_advisory_lock_id(scope, key)])
+            if not cursor.fetchone()[0]:
+                raise IdempotencyInProgress()
+    record = IdempotencyKey.objects.filter(scope=scope, key=key).select_related("transaction").first()
+    if record is None:
+        return None
+    if record.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused()
+    return record.transaction
+
+
+def transactions_dispatch(txns: Iterable[Transaction]) -> None:
+    """After commit: publish PENDING statuses and enqueue settlement. A failure here loses
+    nothing (the rows are durable); the sweeper enqueues whatever is left behind."""
+    txns = list(txns)
+    statuses_publish(transaction_status_payload(t) for t in txns)
+    transactions_enqueue(transaction_ids=[t.id for t in txns])
+
+
+def transactions_enqueue(*, transaction_ids: Iterable[UUID]) -> int:
+    from activation.tasks import transaction_settle_task
+
+    sent = 0
+    for transaction_id in transaction_ids:
+        try:
+            transaction_settle_task.apply_async(args=[str(transaction_id)])
+            sent += 1
+        except Exception as exc:  # broker down: the sweeper re-enqueues later
+            logger.warning("could not enqueue settlement of %s: %r", transaction_id, exc)
+            break
+    return sent
+
+
+# --- settlement ------------------------------------------------------------------------------
+
+def transactions_settle(*, transaction_id: UUID | None = None, batch_size: int | None = None) -> list[Transaction]:
+    """Settles `transaction_id` and, to amortise locks and commits under load, up to
+    batch_size - 1 other pending transactions, in one database transaction. Idempotent: a
+    transaction that is already terminal (or being settled elsewhere) is skipped."""
+    batch_size = batch_size or settings.SETTLEMENT_BATCH_SIZE
+    claimed = _transactions_claim(first_id=transaction_id, limit=batch_size)
+    if not claimed:
+        return []
+    return _claimed_transactions_settle(transaction_ids=claimed)
+
+
+_CLAIM_SQL = """
+WITH picked AS (
+    (SELECT id FROM activation_transaction
+      WHERE id = %(first)s AND status IN ('PENDING', 'PROCESSING')
+      FOR UPDATE SKIP LOCKED)
+    UNION ALL
+    (SELECT id FROM activation_transaction
+      WHERE status = 'PENDING' AND id <> %(first)s
+      ORDER BY created_at LIMIT %(more)s
+      FOR UPDATE SKIP LOCKED)
+)
+UPDATE activation_transaction t
+   SET status = 'PROCESSING', attempts = t.attempts + 1, processing_started_at = now(), updated_at = now()
+  FROM picked WHERE t.id = picked.id
+RETURNING t.id
+"""
+
+
+def _transactions_claim(*, first_id: UUID | None, limit: int) -> list[UUID]:
+    """PENDING -> PROCESSING in one short statement, skipping rows another worker holds."""
+    with db_transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, {"first": first_id, "more": max(limit - (1 if first_id else 0), 0)})
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _claimed_transactions_settle(*, transaction_ids: list[UUID]) -> list[Transaction]:
+    finished: list[Transaction] = []
+    with db_transaction.atomic():
+        txns = list(Transaction.objects.select_for_update().filter(pk__in=transaction_ids,
+                                                                   status__in=Transaction.SETTLEABLE).order_by("pk"))
+        runnable: list[Transaction] = []
+        for txn in txns:
+            if txn.attempts > settings.SETTLEMENT_MAX_ATTEMPTS:
+                _transaction_finish(txn, Outcome.failure(FAILURE_SETTLEMENT_ERROR,
+                                                         "Settlement kept failing; it was given up."))
+                finished.append(txn)
+            elif txn.kind not in SETTLERS:
+                _transaction_finish(txn, Outcome.failure(FAILURE_UNKNOWN_KIND, f"No settler for {txn.kind}."))
+                finished.append(txn)
+            else:
+                runnable.append(txn)
+        locked = rows_lock([target for txn in runnable for target in SETTLERS[txn.kind].lock_targets(txn)])
+        for txn in sorted(runnable, key=lambda t: t.created_at):
+            outcome = _settle_one(txn, locked, lambda: SETTLERS[txn.kind].settle(txn, locked))
+            if outcome is not None:
+                _transaction_finish(txn, outcome)
+                finished.append(txn)
+        db_transaction.on_commit(lambda: transactions_announce(finished), robust=True)
+    return finished
+
+
+def _settle_one(txn: Transaction, locked: LockedRows, settle) -> Outcome | None:
+    """One item of a batch in its own savepoint: a bug in one item rolls back that item
+    only; it stays PROCESSING and is retried (then given up after the attempt limit)."""
+    try:
+        with db_transaction.atomic():
+            return settle()
+    except Exception:
+        logger.exception("settling %s (%s) raised; it will be retried", txn.id, txn.kind)
+        locked.refresh_all()
+        return None
+
+
+def rows_lock(targets: Iterable[LockTarget]) -> LockedRows:
+    """SELECT ... FOR UPDATE on every target, in the platform's fixed order (rank, then
+    primary key), one query per (rank, model, field)."""
+    locked = LockedRows()
+    ordered = sorted(targets, key=lambda t: (t.rank, t.model._meta.label, t.field))
+    for (_, model, field_name), group in groupby(ordered, key=lambda t: (t.rank, t.model, t.field)):
+        values = {t.value for t in group}
+        for instance in model.objects.select_for_update().filter(**{f"{field_name}__in": values}).order_by("pk"):
+            locked.add(model, field_name, instance)
+    return locked
+
+
+def _transaction_finish(txn: Transaction, outcome: Outcome) -> None:
+    target = Transaction.Status.SUCCEEDED if outcome.succeeded else Transaction.Status.FAILED
+    transaction_transition(txn, target)
+    txn.failure_code = outcome.failure_code
+    txn.failure_message = outcome.failure_message[:255]
+    txn.result = outcome.result
+    txn.settled_at = timezone.now()
+    txn.save(update_fields=["status", "failure_code", "failure_message", "result", "settled_at", "updated_at"])
+
+
+def transaction_transition(txn: Transaction, target: str) -> None:
+    if target not in Transaction.ALLOWED_TRANSITIONS[txn.status]:
+        raise ValueError(f"illegal transition {txn.status} -> {target} for {txn.id}")
+    txn.status = target
+
+
+def transactions_announce(txns: list[Transaction]) -> None:
+    """After commit only: statuses to Redis (and pub/sub for long-polls), then the signal."""
+    statuses_publish(transaction_status_payload(t) for t in txns)
+    for txn in txns:
+        transaction_finished.send_robust(sender=Transaction, transaction=txn)
+
+
+# --- reversal --------------------------------------------------------------------------------
+
+def transaction_reverse(*, transaction_id: UUID, requested_by_id: int) -> Transaction:
+    """Reverses a SUCCEEDED transaction synchronously: a new REVERSAL transaction restores
+    every counter the original consumed and the original becomes REVERSED. Reversing an
+    already reversed transaction returns the existing reversal and changes nothing."""
+    with db_transaction.atomic():
+        original = Transaction.objects.select_for_update().get(pk=transaction_id)
+        if original.status == Transaction.Status.REVERSED:
+            return original.reversal
+        if original.status != Transaction.Status.SUCCEEDED:
+            raise ConflictError("Only a succeeded transaction can be reversed.", code="not_reversible",
+                                details={"status": original.status})
+        reverser = REVERSERS.get(original.kind)
+        if reverser is None:
+            raise ConflictError(f"Transactions of kind {original.kind} cannot be reversed.", code="not_reversible")
+        reversal = Transaction.objects.create(kind=f"{original.kind}_reversal", user_id=original.user_id,
+                                              amount=original.amount, currency=original.currency,
+                                              payload={"reverses": str(original.id), "requested_by": requested_by_id},
+                                              reverses=original, processing_started_at=timezone.now())
+        locked = rows_lock(reverser.lock_targets(original))
+        outcome = reverser.reverse(original, reversal, locked)
+        if not outcome.succeeded:
+            raise ConflictError(outcome.failure_message or "The transaction cannot be reversed.",
+                                code=outcome.failure_code)
+        _transaction_finish(reversal, outcome)
+        transaction_transition(original, Transaction.Status.REVERSED)
+        original.save(update_fields=["status", "updated_at"])
+        db_transaction.on_commit(lambda: transactions_announce([original, reversal]), robust=True)
+    return reversal
+
+
+# --- sweeper and housekeeping ------------------------------------------------------------------
+
+def transactions_sweep(*, stale_after: timedelta | None = None, limit: int = 5000) -> int:
+    """Re-enqueues transactions left PENDING/PROCESSING too long (lost broker message,
+    killed worker). Settlement is idempotent, so a message that was only slow is harmless."""
+    if stale_after is None:
+        stale_after = timedelta(seconds=settings.SWEEPER_STALE_AFTER_SECONDS)
+    cutoff = timezone.now() - stale_after
+    stale_ids = list(Transaction.objects.filter(status__in=Transaction.SETTLEABLE, updated_at__lte=cutoff)
+                     .order_by("created_at").values_list("id", flat=True)[:limit])
+    if stale_ids:
+        logger.info("sweeper re-enqueues %d transaction(s)", len(stale_ids))
+        Transaction.objects.filter(pk__in=stale_ids, status__in=Transaction.SETTLEABLE).update(updated_at=timezone.now())
+        transactions_enqueue(transaction_ids=stale_ids)
+    return len(stale_ids)
+
+
+def idempotency_keys_prune(*, older_than: timedelta | None = None) -> int:
+    if older_than is None:
+        older_than = timedelta(hours=settings.IDEMPOTENCY_KEY_RETENTION_HOURS)
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - older_than).delete()
+    return deleted

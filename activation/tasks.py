@@ -1,0 +1,27 @@
+"""Thin tasks: take ids, call one service. acks_late because the services are idempotent."""
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=1,
+             retry_backoff_max=60, retry_jitter=True, max_retries=10)
+def transaction_settle_task(transaction_id: str) -> int:
+    from uuid import UUID
+
+    from activation.services import transactions_settle
+
+    return len(transactions_settle(transaction_id=UUID(transaction_id)))
+
+
+@shared_task(acks_late=True)
+def transactions_sweep_task() -> int:
+    from activation.services import transactions_sweep
+
+    return transactions_sweep()
+
+
+@shared_task(acks_late=True)
+def idempotency_keys_prune_task() -> int:
+    from activation.services import idempotency_keys_prune
+
+    return idempotency_keys_prune()

@@ -1,0 +1,71 @@
+"""Shared API plumbing: strict JSON parsing, pagination and serializers for the common bodies."""
+import json
+from decimal import Decimal
+
+from django.conf import settings
+from rest_framework import serializers
+from rest_framework.exceptions import ParseError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
+
+from config.errors import PayloadTooLarge
+
+
+def _json_depth(value, depth: int = 1) -> int:
+    if isinstance(value, dict):
+        return max([_json_depth(v, depth + 1) for v in value.values()] or [depth])
+    if isinstance(value, list):
+        return max([_json_depth(v, depth + 1) for v in value] or [depth])
+    return depth
+
+
+class LimitedJSONParser(JSONParser):
+    """JSON only, with a body-size cap and a nesting-depth cap; numbers with a fraction are
+    parsed as Decimal so money never passes through float."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        request = (parser_context or {}).get("request")
+        length = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if length and str(length).isdigit() and int(length) > limit:
+            raise PayloadTooLarge()
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise PayloadTooLarge()
+        try:
+            data = json.loads(raw.decode("utf-8"), parse_float=Decimal)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ParseError(f"Malformed JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise ParseError("JSON nested too deeply.") from exc
+        if _json_depth(data) > settings.MAX_JSON_DEPTH:
+            raise ParseError(f"JSON nested deeper than {settings.MAX_JSON_DEPTH} levels.")
+        return data
+
+
+class StandardPagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know, so a typo is a 400 instead of a silent no-op."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Machine-readable error code.")
+    message = serializers.CharField(help_text="Human-readable explanation.")
+    details = serializers.DictField(help_text="Field errors or extra context.")
+
+
+class TransactionAcceptedSerializer(serializers.Serializer):
+    transaction_id = serializers.UUIDField()
+    status = serializers.CharField()
+    status_url = serializers.CharField()

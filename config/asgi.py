@@ -1,0 +1,9 @@
+"""ASGI entry point. We serve over ASGI (gunicorn + uvicorn workers) so that a long-poll
+on a transaction status waits on a Redis pub/sub message inside the event loop instead of
+holding a worker thread per waiting client."""
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+application = get_asgi_application()

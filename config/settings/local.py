@@ -1,0 +1,2 @@
+"""Local development and tests: the base settings as they are."""
+from .base import *  # noqa: F401,F403

@@ -1,0 +1,40 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_yasg import openapi
+from drf_yasg.views import get_schema_view
+from rest_framework import permissions
+
+from accounts.api.urls import urlpatterns as accounts_api
+from activation.api.urls import doc_urlpatterns as activation_api_docs
+from activation.api.urls import urlpatterns as activation_api
+from offers.api.urls import urlpatterns as offers_api
+
+api_v1 = [*accounts_api, *offers_api, *activation_api]
+api_v1_docs = [*accounts_api, *offers_api, *activation_api_docs]
+
+schema_view = get_schema_view(
+    openapi.Info(
+        title="Offers & Activation Platform API",
+        default_version="v1",
+        description="Every request that moves money, budget, stock or quota is accepted with **202** and a "
+                    "transaction id, settled by a worker, and polled at `activation/status/{id}/`. "
+                    'Errors always have the shape `{"code", "message", "details"}`.',
+    ),
+    public=True,
+    permission_classes=[permissions.AllowAny],
+    patterns=[path("api/v1/", include(api_v1_docs))],
+)
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("admin/", admin.site.urls),
+    path("swagger.json", schema_view.without_ui(cache_timeout=0), name="schema-json"),
+    path("swagger/", schema_view.with_ui("swagger", cache_timeout=0), name="schema-swagger-ui"),
+    path("redoc/", schema_view.with_ui("redoc", cache_timeout=0), name="schema-redoc"),
+    path("", include("monitoring.urls")),
+]
+
+handler400 = "config.errors.handler400"
+handler403 = "config.errors.handler403"
+handler404 = "config.errors.handler404"
+handler500 = "config.errors.handler500"

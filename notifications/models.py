@@ -1,0 +1,1 @@
+# Email and in-app notifications arrive with the notifications issue.

@@ -1,0 +1,51 @@
+from rest_framework import serializers
+
+from config.api import StrictSerializer
+from offers.models import Offer, Subscription
+
+
+class OfferSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Offer
+        fields = ["id", "name", "description", "category", "price", "currency", "validity_days", "is_active"]
+
+
+class OfferFilterSerializer(serializers.Serializer):
+    category = serializers.ChoiceField(choices=Offer.Category.choices, required=False)
+    page = serializers.IntegerField(min_value=1, max_value=100000, required=False)
+    page_size = serializers.IntegerField(min_value=1, max_value=100, required=False)
+
+
+class SubscriptionSerializer(serializers.ModelSerializer):
+    offer = OfferSerializer(read_only=True)
+
+    class Meta:
+        model = Subscription
+        fields = ["id", "offer", "status", "started_at", "expires_at", "auto_renew"]
+
+
+class ExpiringFilterSerializer(serializers.Serializer):
+    days = serializers.IntegerField(min_value=1, max_value=365, required=False, default=7)
+
+
+class ActivationRequestSerializer(StrictSerializer):
+    offer_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+
+    def validate_offer_id(self, value: int) -> int:
+        offer = Offer.objects.filter(pk=value).first()
+        if offer is None:
+            raise serializers.ValidationError("Unknown offer.", code="unknown_offer")
+        self.context["offer"] = offer
+        return value
+
+
+class RenewalRequestSerializer(StrictSerializer):
+    subscription_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+
+    def validate_subscription_id(self, value: int) -> int:
+        subscription = (Subscription.objects.select_related("offer")
+                        .filter(pk=value, user=self.context["request"].user).first())
+        if subscription is None:
+            raise serializers.ValidationError("Unknown subscription.", code="unknown_subscription")
+        self.context["subscription"] = subscription
+        return value

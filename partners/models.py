@@ -1,0 +1,1 @@
+# Partner credentials, references and callbacks arrive with the partners issue.

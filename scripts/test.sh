@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# make test: its own throw-away PostgreSQL and Redis on free ports, then the whole suite.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_system_packages
+ensure_venv requirements-dev.txt
+export PATH="$VENV/bin:$PATH"
+TEST_DIR="$ROOT/.run/test-$$"
+
+cleanup() {
+  pg_stop "$TEST_DIR/pg"
+  redis_stop "$TEST_DIR/redis"
+  rm -rf "$TEST_DIR"
+}
+trap cleanup EXIT
+
+pg_port="$(pg_start "$TEST_DIR/pg" "$(free_port)" offers fast)"
+redis_port="$(redis_start "$TEST_DIR/redis" "$(free_port)")"
+export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/offers"
+export REDIS_URL="redis://127.0.0.1:$redis_port"
+export TEST_RUN_DIR="$TEST_DIR"
+export DJANGO_SETTINGS_MODULE=config.settings.local
+
+log "running the test suite"
+pytest "$@"
