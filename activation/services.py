@@ -134,19 +134,19 @@ def transactions_settle(*, transaction_id: UUID | None = None, batch_size: int |
 
 
 _CLAIM_SQL = """
-WITH picked AS (
-    (SELECT id FROM activation_transaction
-      WHERE id = %(first)s AND status IN ('PENDING', 'PROCESSING')
-      FOR UPDATE SKIP LOCKED)
-    UNION ALL
-    (SELECT id FROM activation_transaction
-      WHERE status = 'PENDING' AND id <> %(first)s
-      ORDER BY created_at LIMIT %(more)s
-      FOR UPDATE SKIP LOCKED)
+WITH first AS (
+    SELECT id FROM activation_transaction
+     WHERE id = %(first)s::uuid AND status IN ('PENDING', 'PROCESSING')
+     FOR UPDATE SKIP LOCKED
+), more AS (
+    SELECT id FROM activation_transaction
+     WHERE status = 'PENDING' AND id IS DISTINCT FROM %(first)s::uuid
+     ORDER BY created_at LIMIT %(more)s
+     FOR UPDATE SKIP LOCKED
 )
 UPDATE activation_transaction t
    SET status = 'PROCESSING', attempts = t.attempts + 1, processing_started_at = now(), updated_at = now()
-  FROM picked WHERE t.id = picked.id
+ WHERE t.id IN (SELECT id FROM first UNION ALL SELECT id FROM more)
 RETURNING t.id
 """
 
