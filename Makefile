@@ -4,7 +4,7 @@ run:            ## the whole service: PostgreSQL, Redis, web, workers, beat
 	@scripts/run.sh
 
 test:           ## the whole test suite against its own PostgreSQL, Redis and Celery worker
-	@scripts/test.sh
+	@scripts/test.sh $(ARGS)
 
 shell:
 	@.venv/bin/python manage.py shell

@@ -1,0 +1,157 @@
+"""The settlement service in-process, against the real database: redelivery, batching,
+row-lock races between many threads, and the state machine."""
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from activation.models import Transaction
+from activation.services import transaction_transition, transactions_settle
+from activation.tasks import transaction_settle_task
+from offers.models import Subscription
+from offers.services import KIND_OFFER_ACTIVATION
+from tests.factories import OfferFactory, customer
+from tests.helpers import assert_ledger_matches_balance
+
+
+def pending_activation(user, offer) -> Transaction:
+    """A PENDING row as the API writes it, without dispatching it to a worker."""
+    return Transaction.objects.create(kind=KIND_OFFER_ACTIVATION, user=user, payload={"offer_id": offer.id},
+                                      amount=offer.price, currency=offer.currency)
+
+
+@pytest.mark.django_db
+def test_settling_the_same_transaction_twice_debits_once():
+    # given
+    user = customer(balance="30.00")
+    txn = pending_activation(user, OfferFactory(price=Decimal("10.00")))
+
+    # when: settled, then the same message delivered again, then the task run once more
+    transactions_settle(transaction_id=txn.id, batch_size=1)
+    transactions_settle(transaction_id=txn.id, batch_size=1)
+    transaction_settle_task(str(txn.id))
+
+    # then
+    txn.refresh_from_db()
+    assert txn.status == "SUCCEEDED"
+    assert assert_ledger_matches_balance(user) == Decimal("20.00")
+    assert Subscription.objects.filter(user=user).count() == 1
+
+
+@pytest.mark.django_db
+def test_an_inactive_offer_fails_with_a_reason_and_charges_nothing():
+    # given
+    user = customer(balance="30.00")
+    offer = OfferFactory(is_active=False)
+    txn = pending_activation(user, offer)
+
+    # when
+    transactions_settle(transaction_id=txn.id)
+
+    # then
+    txn.refresh_from_db()
+    assert (txn.status, txn.failure_code) == ("FAILED", "offer_inactive")
+    assert assert_ledger_matches_balance(user) == Decimal("30.00")
+
+
+@pytest.mark.django_db
+def test_a_batch_settles_many_transactions_in_order_of_arrival():
+    # given: balance for 3 of 5
+    user = customer(balance="30.00")
+    offer = OfferFactory(price=Decimal("10.00"))
+    txns = [pending_activation(user, offer) for _ in range(5)]
+
+    # when: one call settles the whole batch
+    finished = transactions_settle(transaction_id=txns[0].id, batch_size=10)
+
+    # then: the first three in arrival order succeed
+    assert len(finished) == 5
+    statuses = [Transaction.objects.get(pk=t.pk).status for t in txns]
+    assert statuses == ["SUCCEEDED"] * 3 + ["FAILED"] * 2
+    assert assert_ledger_matches_balance(user) == Decimal("0.00")
+
+
+@pytest.mark.django_db
+def test_a_settler_bug_leaves_the_item_for_retry_without_failing_the_batch(monkeypatch):
+    # given: one activation of an offer whose settlement raises
+    from offers import settlement
+
+    user = customer(balance="30.00")
+    good, bad = OfferFactory(price=Decimal("10.00")), OfferFactory(price=Decimal("5.00"))
+    good_txn, bad_txn = pending_activation(user, good), pending_activation(user, bad)
+    real = settlement.subscription_extend_or_create
+
+    def explode_for_bad(**kwargs):
+        if kwargs["offer"].pk == bad.pk:
+            raise RuntimeError("boom")
+        return real(**kwargs)
+
+    monkeypatch.setattr(settlement, "subscription_extend_or_create", explode_for_bad)
+
+    # when
+    transactions_settle(transaction_id=good_txn.id, batch_size=10)
+
+    # then: the good one settled; the bad one rolled back to its savepoint, still unsettled
+    good_txn.refresh_from_db()
+    bad_txn.refresh_from_db()
+    assert good_txn.status == "SUCCEEDED"
+    assert bad_txn.status == "PROCESSING" and bad_txn.attempts == 1
+    assert assert_ledger_matches_balance(user) == Decimal("20.00")
+
+
+@pytest.mark.django_db
+def test_a_transaction_that_keeps_failing_is_given_up_after_the_attempt_limit(settings):
+    # given
+    settings.SETTLEMENT_MAX_ATTEMPTS = 2
+    user = customer(balance="30.00")
+    txn = pending_activation(user, OfferFactory())
+    Transaction.objects.filter(pk=txn.pk).update(attempts=2)
+
+    # when
+    transactions_settle(transaction_id=txn.id)
+
+    # then
+    txn.refresh_from_db()
+    assert (txn.status, txn.failure_code) == ("FAILED", "settlement_error")
+    assert assert_ledger_matches_balance(user) == Decimal("30.00")
+
+
+def test_only_the_documented_transitions_are_allowed():
+    txn = Transaction(status="SUCCEEDED")
+    transaction_transition(txn, "REVERSED")
+    for start, target in [("FAILED", "SUCCEEDED"), ("REVERSED", "SUCCEEDED"), ("SUCCEEDED", "FAILED"),
+                          ("PENDING", "REVERSED")]:
+        with pytest.raises(ValueError):
+            transaction_transition(Transaction(status=start), target)
+
+
+@pytest.mark.concurrency
+@pytest.mark.django_db(transaction=True)
+def test_parallel_settlements_on_one_account_never_overspend():
+    # given: 50 pending activations, balance for exactly 10
+    user = customer(balance="100.00")
+    offer = OfferFactory(price=Decimal("10.00"))
+    txns = [pending_activation(user, offer) for _ in range(50)]
+    barrier = threading.Barrier(25)
+
+    def settle(chunk):
+        try:
+            barrier.wait()
+            for txn in chunk:
+                transactions_settle(transaction_id=txn.id, batch_size=3)
+        finally:
+            connection.close()
+
+    # when: 25 threads settle them at once, each claiming small batches
+    threads = [threading.Thread(target=settle, args=(txns[i::25],)) for i in range(25)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then
+    final = list(Transaction.objects.filter(pk__in=[t.pk for t in txns]))
+    assert sum(t.status == "SUCCEEDED" for t in final) == 10
+    assert sum(t.failure_code == "insufficient_balance" for t in final) == 40
+    assert assert_ledger_matches_balance(user) == Decimal("0.00")

@@ -1,0 +1,193 @@
+"""Fixtures for the real parts: the PostgreSQL and Redis that `make test` started, and —
+for end-to-end tests — a real Celery worker and a real web server (gunicorn + uvicorn)
+running as separate processes against the test database."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+from django.conf import settings
+from rest_framework.test import APIClient
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_DIR = Path(os.environ.get("TEST_RUN_DIR", ROOT / ".run" / "test-manual"))
+
+
+@pytest.fixture(autouse=True)
+def status_store_clean():
+    """Each test starts with an empty cache / status store / throttle counters (db 1).
+    The broker (db 0) is left alone: a running worker keeps its queues."""
+    redis.Redis.from_url(settings.CACHE_REDIS_URL).flushdb()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _test_database_url() -> str:
+    db = settings.DATABASES["default"]
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def live_env(django_db_setup) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": _test_database_url(),
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+class Process:
+    def __init__(self, name: str, args: list[str], env: dict):
+        RUN_DIR.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.args = args
+        self.env = env
+        self.log_path = RUN_DIR / f"{name}.log"
+        self.popen: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")
+        self.popen = subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 20) -> None:
+        if self.popen and self.popen.poll() is None:
+            os.killpg(self.popen.pid, sig)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class LiveWorker(Process):
+    """`celery worker` on every queue, prefork, as make run starts it."""
+
+    def __init__(self, env: dict, queues: str = "settlement,notifications,callbacks,default", concurrency: int = 2):
+        self.node = f"test-{os.getpid()}-{time.monotonic_ns()}@localhost"
+        super().__init__("worker", [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues,
+                                    "-c", str(concurrency), "-n", self.node, "--without-mingle",
+                                    "--without-gossip", "--loglevel", "INFO"], env)
+
+    def start(self) -> None:
+        super().start()
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        from config.celery import app
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"worker exited:\n{self.log_tail()}")
+            try:  # a fresh connection each time: the broker may have been restarted under us
+                with app.connection_for_write() as connection:
+                    if app.control.ping(destination=[self.node], timeout=0.5, connection=connection):
+                        return
+            except Exception:
+                time.sleep(0.2)
+        raise RuntimeError(f"worker not ready:\n{self.log_tail()}")
+
+    def settlement_pause(self) -> None:
+        from config.celery import app
+
+        with app.connection_for_write() as connection:
+            app.control.cancel_consumer("settlement", destination=[self.node], reply=True, timeout=5,
+                                        connection=connection)
+
+    def settlement_resume(self) -> None:
+        from config.celery import app
+
+        with app.connection_for_write() as connection:
+            app.control.add_consumer("settlement", destination=[self.node], reply=True, timeout=5,
+                                     connection=connection)
+
+
+class LiveWeb(Process):
+    def __init__(self, env: dict):
+        self.port = _free_port()
+        env = {**env, "PORT": str(self.port), "WEB_CONCURRENCY": "2", "ACCESS_LOG": "0"}
+        super().__init__("web", [str(Path(sys.executable).parent / "gunicorn"), "config.asgi:application",
+                                 "-c", "config/gunicorn.conf.py"], env)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        super().start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"web exited:\n{self.log_tail()}")
+            try:
+                if requests.get(f"{self.url}/health/", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"web not ready:\n{self.log_tail()}")
+
+
+@pytest.fixture(scope="session")
+def live_worker(live_env):
+    worker = LiveWorker(live_env)
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(scope="session")
+def live_web(live_env):
+    web = LiveWeb(live_env)
+    web.start()
+    yield web
+    web.stop()
+
+
+@pytest.fixture
+def live_stack(live_worker, live_web, transactional_db):
+    """A test that talks to the real web process and worker; data it creates is committed."""
+    live_worker.settlement_resume()
+    yield live_web, live_worker
+    live_worker.settlement_resume()
+
+
+def redis_server_stop() -> None:
+    port = settings.REDIS_URL.rsplit(":", 1)[1]
+    subprocess.run(["redis-cli", "-p", port, "shutdown"], check=False, capture_output=True)
+
+
+def redis_server_start() -> None:
+    port = settings.REDIS_URL.rsplit(":", 1)[1]
+    data = RUN_DIR / "redis"
+    subprocess.run(["redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", str(data), "--daemonize", "yes",
+                    "--pidfile", str(data / "redis.pid"), "--logfile", str(data / "redis.log"),
+                    "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""], check=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            redis.Redis(port=int(port)).ping()
+            return
+        except redis.RedisError:
+            time.sleep(0.1)
+    raise RuntimeError("redis did not come back")
