@@ -7,10 +7,16 @@ from rest_framework import permissions
 from accounts.api.urls import urlpatterns as accounts_api
 from activation.api.urls import doc_urlpatterns as activation_api_docs
 from activation.api.urls import urlpatterns as activation_api
+from notifications.api.urls import urlpatterns as notifications_api
 from offers.api.urls import urlpatterns as offers_api
+from offers.campaigns.api.urls import urlpatterns as campaigns_api
+from offers.codes.api.urls import urlpatterns as codes_api
+from offers.flash.api.urls import urlpatterns as flash_api
+from partners.api.urls import urlpatterns as partners_api
 
-api_v1 = [*accounts_api, *offers_api, *activation_api]
-api_v1_docs = [*accounts_api, *offers_api, *activation_api_docs]
+domain_api = [*accounts_api, *offers_api, *campaigns_api, *codes_api, *flash_api, *partners_api, *notifications_api]
+api_v1 = [*domain_api, *activation_api]
+api_v1_docs = [*domain_api, *activation_api_docs]
 
 schema_view = get_schema_view(
     openapi.Info(

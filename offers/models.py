@@ -67,3 +67,10 @@ class Subscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} -> {self.offer} until {self.expires_at:%Y-%m-%d}"
+
+
+# Each feature of the catalogue keeps its models in its own module; importing them here
+# registers them under the `offers` app.
+from offers.campaigns.models import *  # noqa: E402,F401,F403
+from offers.codes.models import *  # noqa: E402,F401,F403
+from offers.flash.models import *  # noqa: E402,F401,F403

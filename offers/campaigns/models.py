@@ -1,0 +1,1 @@
+# Models of offers.campaigns (imported by offers/models.py so Django registers them under the offers app).

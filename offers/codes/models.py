@@ -1,0 +1,1 @@
+# Models of offers.codes (imported by offers/models.py so Django registers them under the offers app).
