@@ -44,8 +44,18 @@ class LimitedJSONParser(JSONParser):
 
 
 class StandardPagination(PageNumberPagination):
+    """`?page=` and `?page_size=` (1-100); a bad value is a 400, not a silent default."""
+
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise serializers.ValidationError({"page_size": [f"An integer from 1 to {self.max_page_size}."]})
+        return int(raw)
 
 
 class StrictSerializer(serializers.Serializer):

@@ -38,8 +38,6 @@ class TransactionStatusSerializer(serializers.Serializer):
 class TransactionFilterSerializer(serializers.Serializer):
     kind = serializers.CharField(max_length=40, required=False)
     status = serializers.ChoiceField(choices=Transaction.Status.choices, required=False)
-    page = serializers.IntegerField(min_value=1, max_value=100000, required=False)
-    page_size = serializers.IntegerField(min_value=1, max_value=100, required=False)
 
 
 class StatusWaitSerializer(serializers.Serializer):

@@ -12,8 +12,6 @@ class OfferSerializer(serializers.ModelSerializer):
 
 class OfferFilterSerializer(serializers.Serializer):
     category = serializers.ChoiceField(choices=Offer.Category.choices, required=False)
-    page = serializers.IntegerField(min_value=1, max_value=100000, required=False)
-    page_size = serializers.IntegerField(min_value=1, max_value=100, required=False)
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):
