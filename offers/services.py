@@ -11,9 +11,12 @@ KIND_OFFER_ACTIVATION = "offer_activation"
 KIND_OFFER_RENEWAL = "offer_renewal"
 
 
-def offer_activation_request(*, user_id: int, offer: Offer, idempotency_key: str | None) -> Accepted:
-    """Accepts an activation at the price quoted now; settlement re-checks everything."""
-    return transaction_accept(kind=KIND_OFFER_ACTIVATION, user_id=user_id, payload={"offer_id": offer.id},
+def offer_activation_request(*, user_id: int, offer: Offer, idempotency_key: str | None,
+                             campaign_id: int | None = None) -> Accepted:
+    """Accepts an activation at the price quoted now (less a campaign's discount, computed
+    at settlement); settlement re-checks everything."""
+    payload = {"offer_id": offer.id, **({"campaign_id": campaign_id} if campaign_id else {})}
+    return transaction_accept(kind=KIND_OFFER_ACTIVATION, user_id=user_id, payload=payload,
                               amount=offer.price, currency=offer.currency, idempotency_key=idempotency_key)
 
 

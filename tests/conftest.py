@@ -170,6 +170,15 @@ def live_stack(live_worker, live_web, transactional_db):
     live_worker.settlement_resume()
     yield live_web, live_worker
     live_worker.settlement_resume()
+    settlement_queue_drain()
+
+
+def settlement_queue_drain(timeout: float = 60) -> None:
+    """Leftover no-op messages must not claim the next test's rows behind its back."""
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and (broker.llen("settlement") or broker.hlen("unacked")):
+        time.sleep(0.1)
 
 
 def redis_server_stop() -> None:

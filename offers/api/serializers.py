@@ -28,6 +28,15 @@ class ExpiringFilterSerializer(serializers.Serializer):
 
 class ActivationRequestSerializer(StrictSerializer):
     offer_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    campaign_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False,
+                                           help_text="Apply this cart campaign's discount to the price.")
+
+    def validate_campaign_id(self, value: int) -> int:
+        from offers.campaigns.models import Campaign
+
+        if not Campaign.objects.filter(pk=value).exclude(status=Campaign.Status.DRAFT).exists():
+            raise serializers.ValidationError("Unknown campaign.", code="unknown_campaign")
+        return value
 
     def validate_offer_id(self, value: int) -> int:
         offer = Offer.objects.filter(pk=value).first()

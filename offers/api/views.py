@@ -64,7 +64,8 @@ class OfferActivateApi(APIView):
         serializer = ActivationRequestSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         accepted = offer_activation_request(user_id=request.user.id, offer=serializer.context["offer"],
-                                            idempotency_key=key)
+                                            idempotency_key=key,
+                                            campaign_id=serializer.validated_data.get("campaign_id"))
         return accepted_response(accepted)
 
 

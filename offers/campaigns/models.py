@@ -1,1 +1,94 @@
-# Models of offers.campaigns (imported by offers/models.py so Django registers them under the offers app).
+"""Discount campaigns and their redemptions."""
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from accounts.models import Segment
+from accounts.money import SUPPORTED_CURRENCIES
+
+__all__ = ["Campaign", "CampaignRedemption"]
+
+
+class Campaign(models.Model):
+    class Target(models.TextChoices):
+        CART = "cart"
+        DELIVERY = "delivery"
+
+    class Kind(models.TextChoices):
+        PERCENTAGE = "percentage"
+        FLAT = "flat"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        ACTIVE = "active"
+        PAUSED = "paused"
+        ENDED = "ended"
+
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    target = models.CharField(max_length=10, choices=Target.choices)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    value = models.DecimalField(max_digits=12, decimal_places=2, help_text="Percent (0-100] or a flat amount.")
+    max_discount_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    min_cart_value = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    # Calendar days in the campaign's time zone, both inclusive: a campaign ending "today"
+    # runs until local midnight.
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    timezone = models.CharField(max_length=64, default="UTC", help_text="IANA time zone of the campaign's days.")
+    currency = models.CharField(max_length=3, choices=[(c, c) for c in SUPPORTED_CURRENCIES],
+                                default=settings.DEFAULT_CURRENCY)
+    total_budget = models.DecimalField(max_digits=12, decimal_places=2)
+    spent_amount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    max_uses_per_customer_per_day = models.PositiveIntegerField(null=True, blank=True)
+    max_total_uses = models.PositiveIntegerField(null=True, blank=True)
+    uses_count = models.PositiveIntegerField(default=0)
+    is_targeted = models.BooleanField(default=False)
+    target_customers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="targeted_campaigns")
+    target_segments = models.ManyToManyField(Segment, blank=True, related_name="campaigns")
+    priority = models.IntegerField(default=0, help_text="Higher first when discounts tie.")
+    is_stackable = models.BooleanField(default=False, help_text="Stackable campaigns add up; at most one exclusive.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-priority", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(value__gt=0), name="campaign_value_positive"),
+            models.CheckConstraint(condition=Q(total_budget__gt=0), name="campaign_budget_positive"),
+            models.CheckConstraint(condition=Q(spent_amount__gte=0) & Q(spent_amount__lte=F("total_budget")),
+                                   name="campaign_spent_within_budget"),
+            models.CheckConstraint(condition=Q(ends_on__gte=F("starts_on")), name="campaign_ends_after_start"),
+            models.CheckConstraint(condition=~Q(kind="percentage") | Q(value__lte=100),
+                                   name="campaign_percentage_at_most_100"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def budget_remaining(self) -> Decimal:
+        return self.total_budget - self.spent_amount
+
+
+class CampaignRedemption(models.Model):
+    """One discount granted. `local_day` is the day in the campaign's time zone, for the
+    per-customer daily limit; a reversal stamps `reversed_at` and no longer counts."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="redemptions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="redemptions")
+    transaction = models.OneToOneField("activation.Transaction", on_delete=models.PROTECT, related_name="redemption")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    base_value = models.DecimalField(max_digits=12, decimal_places=2, help_text="The cart value or delivery charge.")
+    order_reference = models.CharField(max_length=100, blank=True)
+    local_day = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    reversed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["campaign", "user", "local_day"], name="redemption_daily_usage")]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="redemption_amount_positive")]

@@ -12,7 +12,7 @@ from activation.tasks import transaction_settle_task
 from offers.models import Subscription
 from offers.services import KIND_OFFER_ACTIVATION
 from tests.factories import OfferFactory, customer
-from tests.helpers import assert_ledger_matches_balance
+from tests.helpers import assert_ledger_matches_balance, wait_until_terminal
 
 
 def pending_activation(user, offer) -> Transaction:
@@ -151,7 +151,7 @@ def test_parallel_settlements_on_one_account_never_overspend():
         thread.join()
 
     # then
-    final = list(Transaction.objects.filter(pk__in=[t.pk for t in txns]))
+    final = wait_until_terminal([t.pk for t in txns])
     assert sum(t.status == "SUCCEEDED" for t in final) == 10
     assert sum(t.failure_code == "insufficient_balance" for t in final) == 40
     assert assert_ledger_matches_balance(user) == Decimal("0.00")

@@ -1,0 +1,137 @@
+import zoneinfo
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from accounts.models import Segment, User
+from accounts.money import MAX_AMOUNT
+from config.api import StrictSerializer
+from offers.campaigns.models import Campaign, CampaignRedemption
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    value = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"), max_value=MAX_AMOUNT)
+    total_budget = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"), max_value=MAX_AMOUNT)
+    max_discount_amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"), max_value=MAX_AMOUNT,
+                                                   required=False, allow_null=True)
+    min_cart_value = serializers.DecimalField(**MONEY, min_value=Decimal("0"), max_value=MAX_AMOUNT, required=False)
+    max_uses_per_customer_per_day = serializers.IntegerField(min_value=1, max_value=10**6, required=False,
+                                                             allow_null=True)
+    max_total_uses = serializers.IntegerField(min_value=1, max_value=10**9, required=False, allow_null=True)
+    priority = serializers.IntegerField(min_value=-1000, max_value=1000, required=False)
+    target_customers = serializers.PrimaryKeyRelatedField(many=True, queryset=User.objects.all(), required=False)
+    target_segments = serializers.SlugRelatedField(many=True, slug_field="slug", queryset=Segment.objects.all(),
+                                                   required=False)
+    budget_spent = serializers.DecimalField(source="spent_amount", **MONEY, read_only=True)
+    budget_remaining = serializers.DecimalField(**MONEY, read_only=True)
+    redemption_count = serializers.IntegerField(read_only=True, default=0)
+
+    class Meta:
+        model = Campaign
+        fields = ["id", "name", "description", "target", "kind", "value", "max_discount_amount", "min_cart_value",
+                  "starts_on", "ends_on", "timezone", "currency", "total_budget", "budget_spent",
+                  "budget_remaining", "redemption_count", "uses_count", "max_uses_per_customer_per_day",
+                  "max_total_uses", "is_targeted", "target_customers", "target_segments", "priority",
+                  "is_stackable", "status", "created_at", "updated_at"]
+        read_only_fields = ["uses_count", "created_at", "updated_at"]
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - {n for n, f in self.fields.items() if not f.read_only})
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown or read-only field."] for name in unknown})
+        return super().to_internal_value(data)
+
+    def validate_timezone(self, value: str) -> str:
+        if value not in zoneinfo.available_timezones():
+            raise serializers.ValidationError("Not an IANA time zone.")
+        return value
+
+    def validate(self, attrs):
+        def current(name):
+            return attrs.get(name, getattr(self.instance, name, None))
+
+        errors = {}
+        if current("starts_on") and current("ends_on") and current("ends_on") < current("starts_on"):
+            errors["ends_on"] = ["Must not be before starts_on."]
+        if current("kind") == Campaign.Kind.PERCENTAGE and current("value") is not None and current("value") > 100:
+            errors["value"] = ["A percentage must be in (0, 100]."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class CampaignFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Campaign.Status.choices, required=False)
+    target = serializers.ChoiceField(choices=Campaign.Target.choices, required=False)
+    active_now = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class CampaignStatusSerializer(StrictSerializer):
+    status = serializers.ChoiceField(choices=Campaign.Status.choices)
+
+
+class CartSerializer(StrictSerializer):
+    cart_value = serializers.DecimalField(**MONEY, min_value=Decimal("0"), max_value=MAX_AMOUNT)
+    delivery_charge = serializers.DecimalField(**MONEY, min_value=Decimal("0"), max_value=MAX_AMOUNT,
+                                               required=False, default=Decimal("0"))
+
+
+class ExplainSerializer(serializers.Serializer):
+    explain = serializers.BooleanField(required=False, default=False)
+
+
+class RedeemSerializer(CartSerializer):
+    campaign_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    order_reference = serializers.RegexField(r"^[\w.:/-]{1,100}$", required=False, default="")
+
+    def validate_campaign_id(self, value: int) -> int:
+        campaign = Campaign.objects.exclude(status=Campaign.Status.DRAFT).filter(pk=value).first()
+        if campaign is None:
+            raise serializers.ValidationError("Unknown campaign.", code="unknown_campaign")
+        self.context["campaign"] = campaign
+        return value
+
+
+class AvailableDiscountSerializer(serializers.Serializer):
+    campaign_id = serializers.IntegerField()
+    name = serializers.CharField()
+    target = serializers.CharField()
+    kind = serializers.CharField()
+    discount = serializers.CharField()
+    currency = serializers.CharField()
+    stackable = serializers.BooleanField()
+    priority = serializers.IntegerField()
+
+
+class NotApplicableSerializer(AvailableDiscountSerializer):
+    reasons = serializers.ListField(child=serializers.CharField())
+
+
+class BestCombinationSerializer(serializers.Serializer):
+    campaign_ids = serializers.ListField(child=serializers.IntegerField())
+    total_discount = serializers.CharField()
+
+
+class AvailableResponseSerializer(serializers.Serializer):
+    campaigns = AvailableDiscountSerializer(many=True)
+    best_combination = BestCombinationSerializer()
+    not_applicable = NotApplicableSerializer(many=True, required=False)
+
+
+class RedemptionSerializer(serializers.ModelSerializer):
+    campaign_name = serializers.CharField(source="campaign.name", read_only=True)
+
+    class Meta:
+        model = CampaignRedemption
+        fields = ["id", "campaign", "campaign_name", "user", "transaction", "amount", "base_value",
+                  "order_reference", "local_day", "created_at", "reversed_at"]
+
+
+class UsageFilterSerializer(serializers.Serializer):
+    campaign = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False)
+    customer = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False,
+                                        help_text="Staff only: another customer's usage.")
+    date = serializers.DateField(required=False, help_text="The campaign-local day.")

@@ -1,0 +1,134 @@
+from drf_yasg.utils import swagger_auto_schema
+from rest_framework import generics, permissions, status
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from activation.api.accept import accepted_response, idempotency_key_from
+from config.api import TransactionAcceptedSerializer
+from offers.campaigns.api.serializers import (AvailableResponseSerializer, CampaignFilterSerializer,
+                                              CampaignSerializer, CampaignStatusSerializer, CartSerializer,
+                                              ExplainSerializer, RedeemSerializer, RedemptionSerializer,
+                                              UsageFilterSerializer)
+from offers.campaigns.selectors import campaign_list, discounts_available, redemption_list
+from offers.campaigns.services import (campaign_create, campaign_delete, campaign_status_set, campaign_update,
+                                       discount_redemption_request)
+
+
+class CampaignListCreateApi(generics.ListAPIView):
+    """Staff: list (filters: status, target, active_now) and create campaigns."""
+
+    serializer_class = CampaignSerializer
+    permission_classes = [permissions.IsAdminUser]
+
+    @swagger_auto_schema(query_serializer=CampaignFilterSerializer)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        filters = CampaignFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return campaign_list(**filters.validated_data)
+
+    @swagger_auto_schema(request_body=CampaignSerializer, responses={201: CampaignSerializer})
+    def post(self, request):
+        serializer = CampaignSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        campaign = campaign_create(**serializer.validated_data)
+        return Response(CampaignSerializer(campaign_list().get(pk=campaign.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class CampaignDetailApi(APIView):
+    permission_classes = [permissions.IsAdminUser]
+
+    def _get(self, pk: int):
+        campaign = campaign_list().filter(pk=pk).first()
+        if campaign is None:
+            raise NotFound("No such campaign.")
+        return campaign
+
+    @swagger_auto_schema(responses={200: CampaignSerializer})
+    def get(self, request, pk: int):
+        return Response(CampaignSerializer(self._get(pk)).data)
+
+    @swagger_auto_schema(request_body=CampaignSerializer, responses={200: CampaignSerializer})
+    def put(self, request, pk: int):
+        return self._update(request, pk, partial=False)
+
+    @swagger_auto_schema(request_body=CampaignSerializer, responses={200: CampaignSerializer})
+    def patch(self, request, pk: int):
+        return self._update(request, pk, partial=True)
+
+    def _update(self, request, pk: int, *, partial: bool):
+        campaign = self._get(pk)
+        serializer = CampaignSerializer(campaign, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        campaign_update(campaign=campaign, **serializer.validated_data)
+        return Response(CampaignSerializer(self._get(pk)).data)
+
+    @swagger_auto_schema(responses={204: "Deleted"})
+    def delete(self, request, pk: int):
+        campaign_delete(campaign=self._get(pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CampaignStatusApi(APIView):
+    permission_classes = [permissions.IsAdminUser]
+
+    @swagger_auto_schema(request_body=CampaignStatusSerializer, responses={200: CampaignSerializer})
+    def patch(self, request, pk: int):
+        campaign = campaign_list().filter(pk=pk).first()
+        if campaign is None:
+            raise NotFound("No such campaign.")
+        serializer = CampaignStatusSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        campaign_status_set(campaign=campaign, status=serializer.validated_data["status"])
+        return Response(CampaignSerializer(campaign_list().get(pk=pk)).data)
+
+
+class DiscountsAvailableApi(APIView):
+    """Every campaign that applies to my cart now, best first, and the best combination."""
+
+    @swagger_auto_schema(request_body=CartSerializer, query_serializer=ExplainSerializer,
+                         responses={200: AvailableResponseSerializer})
+    def post(self, request):
+        query = ExplainSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        cart = CartSerializer(data=request.data)
+        cart.is_valid(raise_exception=True)
+        return Response(discounts_available(user_id=request.user.id, explain=query.validated_data["explain"],
+                                            **cart.validated_data))
+
+
+class DiscountRedeemApi(APIView):
+    throttle_scope = "transactions"
+
+    @swagger_auto_schema(request_body=RedeemSerializer, responses={202: TransactionAcceptedSerializer})
+    def post(self, request):
+        key = idempotency_key_from(request)
+        serializer = RedeemSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        accepted = discount_redemption_request(user_id=request.user.id, campaign=serializer.context["campaign"],
+                                               cart_value=data["cart_value"], delivery_charge=data["delivery_charge"],
+                                               order_reference=data["order_reference"], idempotency_key=key)
+        return accepted_response(accepted)
+
+
+class DiscountUsageApi(generics.ListAPIView):
+    """My redemptions; staff may ask for any customer's (`?customer=`)."""
+
+    serializer_class = RedemptionSerializer
+
+    @swagger_auto_schema(query_serializer=UsageFilterSerializer)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        filters = UsageFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        data = filters.validated_data
+        user_id = self.request.user.id
+        if self.request.user.is_staff:
+            user_id = data.get("customer")
+        return redemption_list(user_id=user_id, campaign_id=data.get("campaign"), day=data.get("date"))

@@ -1,0 +1,104 @@
+"""The campaign rules, as pure functions: the same code answers "which discounts apply"
+(from the cache) and settles a redemption (on the locked row)."""
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_DOWN, Decimal
+from zoneinfo import ZoneInfo
+
+from accounts.money import MINOR_UNITS
+
+
+class Refusal:
+    NOT_STARTED = "not_started"
+    ENDED = "ended"
+    PAUSED = "paused"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    USAGE_LIMIT_REACHED = "usage_limit_reached"
+    BELOW_MIN_CART_VALUE = "below_min_cart_value"
+    DAILY_LIMIT_REACHED = "daily_limit_reached"
+    NOT_TARGETED = "not_targeted"
+    NOTHING_TO_DISCOUNT = "nothing_to_discount"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    NOT_APPLICABLE_TO_OFFER = "not_applicable_to_offer"
+
+
+def discount_compute(*, kind: str, value: Decimal, base: Decimal, cap: Decimal | None, budget_remaining: Decimal,
+                     currency: str) -> Decimal:
+    """min(computed discount, cap, remaining budget, the value discounted), rounded down to
+    the currency's minor unit so the sum of discounts can never pass the budget."""
+    exponent = Decimal(1).scaleb(-MINOR_UNITS.get(currency, 2))
+    computed = base * value / Decimal(100) if kind == "percentage" else value
+    candidates = [computed, budget_remaining, base] + ([cap] if cap is not None else [])
+    return max(min(candidates), Decimal(0)).quantize(exponent, rounding=ROUND_DOWN)
+
+
+def campaign_local_day(campaign, at: datetime) -> date:
+    return at.astimezone(ZoneInfo(campaign.timezone)).date()
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    campaign_id: int
+    discount: Decimal
+    refusals: tuple[str, ...]
+
+    @property
+    def applies(self) -> bool:
+        return not self.refusals and self.discount > 0
+
+
+def campaign_evaluate(*, campaign, at: datetime, customer_targeted: bool, uses_today: int, cart_value: Decimal,
+                      delivery_charge: Decimal) -> Evaluation:
+    """Every reason the campaign does not apply now for this customer and cart, and the
+    discount it would give."""
+    refusals: list[str] = []
+    day = campaign_local_day(campaign, at)
+    if day < campaign.starts_on:
+        refusals.append(Refusal.NOT_STARTED)
+    if day > campaign.ends_on or campaign.status == "ended":
+        refusals.append(Refusal.ENDED)
+    if campaign.status in ("paused", "draft"):
+        refusals.append(Refusal.PAUSED)
+    if campaign.total_budget - campaign.spent_amount <= 0:
+        refusals.append(Refusal.BUDGET_EXHAUSTED)
+    if campaign.max_total_uses is not None and campaign.uses_count >= campaign.max_total_uses:
+        refusals.append(Refusal.USAGE_LIMIT_REACHED)
+    if cart_value < campaign.min_cart_value:
+        refusals.append(Refusal.BELOW_MIN_CART_VALUE)
+    if campaign.max_uses_per_customer_per_day is not None and uses_today >= campaign.max_uses_per_customer_per_day:
+        refusals.append(Refusal.DAILY_LIMIT_REACHED)
+    if campaign.is_targeted and not customer_targeted:
+        refusals.append(Refusal.NOT_TARGETED)
+    base = cart_value if campaign.target == "cart" else delivery_charge
+    discount = discount_compute(kind=campaign.kind, value=campaign.value, base=base,
+                                cap=campaign.max_discount_amount,
+                                budget_remaining=campaign.total_budget - campaign.spent_amount,
+                                currency=campaign.currency)
+    if not refusals and discount <= 0:
+        refusals.append(Refusal.NOTHING_TO_DISCOUNT)
+    return Evaluation(campaign_id=campaign.id, discount=discount, refusals=tuple(refusals))
+
+
+def best_combination(evaluations: list[tuple[object, Evaluation]], *, cart_value: Decimal,
+                     delivery_charge: Decimal) -> tuple[list[int], Decimal]:
+    """At most one exclusive campaign, or every stackable one added up per target without
+    exceeding the value discounted; whichever gives more."""
+    applicable = [(c, e) for c, e in evaluations if e.applies]
+    best_ids: list[int] = []
+    best_total = Decimal("0")
+    for campaign, evaluation in applicable:
+        if not campaign.is_stackable and evaluation.discount > best_total:
+            best_ids, best_total = [campaign.id], evaluation.discount
+    stack_ids: list[int] = []
+    per_target = {"cart": Decimal("0"), "delivery": Decimal("0")}
+    limits = {"cart": cart_value, "delivery": delivery_charge}
+    for campaign, evaluation in applicable:
+        if campaign.is_stackable:
+            room = limits[campaign.target] - per_target[campaign.target]
+            if room > 0:
+                per_target[campaign.target] += min(evaluation.discount, room)
+                stack_ids.append(campaign.id)
+    stack_total = per_target["cart"] + per_target["delivery"]
+    if stack_total > best_total:
+        return stack_ids, stack_total
+    return best_ids, best_total

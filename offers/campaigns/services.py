@@ -1,0 +1,111 @@
+"""Writes of campaigns, and the budget consumption that settlement calls under the lock."""
+from datetime import datetime
+from decimal import Decimal
+
+from django.core.cache import cache
+from django.db import transaction as db_transaction
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from activation.services import Accepted, transaction_accept
+from config.errors import ConflictError
+from offers.campaigns.models import Campaign, CampaignRedemption
+from offers.campaigns.rules import Evaluation, campaign_evaluate, campaign_local_day
+from offers.campaigns.selectors import (CAMPAIGN_CACHE_KEY, campaign_targets_customer, customer_segment_id,
+                                        customer_uses_on_day)
+
+KIND_DISCOUNT_REDEMPTION = "discount_redemption"
+
+
+def campaign_cache_invalidate() -> None:
+    try:
+        cache.delete(CAMPAIGN_CACHE_KEY)
+    except RedisError:
+        pass  # the entry expires by itself within CAMPAIGN_CACHE_SECONDS
+
+
+def _after_commit_invalidate() -> None:
+    db_transaction.on_commit(campaign_cache_invalidate, robust=True)
+
+
+def campaign_create(*, target_customers=(), target_segments=(), **fields) -> Campaign:
+    with db_transaction.atomic():
+        campaign = Campaign.objects.create(**fields)
+        campaign.target_customers.set(target_customers)
+        campaign.target_segments.set(target_segments)
+        _after_commit_invalidate()
+    return campaign
+
+
+def campaign_update(*, campaign: Campaign, target_customers=None, target_segments=None, **fields) -> Campaign:
+    with db_transaction.atomic():
+        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        if "total_budget" in fields and locked.total_budget < locked.spent_amount:
+            raise ConflictError("The budget cannot go below what has been spent.", code="budget_below_spent",
+                                details={"spent_amount": str(locked.spent_amount)})
+        locked.save()
+        if target_customers is not None:
+            locked.target_customers.set(target_customers)
+        if target_segments is not None:
+            locked.target_segments.set(target_segments)
+        _after_commit_invalidate()
+    return locked
+
+
+def campaign_status_set(*, campaign: Campaign, status: str) -> Campaign:
+    return campaign_update(campaign=campaign, status=status)
+
+
+def campaign_delete(*, campaign: Campaign) -> None:
+    with db_transaction.atomic():
+        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if CampaignRedemption.objects.filter(campaign=locked).exists():
+            raise ConflictError("A campaign with redemptions cannot be deleted; end it instead.",
+                                code="campaign_has_redemptions")
+        locked.delete()
+        _after_commit_invalidate()
+
+
+def discount_redemption_request(*, user_id: int, campaign: Campaign, cart_value: Decimal, delivery_charge: Decimal,
+                                order_reference: str, idempotency_key: str | None) -> Accepted:
+    payload = {"campaign_id": campaign.id, "cart_value": str(cart_value), "delivery_charge": str(delivery_charge),
+               "order_reference": order_reference}
+    return transaction_accept(kind=KIND_DISCOUNT_REDEMPTION, user_id=user_id, payload=payload,
+                              currency=campaign.currency, idempotency_key=idempotency_key)
+
+
+def campaign_redemption_evaluate(*, campaign: Campaign, user_id: int, at: datetime, cart_value: Decimal,
+                                 delivery_charge: Decimal) -> Evaluation:
+    """Every rule, on the locked campaign row."""
+    segment_id = customer_segment_id(user_id=user_id)
+    return campaign_evaluate(
+        campaign=campaign, at=at, cart_value=cart_value, delivery_charge=delivery_charge,
+        customer_targeted=campaign_targets_customer(campaign=campaign, user_id=user_id, segment_id=segment_id),
+        uses_today=customer_uses_on_day(campaign=campaign, user_id=user_id, day=campaign_local_day(campaign, at)))
+
+
+def campaign_budget_consume(*, campaign: Campaign, user_id: int, transaction_id, evaluation: Evaluation,
+                            base_value: Decimal, order_reference: str, at: datetime) -> CampaignRedemption:
+    """Records the redemption and the spend on the locked campaign row."""
+    redemption = CampaignRedemption.objects.create(
+        campaign=campaign, user_id=user_id, transaction_id=transaction_id, amount=evaluation.discount,
+        base_value=base_value, order_reference=order_reference, local_day=campaign_local_day(campaign, at))
+    campaign.spent_amount += evaluation.discount
+    campaign.uses_count += 1
+    campaign.save(update_fields=["spent_amount", "uses_count", "updated_at"])
+    if campaign.spent_amount >= campaign.total_budget or (
+            campaign.max_total_uses is not None and campaign.uses_count >= campaign.max_total_uses):
+        _after_commit_invalidate()
+    return redemption
+
+
+def campaign_budget_restore(*, campaign: Campaign, redemption: CampaignRedemption) -> None:
+    """Undoes one redemption on the locked campaign row: budget and daily usage come back."""
+    redemption.reversed_at = timezone.now()
+    redemption.save(update_fields=["reversed_at"])
+    campaign.spent_amount -= redemption.amount
+    campaign.uses_count -= 1
+    campaign.save(update_fields=["spent_amount", "uses_count", "updated_at"])
+    _after_commit_invalidate()

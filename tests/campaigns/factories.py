@@ -1,0 +1,33 @@
+from datetime import date, timedelta
+from decimal import Decimal
+
+import factory
+
+from activation.models import Transaction
+from offers.campaigns.models import Campaign
+from offers.campaigns.services import KIND_DISCOUNT_REDEMPTION
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Campaign
+
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    target = Campaign.Target.CART
+    kind = Campaign.Kind.FLAT
+    value = Decimal("10.00")
+    starts_on = factory.LazyFunction(lambda: date.today() - timedelta(days=2))
+    ends_on = factory.LazyFunction(lambda: date.today() + timedelta(days=30))
+    timezone = "UTC"
+    currency = "EUR"
+    total_budget = Decimal("1000.00")
+    status = Campaign.Status.ACTIVE
+
+
+def pending_redemption(user, campaign, *, cart_value="100.00", delivery_charge="0", created_at=None) -> Transaction:
+    """A PENDING redemption row as the API writes it, without dispatching it to a worker."""
+    fields = {"created_at": created_at} if created_at else {}
+    return Transaction.objects.create(
+        kind=KIND_DISCOUNT_REDEMPTION, user=user, currency=campaign.currency,
+        payload={"campaign_id": campaign.id, "cart_value": str(cart_value), "delivery_charge": str(delivery_charge),
+                 "order_reference": ""}, **fields)
