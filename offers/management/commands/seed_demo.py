@@ -56,7 +56,30 @@ class Command(BaseCommand):
                     name=name, defaults={"description": description, "category": category, "price": price,
                                          "validity_days": days})
                 self._step(f"offer {name}", created)
+        self._campaigns()
         self.stdout.write(self.style.SUCCESS(f"demo data ready; password for every demo user: {DEMO_PASSWORD}"))
+
+    def _campaigns(self) -> None:
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from offers.campaigns.models import Campaign
+
+        today = timezone.now().date()
+        for name, fields in [
+            ("Welcome 10%", {"target": "cart", "kind": "percentage", "value": Decimal("10"),
+                             "max_discount_amount": Decimal("15.00"), "total_budget": Decimal("1000.00"),
+                             "max_uses_per_customer_per_day": 2}),
+            ("Free delivery", {"target": "delivery", "kind": "flat", "value": Decimal("5.00"),
+                               "total_budget": Decimal("200.00"), "is_stackable": True,
+                               "min_cart_value": Decimal("20.00")}),
+        ]:
+            _, created = Campaign.objects.get_or_create(
+                name=name, defaults={**fields, "starts_on": today - timedelta(days=1),
+                                     "ends_on": today + timedelta(days=60), "timezone": "America/Sao_Paulo",
+                                     "status": Campaign.Status.ACTIVE})
+            self._step(f"campaign {name}", created)
 
     def _step(self, what: str, created: bool) -> None:
         self.stdout.write(f"  {'created' if created else 'exists '}  {what}")
