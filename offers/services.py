@@ -11,10 +11,15 @@ KIND_OFFER_ACTIVATION = "offer_activation"
 KIND_OFFER_RENEWAL = "offer_renewal"
 
 
-def offer_activation_request(*, user_id: int, offer: Offer, idempotency_key: str | None) -> Accepted:
-    """Accepts an activation at the price quoted now; settlement re-checks everything."""
-    return transaction_accept(kind=KIND_OFFER_ACTIVATION, user_id=user_id, payload={"offer_id": offer.id},
-                              amount=offer.price, currency=offer.currency, idempotency_key=idempotency_key)
+def offer_activation_request(*, user_id: int, offer: Offer, idempotency_key: str | None,
+                             idempotency_scope: str | None = None, context: dict | None = None) -> Accepted:
+    """Accepts an activation at the price quoted now; settlement re-checks everything.
+    `context` (e.g. the partner and its reference) is recorded in the payload; it does not
+    change how the activation settles."""
+    payload = {"offer_id": offer.id, **({"context": context} if context else {})}
+    return transaction_accept(kind=KIND_OFFER_ACTIVATION, user_id=user_id, payload=payload,
+                              amount=offer.price, currency=offer.currency, idempotency_key=idempotency_key,
+                              idempotency_scope=idempotency_scope)
 
 
 def offer_renewal_request(*, user_id: int, subscription: Subscription, idempotency_key: str | None) -> Accepted:
