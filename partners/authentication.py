@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework import authentication, exceptions
 
-from config.errors import PayloadTooLarge
+from config.errors import ApiError, PayloadTooLarge
 from partners.selectors import partner_get_by_key
 from partners.services import partner_secret
 from partners.signing import HEADER_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signature_compute, signature_matches
@@ -16,6 +16,12 @@ from partners.signing import HEADER_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, sig
 class SignatureInvalid(exceptions.AuthenticationFailed):
     default_detail = "The request signature is missing, invalid, expired or was already used."
     default_code = "invalid_signature"
+
+
+class PartnerInactive(ApiError):
+    status_code = 403
+    code = "partner_inactive"
+    message = "This partner is not active."
 
 
 class PartnerSignatureAuthentication(authentication.BaseAuthentication):
@@ -41,7 +47,7 @@ class PartnerSignatureAuthentication(authentication.BaseAuthentication):
         if not cache.add(replay_key, 1, timeout=2 * settings.PARTNER_SIGNATURE_MAX_SKEW_SECONDS):
             raise SignatureInvalid("This signature was already used.", code="signature_replayed")
         if not partner.is_active:
-            raise exceptions.PermissionDenied("This partner is not active.", code="partner_inactive")
+            raise PartnerInactive()
         return partner, partner
 
     def authenticate_header(self, request) -> str:
