@@ -86,3 +86,22 @@ def test_the_admin_pages_render(client):
     # then
     assert [p.status_code for p in pages] == [200, 200, 200]
     assert CallbackDelivery.objects.count() == 0
+
+
+def test_the_api_docs_describe_the_partner_endpoints():
+    # given: only the partner URLs (the full /swagger.json is another issue's concern)
+    from django.urls import include, path
+    from drf_yasg import openapi
+    from drf_yasg.generators import OpenAPISchemaGenerator
+
+    from partners.api.urls import urlpatterns
+
+    generator = OpenAPISchemaGenerator(openapi.Info(title="t", default_version="v1"),
+                                       patterns=[path("api/v1/", include(urlpatterns))])
+
+    # when
+    schema = generator.get_schema(request=None, public=True)
+
+    # then
+    paths = " ".join(schema["paths"])
+    assert "activate/" in paths and "validate/{reference}/" in paths
