@@ -9,9 +9,13 @@ def partner_callback_deliver_task(delivery_id: str) -> str:
     """One attempt; a retryable failure schedules the next attempt with backoff + jitter."""
     from uuid import UUID
 
+    from partners.models import CallbackDelivery
     from partners.services import callback_deliver, callback_enqueue
 
-    result = callback_deliver(delivery_id=UUID(delivery_id))
+    try:
+        result = callback_deliver(delivery_id=UUID(delivery_id))
+    except CallbackDelivery.DoesNotExist:  # a stale message (e.g. the row never committed)
+        return "missing"
     if result.retry_in is not None:
         callback_enqueue(delivery_id=result.delivery.id, countdown=result.retry_in)
     return result.delivery.status

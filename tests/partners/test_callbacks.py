@@ -187,3 +187,30 @@ def test_redelivery_sends_the_same_event_again(api_client, callback_server):
     # then
     assert result.delivery.status == "delivered" and result.delivery.attempts.count() == 2
     assert [r.headers["X-Partner-Event-Id"] for r in callback_server.received] == [str(delivery.id)] * 2
+
+
+@pytest.mark.django_db
+def test_the_sweeper_re_enqueues_overdue_pending_callbacks_only(api_client, callback_server, monkeypatch):
+    # given: one overdue pending delivery, one delivered
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from partners import services
+
+    enqueued = []
+    monkeypatch.setattr(services, "callback_enqueue", lambda *, delivery_id, countdown=0: enqueued.append(delivery_id))
+    txn = _finished_partner_transaction(api_client, callback_server.url)
+    overdue = partner_callback_schedule(transaction=txn)
+    CallbackDelivery.objects.filter(pk=overdue.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=5))
+    delivered = CallbackDelivery.objects.create(partner=overdue.partner, transaction=txn, event_type="transaction.x",
+                                                url=overdue.url, payload={}, status="delivered",
+                                                next_attempt_at=timezone.now() - timedelta(minutes=5),
+                                                retry_until=timezone.now())
+
+    # when
+    swept = services.partner_callbacks_sweep()
+
+    # then
+    assert swept == 1 and enqueued == [overdue.id]
+    assert delivered.id not in enqueued
