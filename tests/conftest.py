@@ -51,6 +51,8 @@ def live_env(django_db_setup) -> dict:
         "DATABASE_URL": _test_database_url(),
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
         "PYTHONUNBUFFERED": "1",
+        # Partner callback retries in tenths of a second instead of minutes.
+        "PARTNER_CALLBACK_BACKOFF_BASE_SECONDS": "0.2",
     })
     return env
 

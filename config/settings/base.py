@@ -231,6 +231,23 @@ TRANSACTION_STATUS_TTL_SECONDS = env_int("TRANSACTION_STATUS_TTL_SECONDS", 24 * 
 IDEMPOTENCY_KEY_RETENTION_HOURS = env_int("IDEMPOTENCY_KEY_RETENTION_HOURS", 48)
 LONG_POLL_MAX_SECONDS = 30
 
+# --- Partners -------------------------------------------------------------------------------
+# Partner secrets are stored encrypted (Fernet) with a key derived from this value; changing
+# it makes every stored partner secret unreadable, so rotate partner credentials after.
+PARTNER_SECRET_ENCRYPTION_KEY = env_str("PARTNER_SECRET_ENCRYPTION_KEY", SECRET_KEY)
+PARTNER_SIGNATURE_MAX_SKEW_SECONDS = env_int("PARTNER_SIGNATURE_MAX_SKEW_SECONDS", 300)
+PARTNER_DEFAULT_THROTTLE_RATE = env_str("PARTNER_DEFAULT_THROTTLE_RATE", "600/min")
+# Callbacks: exponential backoff with jitter, capped below the broker's visibility timeout.
+PARTNER_CALLBACK_CONNECT_TIMEOUT_SECONDS = float(env_str("PARTNER_CALLBACK_CONNECT_TIMEOUT_SECONDS", "3"))
+PARTNER_CALLBACK_READ_TIMEOUT_SECONDS = float(env_str("PARTNER_CALLBACK_READ_TIMEOUT_SECONDS", "10"))
+PARTNER_CALLBACK_BACKOFF_BASE_SECONDS = float(env_str("PARTNER_CALLBACK_BACKOFF_BASE_SECONDS", "10"))
+PARTNER_CALLBACK_BACKOFF_MAX_SECONDS = float(env_str("PARTNER_CALLBACK_BACKOFF_MAX_SECONDS", "1800"))
+PARTNER_CALLBACK_RETRY_WINDOW_SECONDS = env_int("PARTNER_CALLBACK_RETRY_WINDOW_SECONDS", 24 * 3600)
+# Refuse callback URLs that are (or resolve to) loopback, private, link-local or reserved
+# addresses. Off locally so tests can call back to 127.0.0.1; production turns it on.
+PARTNER_CALLBACK_BLOCK_PRIVATE_NETWORKS = env_bool("PARTNER_CALLBACK_BLOCK_PRIVATE_NETWORKS", False)
+PARTNER_CALLBACK_SWEEP_INTERVAL_SECONDS = env_int("PARTNER_CALLBACK_SWEEP_INTERVAL_SECONDS", 60)
+
 # --- Demo / defaults -----------------------------------------------------------------------
 DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "EUR")
 
@@ -247,6 +264,10 @@ CELERY_BEAT_SCHEDULE = {
     "transactions-sweep": {
         "task": "activation.tasks.transactions_sweep_task",
         "schedule": float(SWEEPER_INTERVAL_SECONDS),
+    },
+    "partner-callbacks-sweep": {
+        "task": "partners.tasks.partner_callbacks_sweep_task",
+        "schedule": float(PARTNER_CALLBACK_SWEEP_INTERVAL_SECONDS),
     },
     "idempotency-keys-prune": {
         "task": "activation.tasks.idempotency_keys_prune_task",

@@ -1,0 +1,69 @@
+import re
+
+from rest_framework import serializers
+
+from config.api import StrictSerializer
+from offers.models import Offer
+from partners.selectors import customer_by_identifier
+from partners.services import CallbackUrlRefused, callback_url_check
+
+REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+
+
+class PartnerActivationRequestSerializer(StrictSerializer):
+    reference = serializers.RegexField(REFERENCE_PATTERN, max_length=64,
+                                       error_messages={"invalid": "1 to 64 characters: letters, digits, . _ : -"})
+    customer = serializers.CharField(max_length=254, help_text="The customer's email address or phone number.")
+    offer_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    callback_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
+
+    def validate_customer(self, value: str) -> str:
+        customer = customer_by_identifier(identifier=value)
+        if customer is None:
+            raise serializers.ValidationError("Unknown customer.", code="unknown_customer")
+        self.context["customer"] = customer
+        return value.strip()
+
+    def validate_offer_id(self, value: int) -> int:
+        offer = Offer.objects.filter(pk=value).first()
+        if offer is None:
+            raise serializers.ValidationError("Unknown offer.", code="unknown_offer")
+        self.context["offer"] = offer
+        return value
+
+    def validate_callback_url(self, value: str) -> str:
+        if value:
+            try:
+                callback_url_check(url=value)
+            except CallbackUrlRefused as exc:
+                raise serializers.ValidationError(str(exc), code="callback_url_refused") from exc
+        return value
+
+
+class PartnerActivationAcceptedSerializer(serializers.Serializer):
+    transaction_id = serializers.UUIDField()
+    reference = serializers.CharField()
+    status = serializers.CharField()
+
+
+class PartnerOfferSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Offer
+        fields = ["id", "name", "price", "currency", "validity_days"]
+
+
+class PartnerValidationSerializer(serializers.Serializer):
+    reference = serializers.CharField()
+    transaction_id = serializers.UUIDField(source="transaction.id")
+    status = serializers.CharField(source="transaction.status")
+    is_valid = serializers.SerializerMethodField()
+    offer = PartnerOfferSerializer()
+    customer = serializers.CharField(source="customer_identifier")
+    amount = serializers.DecimalField(source="transaction.amount", max_digits=12, decimal_places=2)
+    currency = serializers.CharField(source="transaction.currency")
+    created_at = serializers.DateTimeField(source="transaction.created_at")
+    settled_at = serializers.DateTimeField(source="transaction.settled_at")
+    failure_code = serializers.CharField(source="transaction.failure_code")
+
+    def get_is_valid(self, obj) -> bool:
+        return obj.transaction.status == "SUCCEEDED"

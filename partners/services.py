@@ -1,0 +1,310 @@
+"""Every write of the partners app: credentials, partner activations, callback delivery."""
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import random
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
+from uuid import UUID
+
+import requests
+from django.conf import settings
+from django.db import IntegrityError
+from django.db import transaction as db_transaction
+from django.utils import timezone
+
+from activation.models import Transaction
+from activation.services import Accepted, request_fingerprint
+from config.errors import IdempotencyInProgress, IdempotencyKeyReused
+from offers.models import Offer
+from offers.services import KIND_OFFER_ACTIVATION, offer_activation_request
+from partners.models import CallbackAttempt, CallbackDelivery, Partner, PartnerActivation
+from partners.signing import (HEADER_EVENT_ID, HEADER_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP,
+                              credentials_generate, secret_decrypt, secret_encrypt, signature_compute)
+
+logger = logging.getLogger(__name__)
+
+
+# --- credentials -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Credentials:
+    partner: Partner
+    key_id: str
+    secret: str  # shown once, never stored in clear
+
+
+def partner_create(*, name: str, callback_url: str = "", throttle_rate: str = "") -> Credentials:
+    if callback_url:
+        callback_url_check(url=callback_url)
+    key_id, secret = credentials_generate()
+    partner = Partner.objects.create(name=name, key_id=key_id, secret_encrypted=secret_encrypt(secret),
+                                     callback_url=callback_url, throttle_rate=throttle_rate)
+    return Credentials(partner=partner, key_id=key_id, secret=secret)
+
+
+def partner_credentials_rotate(*, partner: Partner) -> Credentials:
+    """New key id and secret; the old ones stop working at once."""
+    key_id, secret = credentials_generate()
+    partner.key_id = key_id
+    partner.secret_encrypted = secret_encrypt(secret)
+    partner.credentials_rotated_at = timezone.now()
+    partner.save(update_fields=["key_id", "secret_encrypted", "credentials_rotated_at"])
+    return Credentials(partner=partner, key_id=key_id, secret=secret)
+
+
+def partner_secret(*, partner: Partner) -> str:
+    return secret_decrypt(partner.secret_encrypted)
+
+
+# --- callback URLs -----------------------------------------------------------------------------
+
+class CallbackUrlRefused(ValueError):
+    pass
+
+
+def callback_url_check(*, url: str) -> None:
+    """http(s) only; with PARTNER_CALLBACK_BLOCK_PRIVATE_NETWORKS, the host must not be or
+    resolve to a loopback, private, link-local, reserved or multicast address."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise CallbackUrlRefused("The callback URL must be an http or https URL.")
+    if parts.username or parts.password:
+        raise CallbackUrlRefused("The callback URL must not contain credentials.")
+    if not settings.PARTNER_CALLBACK_BLOCK_PRIVATE_NETWORKS:
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+                                   proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise CallbackUrlRefused("The callback host does not resolve.") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if not address.is_global or address.is_multicast:
+            raise CallbackUrlRefused("The callback URL points to a private or reserved network.")
+
+
+# --- partner activation ------------------------------------------------------------------------
+
+def partner_activation_request(*, partner: Partner, reference: str, customer, customer_identifier: str,
+                               offer: Offer, callback_url: str = "") -> Accepted:
+    """Accepts an activation for a partner's customer. `reference` is unique per partner for
+    ever: the same reference and body return the original transaction, another body is 422,
+    a twin still in flight is 409. It settles exactly like the customer's own activation."""
+    context = {"partner_id": partner.id, "reference": reference, "customer": customer_identifier,
+               "callback_url": callback_url}
+    fingerprint = request_fingerprint(kind=KIND_OFFER_ACTIVATION, payload={"offer_id": offer.id, "context": context})
+    existing = _partner_activation_replay(partner=partner, reference=reference, fingerprint=fingerprint)
+    if existing is not None:
+        return existing
+    try:
+        with db_transaction.atomic():
+            accepted = offer_activation_request(user_id=customer.id, offer=offer, idempotency_key=reference,
+                                                idempotency_scope=f"partner:{partner.id}", context=context)
+            if not accepted.replayed:
+                PartnerActivation.objects.create(partner=partner, reference=reference,
+                                                 transaction=accepted.transaction, customer=customer,
+                                                 customer_identifier=customer_identifier, offer=offer,
+                                                 callback_url=callback_url, request_fingerprint=fingerprint)
+    except IntegrityError:
+        # A twin committed the same reference between our lookup and our insert.
+        existing = _partner_activation_replay(partner=partner, reference=reference, fingerprint=fingerprint)
+        if existing is None:
+            raise IdempotencyInProgress("A request with this reference is still being processed; retry shortly.")
+        return existing
+    return accepted
+
+
+def _partner_activation_replay(*, partner: Partner, reference: str, fingerprint: str) -> Accepted | None:
+    record = (PartnerActivation.objects.select_related("transaction")
+              .filter(partner=partner, reference=reference).first())
+    if record is None:
+        return None
+    if record.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused("This reference was already used with a different request body.",
+                                   code="reference_reused")
+    return Accepted(transaction=record.transaction, replayed=True)
+
+
+# --- callbacks ---------------------------------------------------------------------------------
+
+def callback_event_payload(*, delivery_id: UUID, event_type: str, activation: PartnerActivation,
+                           txn: Transaction) -> dict:
+    return {
+        "event_id": str(delivery_id),
+        "type": event_type,
+        "created_at": timezone.now().isoformat(),
+        "data": {
+            "reference": activation.reference,
+            "transaction_id": str(txn.id),
+            "status": txn.status,
+            "is_valid": txn.status == Transaction.Status.SUCCEEDED,
+            "offer_id": activation.offer_id,
+            "customer": activation.customer_identifier,
+            "amount": str(txn.amount) if txn.amount is not None else None,
+            "currency": txn.currency,
+            "failure_code": txn.failure_code,
+            "settled_at": txn.settled_at.isoformat() if txn.settled_at else None,
+        },
+    }
+
+
+def partner_callback_schedule(*, transaction: Transaction) -> CallbackDelivery | None:
+    """Receiver of `transaction_finished` (after commit): records the event once per
+    transaction and status, then enqueues its delivery on the callbacks queue."""
+    if not transaction.is_terminal or "context" not in (transaction.payload or {}):
+        return None
+    activation = (PartnerActivation.objects.select_related("partner")
+                  .filter(transaction_id=transaction.id).first())
+    if activation is None:
+        return None
+    url = activation.callback_url or activation.partner.callback_url
+    if not url:
+        return None
+    event_type = f"transaction.{transaction.status.lower()}"
+    existing = CallbackDelivery.objects.filter(transaction_id=transaction.id, event_type=event_type).first()
+    if existing is not None:
+        return existing
+    delivery_id = uuid.uuid4()
+    try:
+        with db_transaction.atomic():
+            delivery = CallbackDelivery.objects.create(
+                id=delivery_id, partner=activation.partner, transaction=transaction, event_type=event_type, url=url,
+                retry_until=timezone.now() + timedelta(seconds=settings.PARTNER_CALLBACK_RETRY_WINDOW_SECONDS),
+                payload=callback_event_payload(delivery_id=delivery_id, event_type=event_type,
+                                               activation=activation, txn=transaction))
+    except IntegrityError:  # announced twice (e.g. a signal resent): one event only
+        return CallbackDelivery.objects.get(transaction_id=transaction.id, event_type=event_type)
+    db_transaction.on_commit(lambda: callback_enqueue(delivery_id=delivery.id), robust=True)
+    return delivery
+
+
+def callback_enqueue(*, delivery_id: UUID, countdown: float = 0) -> None:
+    from partners.tasks import partner_callback_deliver_task
+
+    try:
+        partner_callback_deliver_task.apply_async(args=[str(delivery_id)], countdown=countdown)
+    except Exception as exc:  # broker down: the callback sweeper enqueues it later
+        logger.warning("could not enqueue callback %s: %r", delivery_id, exc)
+
+
+def callback_backoff_seconds(*, attempts: int) -> float:
+    """Exponential backoff with jitter ("equal jitter": half fixed, half random), capped."""
+    delay = min(settings.PARTNER_CALLBACK_BACKOFF_MAX_SECONDS,
+                settings.PARTNER_CALLBACK_BACKOFF_BASE_SECONDS * (2 ** max(attempts - 1, 0)))
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+def _is_retryable_status(status_code: int) -> bool:
+    return status_code >= 500 or status_code in {408, 429}
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    delivery: CallbackDelivery
+    retry_in: float | None = None  # seconds until the next attempt, when one is scheduled
+
+
+def callback_deliver(*, delivery_id: UUID) -> DeliveryResult:
+    """One delivery attempt. Claims a short lease on the delivery row (one short commit),
+    posts outside any transaction, then records the attempt and the next step."""
+    now = timezone.now()
+    lease = timedelta(seconds=settings.PARTNER_CALLBACK_CONNECT_TIMEOUT_SECONDS
+                      + settings.PARTNER_CALLBACK_READ_TIMEOUT_SECONDS + 10)
+    with db_transaction.atomic():
+        delivery = (CallbackDelivery.objects.select_for_update(skip_locked=True)
+                    .select_related("partner").filter(pk=delivery_id).first())
+        if delivery is None:  # gone, or another worker is recording an attempt right now
+            return DeliveryResult(delivery=CallbackDelivery.objects.get(pk=delivery_id))
+        if (delivery.status != CallbackDelivery.Status.PENDING
+                or (delivery.leased_until and delivery.leased_until > now)
+                or delivery.next_attempt_at > now + timedelta(seconds=1)):
+            return DeliveryResult(delivery=delivery)  # done, in flight elsewhere, or an early duplicate
+        delivery.leased_until = now + lease
+        delivery.save(update_fields=["leased_until", "updated_at"])
+
+    status_code, error, started = None, "", time.monotonic()
+    try:
+        callback_url_check(url=delivery.url)
+        response = _callback_post(delivery)
+        status_code = response.status_code
+    except CallbackUrlRefused as exc:
+        error = f"refused: {exc}"
+    except requests.RequestException as exc:
+        error = f"{type(exc).__name__}: {exc}"[:255]
+    duration_ms = int((time.monotonic() - started) * 1000)
+    return _callback_attempt_record(delivery=delivery, status_code=status_code, error=error, duration_ms=duration_ms)
+
+
+def _callback_post(delivery: CallbackDelivery) -> requests.Response:
+    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
+    parts = urlsplit(delivery.url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    timestamp = str(int(time.time()))
+    signature = signature_compute(secret=partner_secret(partner=delivery.partner), method="POST", path=path,
+                                  timestamp=timestamp, body=body)
+    headers = {"Content-Type": "application/json", HEADER_KEY: delivery.partner.key_id,
+               HEADER_TIMESTAMP: timestamp, HEADER_SIGNATURE: signature, HEADER_EVENT_ID: str(delivery.id),
+               "User-Agent": "offers-platform-callbacks/1"}
+    return requests.post(delivery.url, data=body, headers=headers, allow_redirects=False,
+                         timeout=(settings.PARTNER_CALLBACK_CONNECT_TIMEOUT_SECONDS,
+                                  settings.PARTNER_CALLBACK_READ_TIMEOUT_SECONDS))
+
+
+def _callback_attempt_record(*, delivery: CallbackDelivery, status_code: int | None, error: str,
+                             duration_ms: int) -> DeliveryResult:
+    now = timezone.now()
+    retry_in = None
+    with db_transaction.atomic():
+        delivery = CallbackDelivery.objects.select_for_update().select_related("partner").get(pk=delivery.pk)
+        CallbackAttempt.objects.create(delivery=delivery, attempted_at=now, status_code=status_code,
+                                       error=error[:255], duration_ms=duration_ms)
+        delivery.attempts_count += 1
+        delivery.leased_until = None
+        if status_code is not None and 200 <= status_code < 300:
+            delivery.status = CallbackDelivery.Status.DELIVERED
+            delivery.delivered_at = now
+            delivery.last_error = ""
+        else:
+            delivery.last_error = (error or f"HTTP {status_code}")[:255]
+            retryable = (status_code is None and not error.startswith("refused")) or (
+                status_code is not None and _is_retryable_status(status_code))
+            delay = callback_backoff_seconds(attempts=delivery.attempts_count)
+            if retryable and now + timedelta(seconds=delay) <= delivery.retry_until:
+                delivery.next_attempt_at = now + timedelta(seconds=delay)
+                retry_in = delay
+            else:
+                delivery.status = CallbackDelivery.Status.FAILED
+        delivery.save(update_fields=["attempts_count", "leased_until", "status", "delivered_at", "last_error",
+                                     "next_attempt_at", "updated_at"])
+    return DeliveryResult(delivery=delivery, retry_in=retry_in)
+
+
+def callback_redeliver(*, delivery: CallbackDelivery) -> CallbackDelivery:
+    """Operator action: deliver the same event (same event id) again, now."""
+    with db_transaction.atomic():
+        delivery = CallbackDelivery.objects.select_for_update().get(pk=delivery.pk)
+        delivery.status = CallbackDelivery.Status.PENDING
+        delivery.next_attempt_at = timezone.now()
+        delivery.leased_until = None
+        delivery.retry_until = timezone.now() + timedelta(seconds=settings.PARTNER_CALLBACK_RETRY_WINDOW_SECONDS)
+        delivery.save(update_fields=["status", "next_attempt_at", "leased_until", "retry_until", "updated_at"])
+        db_transaction.on_commit(lambda: callback_enqueue(delivery_id=delivery.id), robust=True)
+    return delivery
+
+
+def partner_callbacks_sweep(*, overdue_after: timedelta = timedelta(minutes=2), limit: int = 1000) -> int:
+    """Re-enqueues pending deliveries whose next attempt is overdue (lost message, broker
+    outage at enqueue time). A duplicate message is harmless: delivery takes a lease."""
+    cutoff = timezone.now() - overdue_after
+    due = list(CallbackDelivery.objects.filter(status=CallbackDelivery.Status.PENDING, next_attempt_at__lte=cutoff)
+               .order_by("next_attempt_at").values_list("id", flat=True)[:limit])
+    for delivery_id in due:
+        callback_enqueue(delivery_id=delivery_id)
+    return len(due)
