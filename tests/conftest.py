@@ -150,12 +150,27 @@ class LiveWeb(Process):
         raise RuntimeError(f"web not ready:\n{self.log_tail()}")
 
 
+_running_workers: list["LiveWorker"] = []
+
+
 @pytest.fixture(scope="session")
 def live_worker(live_env):
     worker = LiveWorker(live_env)
     worker.start()
+    _running_workers.append(worker)
     yield worker
+    _running_workers.remove(worker)
     worker.stop()
+
+
+@pytest.fixture(autouse=True)
+def settlement_idle_before_flush(request):
+    """A transactional test's commits reach the live worker (when one runs); let it finish
+    before pytest-django truncates the tables, or TRUNCATE and the worker's locks collide."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    if _running_workers and marker is not None and marker.kwargs.get("transaction"):
+        settlement_queue_drain()
 
 
 @pytest.fixture(scope="session")

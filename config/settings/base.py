@@ -205,6 +205,12 @@ CELERY_TASK_ROUTES = {
     "activation.tasks.transactions_sweep_task": {"queue": "settlement"},
     "notifications.tasks.*": {"queue": "notifications"},
     "partners.tasks.*": {"queue": "callbacks"},
+    # Holds free stock, so their expiry runs with settlement; start notices never delay it.
+    "offers.flash.tasks.flash_reservation_expire_task": {"queue": "settlement"},
+    "offers.flash.tasks.flash_reservations_expire_lapsed_task": {"queue": "settlement"},
+    "offers.flash.tasks.flash_promo_start_fanout_task": {"queue": "notifications"},
+    "offers.flash.tasks.flash_promo_start_fanout_chunk_task": {"queue": "notifications"},
+    "offers.flash.tasks.flash_promos_start_due_task": {"queue": "notifications"},
 }
 # Longer than any countdown/ETA we schedule, so Redis never re-delivers a message early.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -248,6 +254,10 @@ PARTNER_CALLBACK_RETRY_WINDOW_SECONDS = env_int("PARTNER_CALLBACK_RETRY_WINDOW_S
 PARTNER_CALLBACK_BLOCK_PRIVATE_NETWORKS = env_bool("PARTNER_CALLBACK_BLOCK_PRIVATE_NETWORKS", False)
 PARTNER_CALLBACK_SWEEP_INTERVAL_SECONDS = env_int("PARTNER_CALLBACK_SWEEP_INTERVAL_SECONDS", 60)
 
+# --- Flash promotions ----------------------------------------------------------------------
+FLASH_HOLD_SWEEP_SECONDS = env_int("FLASH_HOLD_SWEEP_SECONDS", 15)
+FLASH_FANOUT_CHUNK_SIZE = env_int("FLASH_FANOUT_CHUNK_SIZE", 500)
+
 # --- Demo / defaults -----------------------------------------------------------------------
 DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "EUR")
 
@@ -273,5 +283,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "activation.tasks.idempotency_keys_prune_task",
         "schedule": 3600.0,
         "options": {"queue": "settlement"},
+    },
+    # Safety nets: each hold has its own expiry task and each promo its start task.
+    "flash-holds-expire": {
+        "task": "offers.flash.tasks.flash_reservations_expire_lapsed_task",
+        "schedule": float(FLASH_HOLD_SWEEP_SECONDS),
+        "options": {"queue": "settlement"},
+    },
+    "flash-promo-starts": {
+        "task": "offers.flash.tasks.flash_promos_start_due_task",
+        "schedule": 30.0,
+        "options": {"queue": "notifications"},
     },
 }

@@ -1,2 +1,50 @@
+"""Settlement of code claims: with the customer's account and the pool locked (in the
+platform order), hand out the customer's existing code or the next free one."""
+from django.utils import timezone
+
+from activation.registry import LOCK_RANK_CODE_POOL, LockedRows, LockTarget, Outcome, settler_register
+from offers.codes.models import CodePool, DiscountCode
+from offers.codes.services import KIND_CODE_CLAIM
+from offers.settlement import account_lock_target
+
+FAILURE_SOLD_OUT = "sold_out"
+FAILURE_POOL_NOT_ACTIVE = "pool_not_active"
+
+
+def _code_result(code: DiscountCode, *, already_claimed: bool) -> dict:
+    return {"pool_id": code.pool_id, "code": code.code, "claimed_at": code.claimed_at.isoformat(),
+            "already_claimed": already_claimed}
+
+
+class CodeClaimSettler:
+    kind = KIND_CODE_CLAIM
+
+    def lock_targets(self, txn) -> list[LockTarget]:
+        return [account_lock_target(txn.user_id),
+                LockTarget(rank=LOCK_RANK_CODE_POOL, model=CodePool, field="id", value=txn.payload["pool_id"])]
+
+    def settle(self, txn, locked: LockedRows) -> Outcome:
+        pool = locked.get(CodePool, "id", txn.payload["pool_id"])
+        if pool is None:
+            return Outcome.failure(FAILURE_POOL_NOT_ACTIVE, "The code pool no longer exists.")
+        mine = DiscountCode.objects.filter(pool=pool, claimed_by_id=txn.user_id).first()
+        if mine is not None:  # a second claim returns the code the customer already has
+            return Outcome.success(_code_result(mine, already_claimed=True))
+        now = timezone.now()
+        if (pool.valid_from and now < pool.valid_from) or (pool.valid_until and now >= pool.valid_until):
+            return Outcome.failure(FAILURE_POOL_NOT_ACTIVE, "The code pool is outside its validity window.")
+        if pool.claimed_count >= pool.total_count:
+            return Outcome.failure(FAILURE_SOLD_OUT, "Every code of this pool has been handed out.")
+        code = DiscountCode.objects.filter(pool=pool, claimed_by__isnull=True).order_by("id").first()
+        if code is None:
+            return Outcome.failure(FAILURE_SOLD_OUT, "Every code of this pool has been handed out.")
+        code.claimed_by_id, code.claimed_at, code.claim_transaction_id = txn.user_id, now, txn.id
+        code.save(update_fields=["claimed_by", "claimed_at", "claim_transaction_id"])
+        pool.claimed_count += 1
+        pool.save(update_fields=["claimed_count"])
+        return Outcome.success(_code_result(code, already_claimed=False))
+
+
 def settlers_register() -> None:
     """Registers the settlers of offers.codes with the engine (called from OffersConfig.ready)."""
+    settler_register(CodeClaimSettler())

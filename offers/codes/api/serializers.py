@@ -1,0 +1,55 @@
+from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
+
+from config.api import StrictSerializer
+from offers.codes.models import Brand, CodePool, DiscountCode
+from offers.codes.selectors import brand_is_manageable_by
+from offers.codes.services import MAX_POOL_SIZE
+
+
+class CodePoolCreateSerializer(StrictSerializer):
+    brand_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    name = serializers.CharField(max_length=120)
+    description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    total_count = serializers.IntegerField(min_value=1, max_value=MAX_POOL_SIZE)
+    valid_from = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    valid_until = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+    def validate_brand_id(self, value: int) -> int:
+        brand = Brand.objects.filter(pk=value).first()
+        if brand is None:
+            raise serializers.ValidationError("Unknown brand.", code="unknown_brand")
+        if not brand_is_manageable_by(user=self.context["request"].user, brand=brand):
+            raise PermissionDenied("You are not a staff member of this brand.")
+        self.context["brand"] = brand
+        return value
+
+    def validate(self, attrs):
+        if attrs.get("valid_from") and attrs.get("valid_until") and attrs["valid_until"] <= attrs["valid_from"]:
+            raise serializers.ValidationError({"valid_until": ["Must be after valid_from."]})
+        return attrs
+
+
+class CodePoolSerializer(serializers.ModelSerializer):
+    brand = serializers.CharField(source="brand.name", read_only=True)
+    remaining_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = CodePool
+        fields = ["id", "brand_id", "brand", "name", "description", "total_count", "claimed_count",
+                  "remaining_count", "valid_from", "valid_until", "created_at"]
+
+
+class CodeClaimRequestSerializer(StrictSerializer):
+    """No fields: the pool is in the URL. Present so unknown fields are refused."""
+
+
+class DiscountCodeSerializer(serializers.ModelSerializer):
+    pool_id = serializers.IntegerField(read_only=True)
+    pool = serializers.CharField(source="pool.name", read_only=True)
+    brand = serializers.CharField(source="pool.brand.name", read_only=True)
+    valid_until = serializers.DateTimeField(source="pool.valid_until", read_only=True)
+
+    class Meta:
+        model = DiscountCode
+        fields = ["code", "pool_id", "pool", "brand", "claimed_at", "valid_until"]

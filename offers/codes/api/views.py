@@ -1,0 +1,87 @@
+import csv
+
+from django.http import StreamingHttpResponse
+from drf_yasg.utils import swagger_auto_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from activation.api.accept import accepted_response, idempotency_key_from
+from config.api import TransactionAcceptedSerializer
+from offers.codes.api.serializers import (CodeClaimRequestSerializer, CodePoolCreateSerializer, CodePoolSerializer,
+                                          DiscountCodeSerializer)
+from offers.codes.selectors import (code_pool_claimable_get, code_pool_list_manageable,
+                                    discount_code_export_rows, discount_code_list_for_user)
+from offers.codes.services import code_claim_request, code_pool_create
+
+
+class CodePoolListCreateApi(generics.ListAPIView):
+    """Pools I manage (platform staff: all), with remaining counts; POST creates a pool and
+    generates all its codes synchronously (100,000 codes take about a second or two)."""
+
+    serializer_class = CodePoolSerializer
+
+    def get_queryset(self):
+        return code_pool_list_manageable(user=self.request.user)
+
+    @swagger_auto_schema(request_body=CodePoolCreateSerializer, responses={201: CodePoolSerializer})
+    def post(self, request):
+        serializer = CodePoolCreateSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        data.pop("brand_id")
+        pool = code_pool_create(brand=serializer.context["brand"], created_by_id=request.user.id, **data)
+        return Response(CodePoolSerializer(pool).data, status=status.HTTP_201_CREATED)
+
+
+class CodePoolDetailApi(generics.RetrieveAPIView):
+    serializer_class = CodePoolSerializer
+
+    def get_queryset(self):
+        return code_pool_list_manageable(user=self.request.user)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+class CodePoolExportApi(APIView):
+    """CSV of every code of the pool: who claimed it and when (blank if still free)."""
+
+    def get(self, request, pk: int):
+        pool = code_pool_list_manageable(user=request.user).filter(pk=pk).first()
+        if pool is None:
+            raise NotFound()
+        writer = csv.writer(_Echo())
+        response = StreamingHttpResponse((writer.writerow(row) for row in discount_code_export_rows(pool=pool)),
+                                         content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="pool-{pool.id}-codes.csv"'
+        return response
+
+
+class CodeClaimApi(APIView):
+    """Accepts a claim of one code of the pool: 202 with a transaction id; the settled
+    result carries the code (the same one on every later claim)."""
+
+    throttle_scope = "transactions"
+
+    @swagger_auto_schema(request_body=CodeClaimRequestSerializer, responses={202: TransactionAcceptedSerializer})
+    def post(self, request, pk: int):
+        key = idempotency_key_from(request)
+        serializer = CodeClaimRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pool = code_pool_claimable_get(pool_id=pk)
+        if pool is None:
+            raise NotFound("Unknown code pool.")
+        return accepted_response(code_claim_request(user_id=request.user.id, pool=pool, idempotency_key=key))
+
+
+class MyCodesApi(generics.ListAPIView):
+    serializer_class = DiscountCodeSerializer
+
+    def get_queryset(self):
+        return discount_code_list_for_user(user_id=self.request.user.id)
+
+

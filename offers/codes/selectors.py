@@ -1,0 +1,35 @@
+"""Reads of code pools."""
+from django.db.models import Q, QuerySet
+
+from offers.codes.models import Brand, CodePool, DiscountCode
+
+
+def brand_is_manageable_by(*, user, brand: Brand) -> bool:
+    return user.is_staff or brand.staff.filter(pk=user.pk).exists()
+
+
+def code_pool_list_manageable(*, user) -> QuerySet[CodePool]:
+    """Platform staff see every pool; a brand's staff member sees the pools of their brands."""
+    pools = CodePool.objects.select_related("brand")
+    if user.is_staff:
+        return pools.order_by("-id")
+    return pools.filter(Q(brand__staff=user)).distinct().order_by("-id")
+
+
+def code_pool_claimable_get(*, pool_id: int) -> CodePool | None:
+    return CodePool.objects.filter(pk=pool_id).first()
+
+
+def discount_code_list_for_user(*, user_id: int) -> QuerySet[DiscountCode]:
+    return (DiscountCode.objects.filter(claimed_by_id=user_id).select_related("pool", "pool__brand")
+            .order_by("-claimed_at"))
+
+
+def discount_code_export_rows(*, pool: CodePool):
+    """code, claimed_by (id, username, email), claimed_at for every code of the pool, in
+    code order; streamed with a server-side cursor so a 100k pool never sits in memory."""
+    yield ["code", "claimed_by_id", "claimed_by_username", "claimed_by_email", "claimed_at"]
+    rows = (DiscountCode.objects.filter(pool=pool).order_by("id")
+            .values_list("code", "claimed_by_id", "claimed_by__username", "claimed_by__email", "claimed_at"))
+    for code, user_id, username, email, claimed_at in rows.iterator(chunk_size=5000):
+        yield [code, user_id or "", username or "", email or "", claimed_at.isoformat() if claimed_at else ""]

@@ -1,0 +1,101 @@
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from accounts.models import Segment
+from config.api import StrictSerializer
+from offers.flash.models import FlashPromo, FlashReservation, Product, Store
+
+
+class StrictModelSerializer(serializers.ModelSerializer):
+    """Refuses unknown fields, like config.api.StrictSerializer."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(set(data) - writable)
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown or read-only field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class StoreSerializer(StrictModelSerializer):
+    latitude = serializers.DecimalField(max_digits=9, decimal_places=6, min_value=Decimal("-90"),
+                                        max_value=Decimal("90"))
+    longitude = serializers.DecimalField(max_digits=9, decimal_places=6, min_value=Decimal("-180"),
+                                         max_value=Decimal("180"))
+
+    class Meta:
+        model = Store
+        fields = ["id", "name", "address", "latitude", "longitude", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class ProductSerializer(StrictModelSerializer):
+    store_id = serializers.PrimaryKeyRelatedField(source="store", queryset=Store.objects.all())
+    regular_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+
+    class Meta:
+        model = Product
+        fields = ["id", "store_id", "name", "regular_price", "currency", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class FlashPromoSerializer(StrictModelSerializer):
+    product_id = serializers.PrimaryKeyRelatedField(source="product", queryset=Product.objects.all())
+    segment_ids = serializers.PrimaryKeyRelatedField(source="segments", queryset=Segment.objects.all(), many=True,
+                                                     allow_empty=False)
+    promo_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    radius_km = serializers.DecimalField(max_digits=8, decimal_places=3, min_value=Decimal("0.001"),
+                                         max_value=Decimal("20000"))
+    quantity = serializers.IntegerField(min_value=1, max_value=10_000_000)
+    hold_seconds = serializers.IntegerField(min_value=5, max_value=3600, default=60)
+    units_left = serializers.IntegerField(read_only=True)
+    store = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FlashPromo
+        fields = ["id", "product_id", "store", "promo_price", "starts_at", "ends_at", "segment_ids", "radius_km",
+                  "quantity", "units_left", "hold_seconds", "status", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def get_store(self, promo) -> dict:
+        store = promo.product.store
+        return {"id": store.id, "name": store.name, "latitude": str(store.latitude), "longitude": str(store.longitude)}
+
+    def validate(self, attrs):
+        instance = self.instance
+        starts = attrs.get("starts_at", getattr(instance, "starts_at", None))
+        ends = attrs.get("ends_at", getattr(instance, "ends_at", None))
+        if starts and ends and ends <= starts:
+            raise serializers.ValidationError({"ends_at": ["Must be after starts_at."]})
+        product = attrs.get("product", getattr(instance, "product", None))
+        price = attrs.get("promo_price", getattr(instance, "promo_price", None))
+        if product and price and price >= product.regular_price:
+            raise serializers.ValidationError({"promo_price": ["Must be below the product's regular price."]})
+        return attrs
+
+
+class ReservationRequestSerializer(StrictSerializer):
+    promo_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+
+    def validate_promo_id(self, value: int) -> int:
+        promo = FlashPromo.objects.filter(pk=value).first()
+        if promo is None:
+            raise serializers.ValidationError("Unknown promotion.", code="unknown_promo")
+        self.context["promo"] = promo
+        return value
+
+
+class ReservationCompleteSerializer(StrictSerializer):
+    """No fields: the reservation is in the URL."""
+
+
+class FlashReservationSerializer(serializers.ModelSerializer):
+    promo_price = serializers.DecimalField(source="promo.promo_price", max_digits=12, decimal_places=2,
+                                           read_only=True)
+    product = serializers.CharField(source="promo.product.name", read_only=True)
+
+    class Meta:
+        model = FlashReservation
+        fields = ["id", "promo_id", "product", "promo_price", "status", "expires_at", "completed_at", "created_at"]

@@ -1,0 +1,135 @@
+from django.utils import timezone
+from drf_yasg.utils import swagger_auto_schema
+from rest_framework import generics, permissions, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from activation.api.accept import accepted_response, idempotency_key_from
+from config.api import TransactionAcceptedSerializer
+from offers.flash import selectors, services
+from offers.flash.api.serializers import (FlashPromoSerializer, FlashReservationSerializer, ProductSerializer,
+                                          ReservationCompleteSerializer, ReservationRequestSerializer,
+                                          StoreSerializer)
+
+
+class _StaffCrud:
+    """Staff-only list/create/retrieve/update/delete whose writes go through services."""
+
+    permission_classes = [permissions.IsAdminUser]
+
+
+class StoreListCreateApi(_StaffCrud, generics.ListCreateAPIView):
+    serializer_class = StoreSerializer
+
+    def get_queryset(self):
+        return selectors.store_list()
+
+    def perform_create(self, serializer):
+        serializer.instance = services.store_create(**serializer.validated_data)
+
+
+class StoreDetailApi(_StaffCrud, generics.RetrieveUpdateDestroyAPIView):
+    serializer_class = StoreSerializer
+
+    def get_queryset(self):
+        return selectors.store_list()
+
+    def perform_update(self, serializer):
+        serializer.instance = services.store_update(store=serializer.instance, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        services.catalogue_row_delete(instance=instance)
+
+
+class ProductListCreateApi(_StaffCrud, generics.ListCreateAPIView):
+    serializer_class = ProductSerializer
+
+    def get_queryset(self):
+        return selectors.product_list()
+
+    def perform_create(self, serializer):
+        serializer.instance = services.product_create(**serializer.validated_data)
+
+
+class ProductDetailApi(_StaffCrud, generics.RetrieveUpdateDestroyAPIView):
+    serializer_class = ProductSerializer
+
+    def get_queryset(self):
+        return selectors.product_list()
+
+    def perform_update(self, serializer):
+        serializer.instance = services.product_update(product=serializer.instance, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        services.catalogue_row_delete(instance=instance)
+
+
+class FlashPromoListCreateApi(_StaffCrud, generics.ListCreateAPIView):
+    serializer_class = FlashPromoSerializer
+
+    def get_queryset(self):
+        return selectors.flash_promo_list(now=timezone.now())
+
+    def perform_create(self, serializer):
+        promo = services.flash_promo_create(**serializer.validated_data)
+        serializer.instance = selectors.flash_promo_list(now=timezone.now()).get(pk=promo.pk)
+
+
+class FlashPromoDetailApi(_StaffCrud, generics.RetrieveUpdateDestroyAPIView):
+    serializer_class = FlashPromoSerializer
+
+    def get_queryset(self):
+        return selectors.flash_promo_list(now=timezone.now())
+
+    def perform_update(self, serializer):
+        promo = services.flash_promo_update(promo=serializer.instance, **serializer.validated_data)
+        serializer.instance = selectors.flash_promo_list(now=timezone.now()).get(pk=promo.pk)
+
+    def perform_destroy(self, instance):
+        services.flash_promo_delete(promo=instance)
+
+
+class FlashPromoEligibleApi(generics.ListAPIView):
+    """Running promos with units left that I may reserve: my segment, within the radius."""
+
+    serializer_class = FlashPromoSerializer
+
+    def get_queryset(self):
+        return selectors.flash_promo_list_eligible(user_id=self.request.user.id, now=timezone.now())
+
+
+class FlashPromoRunningApi(generics.ListAPIView):
+    serializer_class = FlashPromoSerializer
+
+    def get_queryset(self):
+        return selectors.flash_promo_list_running(now=timezone.now())
+
+
+class ReservationListCreateApi(generics.ListAPIView):
+    """GET: my reservations. POST {promo_id}: 202; settlement holds a unit for hold_seconds."""
+
+    serializer_class = FlashReservationSerializer
+    throttle_scope = "transactions"
+
+    def get_queryset(self):
+        return selectors.flash_reservation_list_for_user(user_id=self.request.user.id)
+
+    @swagger_auto_schema(request_body=ReservationRequestSerializer, responses={202: TransactionAcceptedSerializer})
+    def post(self, request):
+        key = idempotency_key_from(request)
+        serializer = ReservationRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        accepted = services.flash_reservation_request(user_id=request.user.id, promo=serializer.context["promo"],
+                                                      idempotency_key=key)
+        return accepted_response(accepted)
+
+
+class ReservationCompleteApi(APIView):
+    """Synchronous: consumes the unit already held (200), 409 hold_expired after the expiry,
+    404 for a reservation that is not mine."""
+
+    @swagger_auto_schema(request_body=ReservationCompleteSerializer, responses={200: FlashReservationSerializer})
+    def post(self, request, pk: int):
+        ReservationCompleteSerializer(data=request.data).is_valid(raise_exception=True)
+        reservation = services.flash_reservation_complete(user_id=request.user.id, reservation_id=pk)
+        return Response(FlashReservationSerializer(reservation).data, status=status.HTTP_200_OK)
