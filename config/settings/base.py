@@ -258,6 +258,24 @@ PARTNER_CALLBACK_SWEEP_INTERVAL_SECONDS = env_int("PARTNER_CALLBACK_SWEEP_INTERV
 FLASH_HOLD_SWEEP_SECONDS = env_int("FLASH_HOLD_SWEEP_SECONDS", 15)
 FLASH_FANOUT_CHUNK_SIZE = env_int("FLASH_FANOUT_CHUNK_SIZE", 500)
 
+# --- Notifications -------------------------------------------------------------------------
+# Email through Django's email framework: the console locally, SMTP in production.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Offers <no-reply@offers.example>")
+# Delivery retries: exponential backoff with jitter, then `failed` with the reason.
+NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 6)
+NOTIFICATION_BACKOFF_BASE_SECONDS = float(env_str("NOTIFICATION_BACKOFF_BASE_SECONDS", "30"))
+NOTIFICATION_BACKOFF_MAX_SECONDS = float(env_str("NOTIFICATION_BACKOFF_MAX_SECONDS", "1800"))
+# Auto-renewal is requested this many hours before a subscription ends.
+AUTO_RENEW_LEAD_HOURS = env_int("AUTO_RENEW_LEAD_HOURS", 24)
+
 # --- Demo / defaults -----------------------------------------------------------------------
 DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "EUR")
 
@@ -289,6 +307,31 @@ CELERY_BEAT_SCHEDULE = {
         "task": "offers.flash.tasks.flash_reservations_expire_lapsed_task",
         "schedule": float(FLASH_HOLD_SWEEP_SECONDS),
         "options": {"queue": "settlement"},
+    },
+    "notifications-sweep": {
+        "task": "notifications.tasks.notifications_sweep_task",
+        "schedule": 60.0,
+        "options": {"queue": "notifications"},
+    },
+    "subscription-reminders": {
+        "task": "notifications.tasks.subscription_reminders_send_task",
+        "schedule": 900.0,
+        "options": {"queue": "notifications"},
+    },
+    "subscriptions-expire": {
+        "task": "offers.tasks.subscriptions_expire_task",
+        "schedule": 300.0,
+        "options": {"queue": "default"},
+    },
+    "subscriptions-expired-notify": {
+        "task": "notifications.tasks.subscriptions_expired_notify_task",
+        "schedule": 300.0,
+        "options": {"queue": "notifications"},
+    },
+    "subscriptions-auto-renew": {
+        "task": "offers.tasks.subscriptions_auto_renew_task",
+        "schedule": 900.0,
+        "options": {"queue": "default"},
     },
     "flash-promo-starts": {
         "task": "offers.flash.tasks.flash_promos_start_due_task",

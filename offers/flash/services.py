@@ -21,6 +21,7 @@ from activation.services import Accepted, transaction_accept
 from config.errors import ApiError, ConflictError
 from offers.flash.geo import bounding_box, haversine_km
 from offers.flash.models import FlashPromo, FlashPromoNotice, FlashReservation, Product, Store
+from offers.signals import flash_promo_started, flash_reservation_completed
 
 logger = logging.getLogger(__name__)
 
@@ -198,6 +199,9 @@ def flash_reservation_complete(*, user_id: int, reservation_id: int) -> FlashRes
             reservation.status = FlashReservation.Status.COMPLETED
             reservation.completed_at = now
             reservation.save(update_fields=["status", "completed_at", "updated_at"])
+            completed_id = reservation.id
+            db_transaction.on_commit(lambda: flash_reservation_completed.send_robust(
+                sender=FlashReservation, reservation_id=completed_id), robust=True)
     if expired:
         raise HoldExpired(details={"reservation_id": reservation.id, "expired_at": reservation.expires_at.isoformat()})
     return reservation
@@ -291,6 +295,8 @@ def flash_promo_notices_write(*, promo_id: int, user_ids: list[int]) -> int:
     before = FlashPromoNotice.objects.filter(promo_id=promo_id, user_id__in=user_ids).count()
     FlashPromoNotice.objects.bulk_create([FlashPromoNotice(promo_id=promo_id, user_id=u) for u in user_ids],
                                          ignore_conflicts=True)
+    # Not robust: a receiver that fails fails the chunk task, which is retried (its writes are idempotent).
+    flash_promo_started.send(sender=FlashPromo, promo_id=promo_id, user_ids=user_ids)
     return len(user_ids) - before
 
 

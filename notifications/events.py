@@ -1,0 +1,133 @@
+"""What each domain event tells the customer: the receivers of the engine's and offers'
+signals and the beat jobs over subscriptions. The facts go to the templates."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from activation.models import Transaction
+from notifications.models import Notification
+from notifications.services import Event, notifications_send
+from offers.models import Offer, Subscription
+
+Kind = Notification.Kind
+
+# (transaction kind, status) → notification kind. Other outcomes are shown by their own APIs.
+TRANSACTION_KINDS = {
+    ("offer_activation", "SUCCEEDED"): Kind.ACTIVATION_SUCCEEDED,
+    ("offer_activation", "FAILED"): Kind.ACTIVATION_FAILED,
+    ("offer_renewal", "SUCCEEDED"): Kind.RENEWAL_SUCCEEDED,
+    ("offer_renewal", "FAILED"): Kind.RENEWAL_FAILED,
+    ("discount_redemption", "SUCCEEDED"): Kind.REDEMPTION_SUCCEEDED,
+    ("code_claim", "SUCCEEDED"): Kind.CODE_CLAIMED,
+    ("flash_reservation", "SUCCEEDED"): Kind.FLASH_RESERVATION_HELD,
+}
+
+REMINDER_DAYS = (7, 3, 1)
+
+
+def _money(amount, currency: str) -> str:
+    return f"{amount} {currency}".strip() if amount not in (None, "") else ""
+
+
+def _transaction_facts(txn: Transaction) -> dict:
+    result, payload = txn.result or {}, txn.payload or {}
+    facts = {"transaction_id": str(txn.id), "status": txn.status, "failure_code": txn.failure_code,
+             "amount": _money(result.get("amount_charged", txn.amount), txn.currency),
+             "expires_at": result.get("expires_at", "")}
+    if payload.get("offer_id"):
+        offer = Offer.objects.filter(pk=payload["offer_id"]).first()
+        facts["offer"] = offer.name if offer else f"offer {payload['offer_id']}"
+    if isinstance(payload.get("context"), dict) and payload["context"].get("reference"):
+        facts["partner_reference"] = payload["context"]["reference"]
+    if txn.kind == "discount_redemption":
+        from offers.campaigns.models import Campaign
+
+        campaign = Campaign.objects.filter(pk=payload.get("campaign_id")).first()
+        facts.update(campaign=campaign.name if campaign else "", discount=_money(result.get("discount"),
+                                                                                result.get("currency", "")))
+    if txn.kind == "code_claim":
+        from offers.codes.models import CodePool
+
+        pool = CodePool.objects.filter(pk=payload.get("pool_id")).first()
+        facts.update(code=result.get("code", ""), pool=pool.name if pool else "")
+    if txn.kind == "flash_reservation":
+        facts.update(_promo_facts(payload.get("promo_id")), reservation_id=result.get("reservation_id"))
+    return facts
+
+
+def _promo_facts(promo_id) -> dict:
+    from offers.flash.models import FlashPromo
+
+    promo = FlashPromo.objects.select_related("product__store").filter(pk=promo_id).first()
+    if promo is None:
+        return {}
+    return {"product": promo.product.name, "store": promo.product.store.name,
+            "promo_price": _money(promo.promo_price, promo.product.currency), "ends_at": promo.ends_at.isoformat()}
+
+
+def transaction_notify(*, transaction_id) -> int:
+    """After a transaction finished: tell its customer once (dedupe key per transaction)."""
+    txn = Transaction.objects.filter(pk=transaction_id).first()
+    if txn is None or not txn.is_terminal:
+        return 0
+    kind = TRANSACTION_KINDS.get((txn.kind, txn.status))
+    if kind is None:
+        return 0
+    return notifications_send(kind=kind, events=[Event(user_id=txn.user_id, key=f"txn:{txn.id}",
+                                                       facts=_transaction_facts(txn))])
+
+
+def flash_reservation_completed_notify(*, reservation_id: int) -> int:
+    from offers.flash.models import FlashReservation
+
+    reservation = FlashReservation.objects.filter(pk=reservation_id, status=FlashReservation.Status.COMPLETED).first()
+    if reservation is None:
+        return 0
+    facts = {**_promo_facts(reservation.promo_id), "reservation_id": reservation.id,
+             "completed_at": reservation.completed_at.isoformat()}
+    return notifications_send(kind=Kind.FLASH_RESERVATION_COMPLETED,
+                              events=[Event(user_id=reservation.user_id, key=f"flash-reservation:{reservation.id}",
+                                            facts=facts)])
+
+
+def flash_promo_started_notify(*, promo_id: int, user_ids: list[int]) -> int:
+    """One chunk of a promo start fan-out (already on the notifications queue)."""
+    facts = {**_promo_facts(promo_id), "promo_id": promo_id}
+    return notifications_send(kind=Kind.FLASH_PROMO_STARTED,
+                              events=[Event(user_id=u, key=f"flash-promo:{promo_id}", facts=facts) for u in user_ids])
+
+
+def _subscription_facts(subscription: Subscription, **extra) -> dict:
+    return {"subscription_id": subscription.id, "offer": subscription.offer.name,
+            "expires_at": subscription.expires_at.isoformat(), "auto_renew": subscription.auto_renew,
+            "price": _money(subscription.offer.price, subscription.offer.currency), **extra}
+
+
+def subscription_reminders_send(*, now: datetime | None = None) -> int:
+    """Beat: a reminder 7, 3 and 1 days before the end, each once per subscription period.
+    A subscription is in the 7-day bucket while it ends in (3, 7] days, and so on, so a
+    missed beat run still sends the reminder later and a late subscription skips none it can still get."""
+    from offers.subscriptions import subscription_list_expiring_between
+
+    now = now or timezone.now()
+    created = 0
+    bounds = list(REMINDER_DAYS) + [0]
+    for days, next_days in zip(bounds, bounds[1:]):
+        due = subscription_list_expiring_between(start=now + timedelta(days=next_days), end=now + timedelta(days=days))
+        events = [Event(user_id=s.user_id, key=f"subscription:{s.id}:{s.expires_at.date()}:expiring:{days}d",
+                        facts=_subscription_facts(s, days=days)) for s in due]
+        created += notifications_send(kind=Kind.SUBSCRIPTION_EXPIRING, events=events)
+    return created
+
+
+def subscriptions_expired_notify(*, now: datetime | None = None, lookback_days: int = 2) -> int:
+    """Beat: tells the customers whose subscriptions were marked expired (recently), once."""
+    from offers.subscriptions import subscription_list_expired_since
+
+    now = now or timezone.now()
+    expired = subscription_list_expired_since(since=now - timedelta(days=lookback_days))
+    events = [Event(user_id=s.user_id, key=f"subscription:{s.id}:{s.expires_at.date()}:expired",
+                    facts=_subscription_facts(s)) for s in expired]
+    return notifications_send(kind=Kind.SUBSCRIPTION_EXPIRED, events=events)

@@ -1,0 +1,211 @@
+"""Every write of notifications: create (rendered, deduplicated), deliver email with
+retries, mark read; and the receivers that turn domain events into notifications."""
+from __future__ import annotations
+
+import logging
+import random
+import smtplib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction as db_transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from notifications.models import Notification
+from notifications.reasons import failure_reason
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something one customer is told about: `key` names the event (with the user id it
+    makes the dedupe key), `facts` are the values the templates show."""
+
+    user_id: int
+    key: str
+    facts: dict
+
+
+def notification_dedupe_key(*, event: Event, kind: str, channel: str) -> str:
+    return f"{event.key}:u{event.user_id}:{kind}:{channel}"
+
+
+def _recipients(user_ids) -> dict[int, dict]:
+    rows = get_user_model().objects.filter(pk__in=list(user_ids), is_active=True).values(
+        "pk", "username", "first_name", "email", "profile__timezone", "profile__email_opt_out")
+    return {row["pk"]: row for row in rows}
+
+
+def _local_time(value: str, tz_name: str) -> str:
+    moment = parse_datetime(value) if isinstance(value, str) else value
+    if moment is None:
+        return value
+    try:
+        zone = ZoneInfo(tz_name or "UTC")
+    except Exception:  # an unknown zone name on an old profile: show UTC
+        zone = ZoneInfo("UTC")
+    return moment.astimezone(zone).strftime("%d %b %Y, %H:%M %Z")
+
+
+def notification_render(*, kind: str, context: dict) -> tuple[str, str, str]:
+    subject = render_to_string(f"notifications/{kind}_subject.txt", context).strip().splitlines()[0]
+    body = render_to_string(f"notifications/{kind}.txt", context).strip() + "\n"
+    html = render_to_string(f"notifications/{kind}.html", context)
+    return subject, body, html
+
+
+def notifications_send(*, kind: str, events: list[Event]) -> int:
+    """Renders and stores an in-app notification and (unless the customer opted out or has
+    no address) an email per event; enqueues the emails after commit. Events already told
+    are skipped (dedupe keys), so a re-run or a redelivered message sends nothing twice.
+    Returns the number of notifications created."""
+    if not events:
+        return 0
+    candidate_keys = [notification_dedupe_key(event=e, kind=kind, channel=Notification.Channel.IN_APP) for e in events]
+    told = set(Notification.objects.filter(dedupe_key__in=candidate_keys).values_list("dedupe_key", flat=True))
+    events = [e for e, key in zip(events, candidate_keys) if key not in told]
+    recipients = _recipients({e.user_id for e in events})
+    now = timezone.now()
+    rows, email_keys = [], []
+    for event in events:
+        recipient = recipients.get(event.user_id)
+        if recipient is None:
+            continue
+        tz_name = recipient["profile__timezone"] or "UTC"
+        local = {f"{k}_local": _local_time(v, tz_name) for k, v in event.facts.items() if k.endswith("_at") and v}
+        context = {**event.facts, **local, "name": recipient["first_name"] or recipient["username"],
+                   "reason": failure_reason(event.facts.get("failure_code", ""))}
+        subject, body, html = notification_render(kind=kind, context=context)
+        common = dict(user_id=event.user_id, kind=kind, subject=subject[:200], body=body, data=event.facts,
+                      created_at=now)
+        rows.append(Notification(channel=Notification.Channel.IN_APP, status=Notification.Status.SENT, sent_at=now,
+                                 dedupe_key=notification_dedupe_key(event=event, kind=kind,
+                                                                    channel=Notification.Channel.IN_APP), **common))
+        if recipient["email"] and not recipient["profile__email_opt_out"]:
+            key = notification_dedupe_key(event=event, kind=kind, channel=Notification.Channel.EMAIL)
+            email_keys.append(key)
+            rows.append(Notification(channel=Notification.Channel.EMAIL, body_html=html, dedupe_key=key,
+                                     next_attempt_at=now, **common))
+    with db_transaction.atomic():
+        created = Notification.objects.bulk_create(rows, ignore_conflicts=True)
+        email_ids = list(Notification.objects.filter(dedupe_key__in=email_keys, status=Notification.Status.QUEUED,
+                                                     attempts=0).values_list("pk", flat=True))
+        db_transaction.on_commit(lambda: [notification_enqueue(notification_id=i) for i in email_ids], robust=True)
+    return len(created)
+
+
+# --- email delivery ---------------------------------------------------------------------------
+
+def notification_enqueue(*, notification_id: int, countdown: float = 0) -> None:
+    from notifications.tasks import notification_deliver_task
+
+    try:
+        notification_deliver_task.apply_async(args=[str(notification_id)], countdown=countdown)
+    except Exception as exc:  # broker down: the notifications sweeper enqueues it later
+        logger.warning("could not enqueue notification %s: %r", notification_id, exc)
+
+
+def notification_backoff_seconds(*, attempts: int) -> float:
+    """Exponential backoff with "equal jitter" (half fixed, half random), capped."""
+    delay = min(settings.NOTIFICATION_BACKOFF_MAX_SECONDS,
+                settings.NOTIFICATION_BACKOFF_BASE_SECONDS * (2 ** max(attempts - 1, 0)))
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+def smtp_error_is_transient(exc: BaseException) -> bool:
+    """Connection trouble and 4xx replies are worth retrying; 5xx replies are final."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(400 <= code < 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    return isinstance(exc, (smtplib.SMTPException, OSError))  # refused, reset, timeout, disconnected
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    notification: Notification
+    retry_in: float | None = None
+
+
+def notification_deliver(*, notification_id: int) -> DeliveryResult:
+    """One attempt. Claims the row with one conditional UPDATE (queued, due, not leased),
+    sends with no transaction or lock open, then records the outcome. A duplicate message
+    or a second run finds nothing to claim and sends nothing."""
+    now = timezone.now()
+    lease = timedelta(seconds=settings.EMAIL_TIMEOUT * 3 + 30)
+    claimed = (Notification.objects
+               .filter(pk=notification_id, channel=Notification.Channel.EMAIL, status=Notification.Status.QUEUED,
+                       next_attempt_at__lte=now + timedelta(seconds=1))
+               .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+               .update(leased_until=now + lease, attempts=F("attempts") + 1))
+    notification = Notification.objects.select_related("user").get(pk=notification_id)
+    if not claimed:
+        return DeliveryResult(notification=notification)
+    error, transient = "", False
+    try:
+        message = EmailMultiAlternatives(subject=notification.subject, body=notification.body,
+                                         from_email=settings.DEFAULT_FROM_EMAIL, to=[notification.user.email])
+        if notification.body_html:
+            message.attach_alternative(notification.body_html, "text/html")
+        message.send(fail_silently=False)
+    except (smtplib.SMTPException, OSError) as exc:  # anything else is a bug: the lease lapses, the sweeper retries
+        error, transient = f"{type(exc).__name__}: {exc}"[:500], smtp_error_is_transient(exc)
+    return _notification_attempt_record(notification=notification, error=error, transient=transient)
+
+
+def _notification_attempt_record(*, notification: Notification, error: str, transient: bool) -> DeliveryResult:
+    now = timezone.now()
+    fields: dict = {"leased_until": None, "last_error": error}
+    retry_in = None
+    if not error:
+        fields.update(status=Notification.Status.SENT, sent_at=now)
+    elif transient and notification.attempts < settings.NOTIFICATION_MAX_ATTEMPTS:
+        retry_in = notification_backoff_seconds(attempts=notification.attempts)
+        fields.update(next_attempt_at=now + timedelta(seconds=retry_in))
+    else:
+        fields.update(status=Notification.Status.FAILED)
+        if error and transient:
+            fields["last_error"] = f"gave up after {notification.attempts} attempts: {error}"[:500]
+    Notification.objects.filter(pk=notification.pk).update(**fields)
+    notification.refresh_from_db()
+    if error:
+        logger.warning("notification %s attempt %s failed: %s", notification.pk, notification.attempts, error)
+    return DeliveryResult(notification=notification, retry_in=retry_in)
+
+
+def notifications_sweep(*, stale_after_seconds: int = 60, limit: int = 1000) -> int:
+    """Beat: re-enqueues due emails whose message was lost (broker down, worker killed)."""
+    now = timezone.now()
+    due = list(Notification.objects.filter(channel=Notification.Channel.EMAIL, status=Notification.Status.QUEUED,
+                                           next_attempt_at__lte=now - timedelta(seconds=stale_after_seconds))
+               .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+               .order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+    for notification_id in due:
+        notification_enqueue(notification_id=notification_id)
+    return len(due)
+
+
+# --- inbox ------------------------------------------------------------------------------------
+
+def notification_mark_read(*, user_id: int, notification_id: int) -> Notification:
+    from notifications.selectors import notification_inbox
+
+    notification = notification_inbox(user_id=user_id).get(pk=notification_id)  # DoesNotExist → 404
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+    return notification
+
+
+def notifications_mark_all_read(*, user_id: int) -> int:
+    from notifications.selectors import notification_inbox
+
+    return notification_inbox(user_id=user_id).filter(read_at__isnull=True).update(read_at=timezone.now())

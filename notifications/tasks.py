@@ -1,0 +1,57 @@
+"""Thin tasks on the notifications queue: ids in, one service call. acks_late: every
+service here is idempotent (dedupe keys, conditional claims)."""
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+_RETRY = dict(autoretry_for=(OperationalError, InterfaceError), retry_backoff=1, retry_backoff_max=60,
+              retry_jitter=True, max_retries=10)
+
+
+@shared_task(acks_late=True, **_RETRY)
+def notification_deliver_task(notification_id: str) -> str:
+    """One attempt; an SMTP error worth retrying schedules the next one with backoff + jitter."""
+    from notifications.models import Notification
+    from notifications.services import notification_deliver, notification_enqueue
+
+    try:
+        result = notification_deliver(notification_id=int(notification_id))
+    except Notification.DoesNotExist:
+        return "missing"
+    if result.retry_in is not None:
+        notification_enqueue(notification_id=result.notification.id, countdown=result.retry_in)
+    return result.notification.status
+
+
+@shared_task(acks_late=True, **_RETRY)
+def transaction_notify_task(transaction_id: str) -> int:
+    from notifications.events import transaction_notify
+
+    return transaction_notify(transaction_id=transaction_id)
+
+
+@shared_task(acks_late=True, **_RETRY)
+def flash_reservation_completed_notify_task(reservation_id: str) -> int:
+    from notifications.events import flash_reservation_completed_notify
+
+    return flash_reservation_completed_notify(reservation_id=int(reservation_id))
+
+
+@shared_task(acks_late=True)
+def subscription_reminders_send_task() -> int:
+    from notifications.events import subscription_reminders_send
+
+    return subscription_reminders_send()
+
+
+@shared_task(acks_late=True)
+def subscriptions_expired_notify_task() -> int:
+    from notifications.events import subscriptions_expired_notify
+
+    return subscriptions_expired_notify()
+
+
+@shared_task(acks_late=True)
+def notifications_sweep_task() -> int:
+    from notifications.services import notifications_sweep
+
+    return notifications_sweep()
