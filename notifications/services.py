@@ -143,12 +143,15 @@ def notification_deliver(*, notification_id: int) -> DeliveryResult:
     lease = timedelta(seconds=settings.EMAIL_TIMEOUT * 3 + 30)
     claimed = (Notification.objects
                .filter(pk=notification_id, channel=Notification.Channel.EMAIL, status=Notification.Status.QUEUED,
-                       next_attempt_at__lte=now + timedelta(seconds=1))
+                       next_attempt_at__lte=now + timedelta(milliseconds=50))
                .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
                .update(leased_until=now + lease, attempts=F("attempts") + 1))
     notification = Notification.objects.select_related("user").get(pk=notification_id)
-    if not claimed:
-        return DeliveryResult(notification=notification)
+    if not claimed:  # done, in flight elsewhere, or early: an early message comes back when it is due
+        early = (notification.status == Notification.Status.QUEUED and notification.next_attempt_at > now
+                 and not (notification.leased_until and notification.leased_until > now))
+        return DeliveryResult(notification=notification,
+                              retry_in=(notification.next_attempt_at - now).total_seconds() if early else None)
     error, transient = "", False
     try:
         message = EmailMultiAlternatives(subject=notification.subject, body=notification.body,

@@ -45,7 +45,18 @@ def _test_database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def live_env(django_db_setup) -> dict:
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that the live worker sends to."""
+    from tests.notifications.smtp import SmtpServer
+
+    server = SmtpServer(port=_free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_env(django_db_setup, smtp_server) -> dict:
     env = dict(os.environ)
     env.update({
         "DATABASE_URL": _test_database_url(),
@@ -53,6 +64,12 @@ def live_env(django_db_setup) -> dict:
         "PYTHONUNBUFFERED": "1",
         # Partner callback retries in tenths of a second instead of minutes.
         "PARTNER_CALLBACK_BACKOFF_BASE_SECONDS": "0.2",
+        # Emails go to the test's SMTP server; retries in tenths of a second.
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp_server.port),
+        "EMAIL_TIMEOUT": "5",
+        "NOTIFICATION_BACKOFF_BASE_SECONDS": "0.2",
     })
     return env
 
