@@ -136,6 +136,18 @@ class LiveWorker(Process):
             app.control.cancel_consumer("settlement", destination=[self.node], reply=True, timeout=5,
                                         connection=connection)
 
+    def consumer_cancel(self, queue: str) -> None:
+        from config.celery import app
+
+        with app.connection_for_write() as connection:
+            app.control.cancel_consumer(queue, destination=[self.node], reply=True, timeout=5, connection=connection)
+
+    def consumer_add(self, queue: str) -> None:
+        from config.celery import app
+
+        with app.connection_for_write() as connection:
+            app.control.add_consumer(queue, destination=[self.node], reply=True, timeout=5, connection=connection)
+
     def settlement_resume(self) -> None:
         from config.celery import app
 
@@ -211,7 +223,8 @@ def settlement_queue_drain(timeout: float = 60) -> None:
     """Leftover no-op messages must not claim the next test's rows behind its back."""
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and (broker.llen("settlement") or broker.hlen("unacked")):
+    while time.monotonic() < deadline and (broker.llen("settlement") or broker.llen("notifications")
+                                           or broker.hlen("unacked")):
         time.sleep(0.1)
 
 
