@@ -2,7 +2,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F401,F403
-from .base import DEFAULT_SECRET_KEY, SECRET_KEY, DEBUG, SIMPLE_JWT, env_bool, env_int
+from .base import DEFAULT_SECRET_KEY, SECRET_KEY, DEBUG, SIMPLE_JWT, env_bool, env_int, env_str
 
 if SECRET_KEY == DEFAULT_SECRET_KEY or len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("SECRET_KEY must be set to a unique value of at least 32 characters in production.")
@@ -22,3 +22,6 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 # Partner callbacks must not reach the internal network (SSRF); see README "Partners".
 PARTNER_CALLBACK_BLOCK_PRIVATE_NETWORKS = env_bool("PARTNER_CALLBACK_BLOCK_PRIVATE_NETWORKS", True)
+
+# Production sends email through SMTP (EMAIL_HOST, EMAIL_PORT, ... from the environment).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
