@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -106,9 +107,18 @@ def transactions_dispatch(txns: Iterable[Transaction]) -> None:
     transactions_enqueue(transaction_ids=[t.id for t in txns])
 
 
+BROKER_BACKOFF_SECONDS = 5.0
+_broker_down_until = 0.0
+
+
 def transactions_enqueue(*, transaction_ids: Iterable[UUID]) -> int:
+    """Publishes settlement messages. After a broker failure this process stops trying for a
+    few seconds, so requests stay fast during an outage; the sweeper enqueues what is skipped."""
+    global _broker_down_until
     from activation.tasks import transaction_settle_task
 
+    if time.monotonic() < _broker_down_until:
+        return 0
     sent = 0
     for transaction_id in transaction_ids:
         try:
@@ -116,6 +126,7 @@ def transactions_enqueue(*, transaction_ids: Iterable[UUID]) -> int:
             sent += 1
         except Exception as exc:  # broker down: the sweeper re-enqueues later
             logger.warning("could not enqueue settlement of %s: %r", transaction_id, exc)
+            _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
             break
     return sent
 

@@ -31,7 +31,8 @@ def redis_client() -> redis.Redis:
     if _sync_client is None:
         _sync_client = redis.Redis.from_url(
             settings.CACHE_REDIS_URL, socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
-            socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT, health_check_interval=30)
+            socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT, health_check_interval=30,
+            retry=settings.REDIS_NO_RETRY)
     return _sync_client
 
 
@@ -40,7 +41,8 @@ def redis_client_async() -> aioredis.Redis:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        client = aioredis.Redis.from_url(settings.CACHE_REDIS_URL, socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT)
+        client = aioredis.Redis.from_url(settings.CACHE_REDIS_URL, socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+                                         retry=None)
         _async_clients[loop] = client
     return client
 

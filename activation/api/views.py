@@ -6,6 +6,7 @@ from uuid import UUID
 import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from drf_yasg import openapi
 from drf_yasg.utils import no_body, swagger_auto_schema
@@ -21,7 +22,7 @@ from activation.selectors import (status_hint_is_fresh, transaction_get_for_user
                                   transaction_status_get)
 from activation.services import transaction_reverse
 from activation.status import redis_client_async, status_channel, status_read_async
-from config.errors import error_body
+from config.errors import DEPENDENCY_RETRY_AFTER_SECONDS, DependencyUnavailable, error_body
 
 logger = logging.getLogger(__name__)
 TERMINAL = {s.value for s in Transaction.TERMINAL}
@@ -99,6 +100,15 @@ def _public(payload: dict) -> dict:
 async def transaction_status_view(request, transaction_id: UUID):
     """GET activation/status/{id}/[?wait=N]. An async view: a waiting client costs a
     coroutine and a pub/sub subscription, not a worker thread."""
+    try:
+        return await _transaction_status(request, transaction_id)
+    except (OperationalError, InterfaceError) as exc:  # PostgreSQL down or restarting: the client retries
+        logger.warning("status read failed: %r", exc)
+        return _json_error(503, DependencyUnavailable.code, DependencyUnavailable.message,
+                           headers={"Retry-After": str(DEPENDENCY_RETRY_AFTER_SECONDS)})
+
+
+async def _transaction_status(request, transaction_id: UUID):
     if request.method != "GET":
         return _json_error(405, "method_not_allowed", f'Method "{request.method}" not allowed.')
     try:

@@ -9,6 +9,8 @@ from pathlib import Path
 import os
 
 import dj_database_url
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -106,6 +108,9 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:63799").rstrip("/")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", f"{REDIS_URL}/0")
 CACHE_REDIS_URL = env_str("CACHE_REDIS_URL", f"{REDIS_URL}/1")
 REDIS_SOCKET_TIMEOUT = float(env_str("REDIS_SOCKET_TIMEOUT", "2"))
+# No client-side retries with backoff: when Redis is down a request must fail over at once
+# (throttles fail open, statuses fall back to PostgreSQL, the sweeper enqueues later).
+REDIS_NO_RETRY = Retry(NoBackoff(), 0)
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -114,6 +119,7 @@ CACHES = {
         "OPTIONS": {
             "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
             "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            "retry": REDIS_NO_RETRY,
         },
     }
 }
@@ -221,8 +227,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A request must not hang when the broker is down: the transaction is durable in PostgreSQL
 # and the sweeper enqueues it once Redis is back.
-CELERY_TASK_PUBLISH_RETRY = True
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_SOCKET_TIMEOUT
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
