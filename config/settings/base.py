@@ -231,6 +231,12 @@ TRANSACTION_STATUS_TTL_SECONDS = env_int("TRANSACTION_STATUS_TTL_SECONDS", 24 * 
 IDEMPOTENCY_KEY_RETENTION_HOURS = env_int("IDEMPOTENCY_KEY_RETENTION_HOURS", 48)
 LONG_POLL_MAX_SECONDS = 30
 
+# --- Metrics (monitoring/) ------------------------------------------------------------------
+# Empty: /metrics is open (local). Set: `Authorization: Bearer <METRICS_TOKEN>` is required.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_TOP_CAMPAIGNS = env_int("METRICS_TOP_CAMPAIGNS", 10)
+WORKER_HEARTBEAT_SECONDS = float(env_str("WORKER_HEARTBEAT_SECONDS", "5"))
+
 # --- Demo / defaults -----------------------------------------------------------------------
 DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "EUR")
 
