@@ -87,11 +87,18 @@ class LiveWorker(Process):
 
     def __init__(self, env: dict, queues: str = "settlement,notifications,callbacks,default", concurrency: int = 2):
         self.node = f"test-{os.getpid()}-{time.monotonic_ns()}@localhost"
+        # Metrics as make run exposes them: multiprocess files of this worker only, and
+        # the worker's own exporter on a free port (see monitoring/exporter.py).
+        self.metrics_port = _free_port()
+        self.metrics_dir = RUN_DIR / "metrics" / f"worker-{self.metrics_port}"
+        env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir), "WORKER_METRICS_PORT": str(self.metrics_port),
+               "WORKER_HEARTBEAT_SECONDS": "1"}
         super().__init__("worker", [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues,
                                     "-c", str(concurrency), "-n", self.node, "--without-mingle",
                                     "--without-gossip", "--loglevel", "INFO"], env)
 
     def start(self) -> None:
+        self.metrics_dir.mkdir(parents=True, exist_ok=True)
         super().start()
         self.wait_ready()
 
@@ -128,12 +135,15 @@ class LiveWorker(Process):
 class LiveWeb(Process):
     def __init__(self, env: dict):
         self.port = _free_port()
-        env = {**env, "PORT": str(self.port), "WEB_CONCURRENCY": "2", "ACCESS_LOG": "0"}
+        self.metrics_dir = RUN_DIR / "metrics" / f"web-{self.port}"
+        env = {**env, "PORT": str(self.port), "WEB_CONCURRENCY": "2", "ACCESS_LOG": "0",
+               "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir)}
         super().__init__("web", [str(Path(sys.executable).parent / "gunicorn"), "config.asgi:application",
                                  "-c", "config/gunicorn.conf.py"], env)
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        self.metrics_dir.mkdir(parents=True, exist_ok=True)
         super().start()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
