@@ -2,7 +2,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_init, worker_process_shutdown, worker_ready, worker_shutdown
+from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -13,13 +13,9 @@ app.autodiscover_tasks()
 
 # Metrics of a worker (see monitoring/exporter.py): its main process serves them for the
 # main process and every prefork child, and keeps a heartbeat for offers_workers_alive.
-@worker_init.connect
-def _worker_metrics_files_wipe(**kwargs):
-    from monitoring.exporter import multiprocess_dir_wipe
-
-    multiprocess_dir_wipe()
-
-
+# Its PROMETHEUS_MULTIPROC_DIR is emptied by whoever starts it (scripts/run.sh, the test
+# fixtures, a tmpfs in docker-compose): by the time a signal fires here the main process
+# already holds its own metric file open.
 @worker_ready.connect
 def _worker_metrics_start(sender=None, **kwargs):
     from monitoring.exporter import worker_metrics_start

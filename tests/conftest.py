@@ -4,6 +4,7 @@ running as separate processes against the test database."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -98,6 +99,7 @@ class LiveWorker(Process):
                                     "--without-gossip", "--loglevel", "INFO"], env)
 
     def start(self) -> None:
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)  # a restarted worker starts from zero
         self.metrics_dir.mkdir(parents=True, exist_ok=True)
         super().start()
         self.wait_ready()
