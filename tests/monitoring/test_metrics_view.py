@@ -55,3 +55,51 @@ def test_production_settings_require_a_metrics_token():
 
     # then
     assert result.returncode != 0 and "METRICS_TOKEN" in result.stderr
+
+
+def _sample(client, line_prefix: str) -> float:
+    for line in client.get("/metrics").content.decode().splitlines():
+        if line.startswith(line_prefix):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_throttled_requests_are_counted_by_scope(client, api_client):
+    # given
+    from tests.factories import customer
+
+    customer(username="throttled-metrics")
+    metric = 'offers_throttled_requests_total{scope="login"}'
+    before = _sample(client, metric)
+
+    # when: the login throttle (10/min) refuses two attempts
+    statuses = [api_client.post("/api/v1/auth/login/", {"username": "throttled-metrics", "password": "wrong"},
+                                format="json").status_code for _ in range(12)]
+
+    # then
+    assert statuses.count(429) == 2
+    assert _sample(client, metric) == before + 2
+
+
+def test_idempotent_replays_and_conflicts_are_counted(client, api_client):
+    # given
+    from decimal import Decimal
+
+    from tests.factories import OfferFactory, bearer, customer
+
+    user = customer(balance="100.00")
+    offer, other_offer = OfferFactory(price=Decimal("5.00")), OfferFactory(price=Decimal("6.00"))
+    api_client.credentials(HTTP_AUTHORIZATION=bearer(user))
+    replays = 'offers_idempotency_replays_total{kind="offer_activation"}'
+    reused = 'offers_idempotency_conflicts_total{kind="offer_activation",reason="key_reused"}'
+    before = [_sample(client, m) for m in (replays, reused)]
+
+    # when: the same key twice with the same body, then with another body
+    first = api_client.post("/api/v1/activation/", {"offer_id": offer.id}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = api_client.post("/api/v1/activation/", {"offer_id": offer.id}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    other = api_client.post("/api/v1/activation/", {"offer_id": other_offer.id}, format="json",
+                            HTTP_IDEMPOTENCY_KEY="k-1")
+
+    # then
+    assert [first.status_code, again.status_code, other.status_code] == [202, 202, 422]
+    assert [_sample(client, m) for m in (replays, reused)] == [before[0] + 1, before[1] + 1]
