@@ -98,7 +98,10 @@ class LiveWorker(Process):
                                     "-c", str(concurrency), "-n", self.node, "--without-mingle",
                                     "--without-gossip", "--loglevel", "INFO"], env)
 
+    started: list["LiveWorker"] = []
+
     def start(self) -> None:
+        LiveWorker.started.append(self)
         shutil.rmtree(self.metrics_dir, ignore_errors=True)  # a restarted worker starts from zero
         self.metrics_dir.mkdir(parents=True, exist_ok=True)
         super().start()
@@ -183,6 +186,23 @@ def live_stack(live_worker, live_web, transactional_db):
     yield live_web, live_worker
     live_worker.settlement_resume()
     settlement_queue_drain()
+
+
+@pytest.fixture
+def transactional_db(transactional_db):
+    """A transactional test commits rows and enqueues their settlement; a live worker of
+    the session may be settling them while pytest-django truncates the tables, and the
+    TRUNCATE then deadlocks with the worker's row locks. Let the worker finish first."""
+    yield transactional_db
+    if _worker_running():
+        try:
+            settlement_queue_drain(timeout=30)
+        except redis.RedisError:  # a test that stopped the broker; nothing to wait for
+            pass
+
+
+def _worker_running() -> bool:
+    return any(w.popen and w.popen.poll() is None for w in LiveWorker.started)
 
 
 def settlement_queue_drain(timeout: float = 60) -> None:
