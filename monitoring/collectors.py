@@ -51,7 +51,7 @@ class PlatformCollector:
         for name, section in (("broker", self._broker), ("transactions", self._transactions),
                               ("dependencies", self._dependencies), ("campaigns", self._campaigns),
                               ("code_pools", self._code_pools), ("flash", self._flash),
-                              ("callbacks", self._callbacks)):
+                              ("callbacks", self._callbacks), ("notifications", self._notifications)):
             families, ok = section()
             up.add_metric([name], 1 if ok else 0)
             yield from families
@@ -227,5 +227,26 @@ class PlatformCollector:
             for status in sorted({"pending", "delivered", "failed", *by_status}):
                 deliveries.add_metric([status], by_status.get(status, 0))
             return [attempts, deliveries]
+
+        return self._guarded(build, list)
+
+    # --- notifications (issue: notifications) ----------------------------------------------
+    def _notifications(self):
+        def build():
+            Notification = _model("notifications", "Notification")
+            done = CounterMetricFamily("offers_notifications", "Notifications by channel and final outcome "
+                                       "(sent, failed; 0 until notifications exist).", labels=["channel", "outcome"])
+            queued = GaugeMetricFamily("offers_notifications_queued", "Notifications waiting to be sent.",
+                                       labels=["channel"])
+            counts = {}
+            if Notification is not None and {"channel", "status"} <= {f.name for f in Notification._meta.fields}:
+                counts = {(channel, status): n for channel, status, n in Notification.objects
+                          .values_list("channel", "status").annotate(n=Count("pk")).order_by()}
+            channels = sorted({"email", "in_app", *(channel for channel, _ in counts)})
+            for channel in channels:
+                for outcome in ("sent", "failed"):
+                    done.add_metric([channel, outcome], counts.get((channel, outcome), 0))
+                queued.add_metric([channel], counts.get((channel, "queued"), 0))
+            return [done, queued]
 
         return self._guarded(build, list)

@@ -4,7 +4,8 @@ They live in prometheus_client's default registry. With PROMETHEUS_MULTIPROC_DIR
 (make run, the live test processes, production) every process writes them to its own
 mmap file and the exporter of its process type sums the files: gunicorn's uvicorn workers
 share one directory, each Celery worker (main process + prefork children) another.
-Scrape-time values (queue depth, oldest pending, workers alive, budgets, pools, ...) are
+Scrape-time values (queue depth, oldest pending, workers alive, budgets, pools,
+flash holds, callbacks, notifications) are
 not here: they are read at scrape time by `monitoring.collectors`.
 """
 from prometheus_client import Counter, Histogram
@@ -24,9 +25,6 @@ idempotency_conflicts = Counter(
 sweeper_reenqueued = Counter(
     "offers_sweeper_reenqueued", "Transactions the sweeper re-enqueued (lost message, killed worker).")
 throttled_requests = Counter("offers_throttled_requests", "Requests refused with 429.", ["scope"])
-notifications = Counter(
-    "offers_notifications", "Notification deliveries by channel and outcome (fed by the notifications app).",
-    ["channel", "outcome"])
 
 task_runs = Counter("offers_celery_task_runs", "Celery task executions started.", ["task"])
 task_retries = Counter("offers_celery_task_retries", "Celery task retries scheduled.", ["task"])
@@ -37,8 +35,6 @@ task_seconds = Histogram("offers_celery_task_seconds", "Celery task run time.", 
 
 TERMINAL_STATUSES = ("SUCCEEDED", "FAILED", "REVERSED")
 IDEMPOTENCY_CONFLICT_REASONS = ("in_progress", "key_reused")
-NOTIFICATION_CHANNELS = ("email", "in_app")
-NOTIFICATION_OUTCOMES = ("sent", "failed")
 
 
 def labels_initialise(*, kinds, throttle_scopes) -> None:
@@ -54,9 +50,6 @@ def labels_initialise(*, kinds, throttle_scopes) -> None:
             transactions_finished.labels(kind=kind, status=status, failure_code="")
     for scope in throttle_scopes:
         throttled_requests.labels(scope=scope)
-    for channel in NOTIFICATION_CHANNELS:
-        for outcome in NOTIFICATION_OUTCOMES:
-            notifications.labels(channel=channel, outcome=outcome)
 
 
 def task_labels_initialise(task_names) -> None:

@@ -36,10 +36,6 @@ def on_transactions_swept(sender, count, **kwargs) -> None:
     metrics.sweeper_reenqueued.inc(count)
 
 
-def on_notification_delivered(sender, channel, outcome, **kwargs) -> None:
-    metrics.notifications.labels(channel=channel, outcome=outcome).inc()
-
-
 def throttled_request_observed(*, scope: str) -> None:
     metrics.throttled_requests.labels(scope=scope).inc()
 
@@ -70,14 +66,13 @@ def on_task_failure(sender=None, **kwargs) -> None:
 
 def receivers_connect() -> None:
     from activation import registry
-    from config import events, throttles
+    from config import throttles
 
     registry.transaction_accepted.connect(on_transaction_accepted, dispatch_uid="monitoring.accepted")
     registry.transaction_finished.connect(on_transaction_finished, dispatch_uid="monitoring.finished")
     registry.idempotency_replayed.connect(on_idempotency_replayed, dispatch_uid="monitoring.replayed")
     registry.idempotency_conflict.connect(on_idempotency_conflict, dispatch_uid="monitoring.conflict")
     registry.transactions_swept.connect(on_transactions_swept, dispatch_uid="monitoring.swept")
-    events.notification_delivered.connect(on_notification_delivered, dispatch_uid="monitoring.notification")
     throttles.throttled_request_observed = throttled_request_observed
     celery_signals.task_prerun.connect(on_task_prerun, dispatch_uid="monitoring.task_prerun", weak=False)
     celery_signals.task_postrun.connect(on_task_postrun, dispatch_uid="monitoring.task_postrun", weak=False)

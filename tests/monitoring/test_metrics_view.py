@@ -103,3 +103,17 @@ def test_idempotent_replays_and_conflicts_are_counted(client, api_client):
     # then
     assert [first.status_code, again.status_code, other.status_code] == [202, 202, 422]
     assert [_sample(client, m) for m in (replays, reused)] == [before[0] + 1, before[1] + 1]
+
+
+def test_sections_for_models_of_other_issues_report_zeros_and_every_collector_works(client):
+    # when
+    body = client.get("/metrics").content.decode()
+
+    # then: no section failed, and metrics of not-yet-existing models read 0 instead of nothing
+    for section in ("broker", "transactions", "dependencies", "campaigns", "code_pools", "flash", "callbacks",
+                    "notifications"):
+        assert f'offers_collector_up{{collector="{section}"}} 1.0' in body, section
+    for sample in ("offers_code_pools_remaining_codes", 'offers_flash_holds_total{outcome="created"}',
+                   'offers_callback_attempts_total{outcome="failure"}',
+                   'offers_notifications_total{channel="email",outcome="failed"}'):
+        assert any(line.startswith(sample + " ") for line in body.splitlines()), sample
