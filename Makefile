@@ -1,4 +1,4 @@
-.PHONY: run test bench migrate shell
+.PHONY: run test bench migrate shell monitoring-check
 
 run:            ## the whole service: PostgreSQL, Redis, web, workers, beat
 	@scripts/run.sh
@@ -8,3 +8,7 @@ test:           ## the whole test suite against its own PostgreSQL, Redis and Ce
 
 shell:
 	@.venv/bin/python manage.py shell
+
+monitoring-check: ## promtool: Prometheus config, alert rules and the alert unit tests
+	@cd monitoring/prometheus && promtool check config prometheus.yml && promtool check rules alerts.yml \
+	  && promtool test rules alerts.test.yml

@@ -94,3 +94,13 @@ def reverser_register(*, kind: str, reverser: Reverser) -> None:
 # a redelivered settlement is a no-op and does not fire it again, but a crash between the
 # commit and the send can lose it, so receivers that must not lose events use outboxes.
 transaction_finished = Signal()
+
+# Observation hooks for metrics (monitoring subscribes; the engine never imports it).
+# transaction_accepted: after commit of a new transaction (kind=). idempotency_replayed: the
+# same key and body returned the original (kind=). idempotency_conflict: a twin request was
+# refused (reason="in_progress" -> 409 or "key_reused" -> 422). transactions_swept: the
+# sweeper re-enqueued `count` transactions.
+transaction_accepted = Signal()
+idempotency_replayed = Signal()
+idempotency_conflict = Signal()
+transactions_swept = Signal()

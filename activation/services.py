@@ -26,7 +26,9 @@ from django.db import transaction as db_transaction
 from django.utils import timezone
 
 from activation.models import IdempotencyKey, Transaction
-from activation.registry import REVERSERS, SETTLERS, LockedRows, LockTarget, Outcome, transaction_finished
+from activation.registry import (REVERSERS, SETTLERS, LockedRows, LockTarget, Outcome, idempotency_conflict,
+                                 idempotency_replayed, transaction_accepted, transaction_finished,
+                                 transactions_swept)
 from activation.selectors import transaction_status_payload
 from activation.status import statuses_publish
 from config.errors import ConflictError, IdempotencyInProgress, IdempotencyKeyReused
@@ -62,6 +64,22 @@ def transaction_accept(*, kind: str, user_id: int, payload: dict[str, Any], amou
     scope = idempotency_scope or f"user:{user_id}"
     fingerprint = request_fingerprint(kind=kind, payload=payload)
     try:
+        accepted = _transaction_accept(kind=kind, user_id=user_id, payload=payload, amount=amount, currency=currency,
+                                       idempotency_key=idempotency_key, scope=scope, fingerprint=fingerprint)
+    except IdempotencyInProgress:
+        idempotency_conflict.send_robust(sender=Transaction, kind=kind, reason="in_progress")
+        raise
+    except IdempotencyKeyReused:
+        idempotency_conflict.send_robust(sender=Transaction, kind=kind, reason="key_reused")
+        raise
+    if accepted.replayed:
+        idempotency_replayed.send_robust(sender=Transaction, kind=kind)
+    return accepted
+
+
+def _transaction_accept(*, kind: str, user_id: int, payload: dict[str, Any], amount: Decimal | None, currency: str,
+                        idempotency_key: str | None, scope: str, fingerprint: str) -> Accepted:
+    try:
         with db_transaction.atomic():
             if idempotency_key:
                 existing = _idempotency_lookup(scope=scope, key=idempotency_key, fingerprint=fingerprint)
@@ -73,6 +91,8 @@ def transaction_accept(*, kind: str, user_id: int, payload: dict[str, Any], amou
                 IdempotencyKey.objects.create(scope=scope, key=idempotency_key, request_fingerprint=fingerprint,
                                               transaction=txn)
             db_transaction.on_commit(lambda: transactions_dispatch([txn]), robust=True)
+            db_transaction.on_commit(lambda: transaction_accepted.send_robust(sender=Transaction, transaction=txn),
+                                     robust=True)
     except IntegrityError:
         # Only the idempotency key is unique here: a concurrent twin committed first.
         if not idempotency_key:
@@ -288,6 +308,7 @@ def transactions_sweep(*, stale_after: timedelta | None = None, limit: int = 500
         logger.info("sweeper re-enqueues %d transaction(s)", len(stale_ids))
         Transaction.objects.filter(pk__in=stale_ids, status__in=Transaction.SETTLEABLE).update(updated_at=timezone.now())
         transactions_enqueue(transaction_ids=stale_ids)
+        transactions_swept.send_robust(sender=Transaction, count=len(stale_ids))
     return len(stale_ids)
 
 

@@ -2,9 +2,42 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("offers")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+# Metrics of a worker (see monitoring/exporter.py): its main process serves them for the
+# main process and every prefork child, and keeps a heartbeat for offers_workers_alive.
+# Its PROMETHEUS_MULTIPROC_DIR is emptied by whoever starts it (scripts/run.sh, the test
+# fixtures, a tmpfs in docker-compose): by the time a signal fires here the main process
+# already holds its own metric file open.
+@worker_ready.connect
+def _worker_metrics_start(sender=None, **kwargs):
+    from monitoring.exporter import worker_metrics_start
+
+    queues = []
+    try:
+        queues = [queue.name for queue in sender.task_consumer.queues]
+    except Exception:
+        queues = list(app.amqp.queues.consume_from or app.amqp.queues)
+    worker_metrics_start(hostname=sender.hostname, queues=queues,
+                         task_names=[name for name in app.tasks if not name.startswith("celery.")])
+
+
+@worker_shutdown.connect
+def _worker_metrics_stop(sender=None, **kwargs):
+    from monitoring.exporter import worker_metrics_stop
+
+    worker_metrics_stop(hostname=getattr(sender, "hostname", "") or "")
+
+
+@worker_process_shutdown.connect
+def _worker_child_metrics_dead(pid=None, **kwargs):
+    from monitoring.exporter import process_dead
+
+    process_dead(pid or os.getpid())

@@ -8,3 +8,17 @@ timeout = 60
 graceful_timeout = 10
 keepalive = 5
 accesslog = "-" if os.environ.get("ACCESS_LOG", "1") == "1" else None
+
+
+# prometheus_client multiprocess mode (see monitoring/exporter.py): the master wipes the
+# web processes' metric files at start and marks a worker's files dead when it exits.
+def on_starting(server):
+    from monitoring.exporter import multiprocess_dir_wipe
+
+    multiprocess_dir_wipe()
+
+
+def child_exit(server, worker):
+    from monitoring.exporter import process_dead
+
+    process_dead(worker.pid)

@@ -1,9 +1,9 @@
-from django.urls import include, path
+from django.urls import path
 
 from monitoring import views
 
 urlpatterns = [
     path("health/", views.health_view, name="health"),
     path("ready/", views.ready_view, name="ready"),
-    path("", include("django_prometheus.urls")),
+    path("metrics", views.metrics_view, name="prometheus-django-metrics"),
 ]

@@ -1,12 +1,16 @@
-"""Liveness and readiness. /health/ does no I/O (the process answers); /ready/ checks every
-dependency a request needs and answers 503 when one is down."""
+"""Liveness, readiness and metrics. /health/ does no I/O (the process answers); /ready/ checks
+every dependency a request needs and answers 503 when one is down; /metrics is the web
+processes' Prometheus exporter."""
+import hmac
 import logging
 
-import redis
 from django.conf import settings
-from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from monitoring.checks import database_check, redis_check
+from monitoring.exporter import web_registry
 
 logger = logging.getLogger(__name__)
 
@@ -16,32 +20,12 @@ def health_view(request):
     return JsonResponse({"status": "ok"})
 
 
-def _check_database() -> str | None:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception as exc:  # any failure means not ready
-        return repr(exc)
-    return None
-
-
-def _check_redis(url: str) -> str | None:
-    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except Exception as exc:
-        return repr(exc)
-    finally:
-        client.close()
-    return None
-
-
 @require_GET
 def ready_view(request):
     checks = {
-        "database": _check_database(),
-        "redis": _check_redis(settings.CACHE_REDIS_URL),
-        "broker": _check_redis(settings.CELERY_BROKER_URL),
+        "database": database_check(),
+        "redis": redis_check(settings.CACHE_REDIS_URL),
+        "broker": redis_check(settings.CELERY_BROKER_URL),
     }
     failing = {name: error for name, error in checks.items() if error}
     if failing:
@@ -52,3 +36,24 @@ def ready_view(request):
         response["Retry-After"] = "5"
         return response
     return JsonResponse({"status": "ready", "checks": {name: "ok" for name in checks}})
+
+
+def _error(status: int, code: str, message: str) -> JsonResponse:
+    response = JsonResponse({"code": code, "message": message, "details": {}}, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+    return response
+
+
+@require_GET
+def metrics_view(request):
+    """Open when METRICS_TOKEN is empty (local); otherwise `Authorization: Bearer <token>`
+    is required (production settings refuse to start without a token)."""
+    token = settings.METRICS_TOKEN
+    if token:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return _error(401, "not_authenticated", "A bearer token is required for /metrics.")
+        if not hmac.compare_digest(header[len("Bearer "):].strip().encode(), token.encode()):
+            return _error(403, "permission_denied", "The token is not valid for /metrics.")
+    return HttpResponse(generate_latest(web_registry()), content_type=CONTENT_TYPE_LATEST)

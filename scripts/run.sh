@@ -36,10 +36,20 @@ python manage.py migrate --noinput
 python manage.py collectstatic --noinput -v 0
 python manage.py seed_demo
 
-log "web on http://127.0.0.1:$PORT  (API docs: /swagger/, admin: /admin/)"
-gunicorn config.asgi:application -c config/gunicorn.conf.py &
-celery -A config worker -Q settlement -c "${SETTLEMENT_CONCURRENCY:-2}" -n "settlement@%h" --loglevel INFO &
-celery -A config worker -Q notifications,callbacks,default -c "${NOTIFICATION_CONCURRENCY:-2}" -n "notifications@%h" --loglevel INFO &
+# Metrics (prometheus_client multiprocess mode): one directory per process type, emptied
+# here because files of a previous run would be summed in forever. Web: /metrics on $PORT.
+# Each worker: its own exporter on WORKER_METRICS_PORT (settlement) and +1 (notifications).
+METRICS_DIR="$RUN_DIR/metrics"
+rm -rf "$METRICS_DIR" && mkdir -p "$METRICS_DIR/web" "$METRICS_DIR/worker-settlement" "$METRICS_DIR/worker-notifications"
+worker_metrics_port="${WORKER_METRICS_PORT:-9101}"
+
+log "web on http://127.0.0.1:$PORT  (API docs: /swagger/, admin: /admin/, metrics: /metrics)"
+log "worker metrics on http://127.0.0.1:$worker_metrics_port/metrics and :$((worker_metrics_port + 1))/metrics"
+PROMETHEUS_MULTIPROC_DIR="$METRICS_DIR/web" gunicorn config.asgi:application -c config/gunicorn.conf.py &
+PROMETHEUS_MULTIPROC_DIR="$METRICS_DIR/worker-settlement" WORKER_METRICS_PORT="$worker_metrics_port" \
+  celery -A config worker -Q settlement -c "${SETTLEMENT_CONCURRENCY:-2}" -n "settlement@%h" --loglevel INFO &
+PROMETHEUS_MULTIPROC_DIR="$METRICS_DIR/worker-notifications" WORKER_METRICS_PORT="$((worker_metrics_port + 1))" \
+  celery -A config worker -Q notifications,callbacks,default -c "${NOTIFICATION_CONCURRENCY:-2}" -n "notifications@%h" --loglevel INFO &
 celery -A config beat --scheduler django_celery_beat.schedulers:DatabaseScheduler --loglevel INFO \
   --pidfile "$RUN_DIR/celerybeat.pid" &
 wait -n

@@ -4,6 +4,7 @@ running as separate processes against the test database."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -106,11 +107,22 @@ class LiveWorker(Process):
 
     def __init__(self, env: dict, queues: str = "settlement,notifications,callbacks,default", concurrency: int = 2):
         self.node = f"test-{os.getpid()}-{time.monotonic_ns()}@localhost"
+        # Metrics as make run exposes them: multiprocess files of this worker only, and
+        # the worker's own exporter on a free port (see monitoring/exporter.py).
+        self.metrics_port = _free_port()
+        self.metrics_dir = RUN_DIR / "metrics" / f"worker-{self.metrics_port}"
+        env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir), "WORKER_METRICS_PORT": str(self.metrics_port),
+               "WORKER_HEARTBEAT_SECONDS": "1"}
         super().__init__("worker", [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues,
                                     "-c", str(concurrency), "-n", self.node, "--without-mingle",
                                     "--without-gossip", "--loglevel", "INFO"], env)
 
+    started: list["LiveWorker"] = []
+
     def start(self) -> None:
+        LiveWorker.started.append(self)
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)  # a restarted worker starts from zero
+        self.metrics_dir.mkdir(parents=True, exist_ok=True)
         super().start()
         self.wait_ready()
 
@@ -159,12 +171,15 @@ class LiveWorker(Process):
 class LiveWeb(Process):
     def __init__(self, env: dict):
         self.port = _free_port()
-        env = {**env, "PORT": str(self.port), "WEB_CONCURRENCY": "2", "ACCESS_LOG": "0"}
+        self.metrics_dir = RUN_DIR / "metrics" / f"web-{self.port}"
+        env = {**env, "PORT": str(self.port), "WEB_CONCURRENCY": "2", "ACCESS_LOG": "0",
+               "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir)}
         super().__init__("web", [str(Path(sys.executable).parent / "gunicorn"), "config.asgi:application",
                                  "-c", "config/gunicorn.conf.py"], env)
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        self.metrics_dir.mkdir(parents=True, exist_ok=True)
         super().start()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -179,27 +194,25 @@ class LiveWeb(Process):
         raise RuntimeError(f"web not ready:\n{self.log_tail()}")
 
 
-_running_workers: list["LiveWorker"] = []
-
-
 @pytest.fixture(scope="session")
 def live_worker(live_env):
     worker = LiveWorker(live_env)
     worker.start()
-    _running_workers.append(worker)
     yield worker
-    _running_workers.remove(worker)
     worker.stop()
 
 
 @pytest.fixture(autouse=True)
 def settlement_idle_before_flush(request):
-    """A transactional test's commits reach the live worker (when one runs); let it finish
-    before pytest-django truncates the tables, or TRUNCATE and the worker's locks collide."""
+    """The same wait as `transactional_db` below, for tests marked
+    `django_db(transaction=True)` (pytest-django flushes those without that fixture)."""
     yield
     marker = request.node.get_closest_marker("django_db")
-    if _running_workers and marker is not None and marker.kwargs.get("transaction"):
-        settlement_queue_drain()
+    if marker is not None and marker.kwargs.get("transaction") and _worker_running():
+        try:
+            settlement_queue_drain(timeout=30)
+        except redis.RedisError:
+            pass
 
 
 @pytest.fixture(scope="session")
@@ -219,12 +232,36 @@ def live_stack(live_worker, live_web, transactional_db):
     settlement_queue_drain()
 
 
+@pytest.fixture
+def transactional_db(transactional_db):
+    """A transactional test commits rows and enqueues their settlement; a live worker of
+    the session may be settling them while pytest-django truncates the tables, and the
+    TRUNCATE then deadlocks with the worker's row locks. Let the worker finish first."""
+    yield transactional_db
+    if _worker_running():
+        try:
+            settlement_queue_drain(timeout=30)
+        except redis.RedisError:  # a test that stopped the broker; nothing to wait for
+            pass
+
+
+def _worker_running() -> bool:
+    return any(w.popen and w.popen.poll() is None for w in LiveWorker.started)
+
+
 def settlement_queue_drain(timeout: float = 60) -> None:
-    """Leftover no-op messages must not claim the next test's rows behind its back."""
+    """Waits until the live worker has nothing left to do for this test: its queues are
+    empty and no transaction is unfinished. (The broker's `unacked` hash is no guide: a
+    SIGKILLed worker leaves entries there until the visibility timeout.)"""
+    from activation.models import Transaction
+
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and (broker.llen("settlement") or broker.llen("notifications")
-                                           or broker.hlen("unacked")):
+    while time.monotonic() < deadline:
+        busy = broker.llen("settlement") or broker.llen("notifications") or broker.llen("callbacks")
+        if not busy and not Transaction.objects.filter(status__in=["PENDING", "PROCESSING"]).exists():
+            time.sleep(0.2)  # the last task's after-commit work
+            return
         time.sleep(0.1)
 
 

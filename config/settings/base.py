@@ -282,6 +282,12 @@ NOTIFICATION_BACKOFF_MAX_SECONDS = float(env_str("NOTIFICATION_BACKOFF_MAX_SECON
 # Auto-renewal is requested this many hours before a subscription ends.
 AUTO_RENEW_LEAD_HOURS = env_int("AUTO_RENEW_LEAD_HOURS", 24)
 
+# --- Metrics (monitoring/) ------------------------------------------------------------------
+# Empty: /metrics is open (local). Set: `Authorization: Bearer <METRICS_TOKEN>` is required.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_TOP_CAMPAIGNS = env_int("METRICS_TOP_CAMPAIGNS", 10)
+WORKER_HEARTBEAT_SECONDS = float(env_str("WORKER_HEARTBEAT_SECONDS", "5"))
+
 # --- Demo / defaults -----------------------------------------------------------------------
 DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "EUR")
 

@@ -2,7 +2,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F401,F403
-from .base import DEFAULT_SECRET_KEY, SECRET_KEY, DEBUG, SIMPLE_JWT, env_bool, env_int, env_str
+from .base import DEFAULT_SECRET_KEY, DEBUG, METRICS_TOKEN, SECRET_KEY, SIMPLE_JWT, env_bool, env_int, env_str
 
 if SECRET_KEY == DEFAULT_SECRET_KEY or len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("SECRET_KEY must be set to a unique value of at least 32 characters in production.")
@@ -10,6 +10,9 @@ if SIMPLE_JWT["SIGNING_KEY"] == DEFAULT_SECRET_KEY:
     raise ImproperlyConfigured("JWT_SIGNING_KEY must not be the default secret in production.")
 if DEBUG:
     raise ImproperlyConfigured("DEBUG must be off in production.")
+if len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN (at least 16 characters) must be set in production: /metrics is "
+                               "protected by it.")
 
 ALLOW_DEMO_DATA = False
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

@@ -48,6 +48,7 @@ def test_login_is_throttled_with_retry_after(api_client):
 @pytest.mark.parametrize("env,message", [
     ({}, "SECRET_KEY"),
     ({"SECRET_KEY": "x" * 50, "DEBUG": "true"}, "DEBUG"),
+    ({"SECRET_KEY": "x" * 50}, "METRICS_TOKEN"),
 ])
 def test_production_settings_refuse_to_start_with_defaults(env, message):
     # when
@@ -66,6 +67,7 @@ def test_production_settings_start_with_a_real_secret():
                                "print(settings.SECURE_HSTS_SECONDS, settings.ALLOW_DEMO_DATA)"],
         capture_output=True, text=True,
         env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "config.settings.production",
-             "SECRET_KEY": "a-real-secret-of-sufficient-length-0123456789"})
+             "SECRET_KEY": "a-real-secret-of-sufficient-length-0123456789",
+             "METRICS_TOKEN": "a-metrics-token-0123456789"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["31536000", "False"]

@@ -1,0 +1,80 @@
+"""Turns the platform's hooks into metrics. Connected once per process from
+MonitoringConfig.ready(); every receiver is cheap and never raises into the sender."""
+from __future__ import annotations
+
+import time
+
+from celery import signals as celery_signals
+
+from monitoring import metrics
+
+_task_started: dict[str, float] = {}
+
+
+def on_transaction_accepted(sender, transaction, **kwargs) -> None:
+    metrics.transactions_accepted.labels(kind=transaction.kind).inc()
+
+
+def on_transaction_finished(sender, transaction, **kwargs) -> None:
+    metrics.transactions_finished.labels(kind=transaction.kind, status=transaction.status,
+                                         failure_code=transaction.failure_code or "").inc()
+    # A REVERSED original was settled long ago; its latency was observed then.
+    if transaction.status in ("SUCCEEDED", "FAILED") and transaction.settled_at and transaction.created_at:
+        seconds = (transaction.settled_at - transaction.created_at).total_seconds()
+        metrics.transaction_settle_seconds.labels(kind=transaction.kind).observe(max(seconds, 0.0))
+
+
+def on_idempotency_replayed(sender, kind, **kwargs) -> None:
+    metrics.idempotency_replays.labels(kind=kind).inc()
+
+
+def on_idempotency_conflict(sender, kind, reason, **kwargs) -> None:
+    metrics.idempotency_conflicts.labels(kind=kind, reason=reason).inc()
+
+
+def on_transactions_swept(sender, count, **kwargs) -> None:
+    metrics.sweeper_reenqueued.inc(count)
+
+
+def throttled_request_observed(*, scope: str) -> None:
+    metrics.throttled_requests.labels(scope=scope).inc()
+
+
+def _task_name(sender=None, task=None, **kwargs) -> str:
+    return getattr(task or sender, "name", None) or "unknown"
+
+
+def on_task_prerun(sender=None, task_id=None, task=None, **kwargs) -> None:
+    metrics.task_runs.labels(task=_task_name(sender, task)).inc()
+    if task_id:
+        _task_started[task_id] = time.monotonic()
+
+
+def on_task_postrun(sender=None, task_id=None, task=None, **kwargs) -> None:
+    started = _task_started.pop(task_id, None) if task_id else None
+    if started is not None:
+        metrics.task_seconds.labels(task=_task_name(sender, task)).observe(time.monotonic() - started)
+
+
+def on_task_retry(sender=None, **kwargs) -> None:
+    metrics.task_retries.labels(task=_task_name(sender)).inc()
+
+
+def on_task_failure(sender=None, **kwargs) -> None:
+    metrics.task_failures.labels(task=_task_name(sender)).inc()
+
+
+def receivers_connect() -> None:
+    from activation import registry
+    from config import throttles
+
+    registry.transaction_accepted.connect(on_transaction_accepted, dispatch_uid="monitoring.accepted")
+    registry.transaction_finished.connect(on_transaction_finished, dispatch_uid="monitoring.finished")
+    registry.idempotency_replayed.connect(on_idempotency_replayed, dispatch_uid="monitoring.replayed")
+    registry.idempotency_conflict.connect(on_idempotency_conflict, dispatch_uid="monitoring.conflict")
+    registry.transactions_swept.connect(on_transactions_swept, dispatch_uid="monitoring.swept")
+    throttles.throttled_request_observed = throttled_request_observed
+    celery_signals.task_prerun.connect(on_task_prerun, dispatch_uid="monitoring.task_prerun", weak=False)
+    celery_signals.task_postrun.connect(on_task_postrun, dispatch_uid="monitoring.task_postrun", weak=False)
+    celery_signals.task_retry.connect(on_task_retry, dispatch_uid="monitoring.task_retry", weak=False)
+    celery_signals.task_failure.connect(on_task_failure, dispatch_uid="monitoring.task_failure", weak=False)
