@@ -3,7 +3,6 @@ retries, mark read; and the receivers that turn domain events into notifications
 from __future__ import annotations
 
 import logging
-import random
 import smtplib
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,6 +17,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from config.backoff import exponential_backoff_seconds
 from notifications.models import Notification
 from notifications.reasons import failure_reason
 
@@ -114,10 +114,8 @@ def notification_enqueue(*, notification_id: int, countdown: float = 0) -> None:
 
 
 def notification_backoff_seconds(*, attempts: int) -> float:
-    """Exponential backoff with "equal jitter" (half fixed, half random), capped."""
-    delay = min(settings.NOTIFICATION_BACKOFF_MAX_SECONDS,
-                settings.NOTIFICATION_BACKOFF_BASE_SECONDS * (2 ** max(attempts - 1, 0)))
-    return delay / 2 + random.uniform(0, delay / 2)
+    return exponential_backoff_seconds(attempts=attempts, base=settings.NOTIFICATION_BACKOFF_BASE_SECONDS,
+                                       cap=settings.NOTIFICATION_BACKOFF_MAX_SECONDS)
 
 
 def smtp_error_is_transient(exc: BaseException) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import random
 import socket
 import time
 import uuid
@@ -21,6 +20,7 @@ from django.utils import timezone
 
 from activation.models import Transaction
 from activation.services import Accepted, request_fingerprint
+from config.backoff import exponential_backoff_seconds
 from config.errors import IdempotencyInProgress, IdempotencyKeyReused
 from offers.models import Offer
 from offers.services import KIND_OFFER_ACTIVATION, offer_activation_request
@@ -195,10 +195,8 @@ def callback_enqueue(*, delivery_id: UUID, countdown: float = 0) -> None:
 
 
 def callback_backoff_seconds(*, attempts: int) -> float:
-    """Exponential backoff with jitter ("equal jitter": half fixed, half random), capped."""
-    delay = min(settings.PARTNER_CALLBACK_BACKOFF_MAX_SECONDS,
-                settings.PARTNER_CALLBACK_BACKOFF_BASE_SECONDS * (2 ** max(attempts - 1, 0)))
-    return delay / 2 + random.uniform(0, delay / 2)
+    return exponential_backoff_seconds(attempts=attempts, base=settings.PARTNER_CALLBACK_BACKOFF_BASE_SECONDS,
+                                       cap=settings.PARTNER_CALLBACK_BACKOFF_MAX_SECONDS)
 
 
 def _is_retryable_status(status_code: int) -> bool:
