@@ -203,6 +203,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "activation.tasks.transaction_settle_task": {"queue": "settlement"},
     "activation.tasks.transactions_sweep_task": {"queue": "settlement"},
+    "activation.tasks.settlement_ping_task": {"queue": "settlement"},
     "notifications.tasks.*": {"queue": "notifications"},
     "partners.tasks.*": {"queue": "callbacks"},
 }
