@@ -28,4 +28,4 @@ export SECRET_KEY="${SECRET_KEY:-$(python -c 'import secrets; print(secrets.toke
 log "migrating"
 python manage.py migrate --noinput -v 0
 log "running the harness (progress below)"
-python -m bench "$@"
+python -m "${BENCH_MODULE:-bench}" "$@"  # BENCH_MODULE=bench.profile_settle: the settle profiler
