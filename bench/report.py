@@ -100,25 +100,32 @@ def report_write(out: Path, results: dict) -> None:
 def plots_write(out: Path, results: dict) -> list[str]:
     written = []
     series = results["series"]
-    if series:
-        fig, ax = plt.subplots(figsize=(10, 5))
-        for name, points in series.items():
-            if len(points) < 2:
-                continue
-            xs = [p[0] for p in points]
-            rates = [0.0] + [(points[i][1] - points[i - 1][1]) / max(points[i][0] - points[i - 1][0], 1e-6)
-                             for i in range(1, len(points))]
-            ax.plot(xs, rates, label=name, linewidth=1)
-        ax.set_xlabel("seconds since the phase started")
-        ax.set_ylabel("completed per second")
-        ax.set_title("Throughput over time (settlement drains and HTTP load phases)")
-        ax.legend(fontsize=7, ncol=2)
-        ax.grid(alpha=0.3)
+    groups = [("settlement drains (pre-loaded or backlog): settled/s", lambda n: n in ("P1", "P2", "P5") or
+               n.startswith("P6")),
+              ("HTTP load phases: successful responses/s", lambda n: n in ("health", "P3", "P4")),
+              ("P7 soak: successful responses/s", lambda n: n == "P7")]
+    panels = [(title, {n: pts for n, pts in series.items() if pick(n) and len(pts) > 1}) for title, pick in groups]
+    panels = [(title, chosen) for title, chosen in panels if chosen]
+    if panels:
+        fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3.2 * len(panels)), squeeze=False)
+        for ax, (title, chosen) in zip(axes[:, 0], panels):
+            for name, points in chosen.items():
+                xs, rates, last = [0.0], [0.0], points[0]
+                for point in points[1:]:
+                    if point[0] - last[0] >= 1.0 or point is points[-1]:
+                        xs.append(point[0])
+                        rates.append((point[1] - last[1]) / max(point[0] - last[0], 1e-6))
+                        last = point
+                ax.plot(xs, rates, label=name, linewidth=1.2)
+            ax.set_title(title, fontsize=10)
+            ax.set_xlabel("seconds since the phase started")
+            ax.legend(fontsize=7, ncol=3)
+            ax.grid(alpha=0.3)
         fig.tight_layout()
         fig.savefig(out / "throughput.png", dpi=100)
         plt.close(fig)
         written.append("throughput.png")
-    lat = {k: v for k, v in results["latencies"].items() if v}
+    lat = {k: v for k, v in results.get("latencies", {}).items() if v}
     if lat:
         fig, ax = plt.subplots(figsize=(10, 5))
         for name, values in lat.items():
