@@ -84,6 +84,7 @@ class Bench:
             log(f"web on {self.web.url} ({self.p.web_processes} processes), settlement worker "
                 f"({self.p.worker_processes} processes)")
             self.baselines()
+            self.invariants("baselines")
             for name, fn in [("P1", self.p1), ("P2", self.p2), ("P3", self.p3), ("P4", self.p4), ("P5", self.p5),
                              ("P6", self.p6), ("P7", self.p7)]:
                 if self.want(name):
@@ -455,6 +456,11 @@ class Bench:
         self.drain("P7-drain")
 
     def invariants(self, name: str) -> None:
+        for proc in (self.web, self.worker):
+            if not proc.running:  # a scenario measured against a dead server is not a measurement
+                self.failed.append(f"{name}: the {proc.name} process exited (see logs/{proc.name}.log)")
+                log(f"  the {proc.name} process exited; restarting it")
+                proc.start()
         checks = data.invariants_check()
         self.results["invariants"][name] = checks
         broken = {k: v for k, v in checks.items() if v}
