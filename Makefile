@@ -6,6 +6,9 @@ run:            ## the whole service: PostgreSQL, Redis, web, workers, beat
 test:           ## the whole test suite against its own PostgreSQL, Redis and Celery worker
 	@scripts/test.sh $(ARGS)
 
+bench:          ## the benchmark harness (scripts/bench.sh; ARGS="--smoke" for a quick run)
+	@scripts/bench.sh $(ARGS)
+
 shell:
 	@.venv/bin/python manage.py shell
 

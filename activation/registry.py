@@ -50,6 +50,7 @@ class LockTarget:
 class LockedRows:
     def __init__(self) -> None:
         self._rows: dict[tuple[type[models.Model], str, Any], models.Model] = {}
+        self._dirty: dict[int, tuple[models.Model, set[str]]] = {}
 
     def add(self, model: type[models.Model], field_name: str, instance: models.Model) -> None:
         self._rows[(model, field_name, getattr(instance, field_name))] = instance
@@ -61,6 +62,28 @@ class LockedRows:
         """After a failed savepoint the in-memory copies may be ahead of the database."""
         for instance in self._rows.values():
             instance.refresh_from_db()
+
+    # Deferred writes: a settler changes a hot row (a campaign's spent amount) for every item
+    # of a batch; it marks the row instead of saving it, and the engine writes it once per
+    # batch, before commit. snapshot()/restore() undo the in-memory changes of an item whose
+    # savepoint rolled back, so memory and database stay in step without a re-read.
+    def save_deferred(self, instance: models.Model, fields: list[str]) -> None:
+        self._dirty.setdefault(id(instance), (instance, set()))[1].update(fields)
+
+    def flush(self) -> None:
+        for instance, fields in self._dirty.values():
+            instance.save(update_fields=sorted(fields))
+        self._dirty.clear()
+
+    def snapshot(self) -> tuple:
+        return ({key: dict(instance.__dict__) for key, instance in self._rows.items()},
+                {k: (inst, set(f)) for k, (inst, f) in self._dirty.items()})
+
+    def restore(self, snapshot: tuple) -> None:
+        rows, dirty = snapshot
+        for key, state in rows.items():
+            self._rows[key].__dict__.update(state)
+        self._dirty = dirty
 
 
 class Settler(Protocol):

@@ -25,3 +25,15 @@ def idempotency_keys_prune_task() -> int:
     from activation.services import idempotency_keys_prune
 
     return idempotency_keys_prune()
+
+
+@shared_task(ignore_result=True)
+def settlement_ping_task(reply_key: str) -> None:
+    """A no-op on the settlement queue that answers by LPUSHing to `reply_key` in the status
+    store: the benchmark times the broker round trip with it (there is no result backend)."""
+    from activation.status import redis_client
+
+    pipe = redis_client().pipeline(transaction=False)
+    pipe.lpush(reply_key, "1")
+    pipe.expire(reply_key, 60)
+    pipe.execute()

@@ -6,4 +6,8 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+# Under ASGI a persistent connection is not reused by the next request, so the web server
+# uses a connection pool (config.settings.base.database_pool_enable). Celery workers keep
+# CONN_MAX_AGE: one thread per prefork process reuses its connection as it is.
+os.environ.setdefault("DB_POOL", "1")
 application = get_asgi_application()

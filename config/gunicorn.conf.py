@@ -8,6 +8,10 @@ timeout = 60
 graceful_timeout = 10
 keepalive = 5
 accesslog = "-" if os.environ.get("ACCESS_LOG", "1") == "1" else None
+# gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl), shared
+# by every gunicorn on the machine; we do not use it, and a second instance must not be able
+# to reach this one through it.
+control_socket_disable = True
 
 
 # prometheus_client multiprocess mode (see monitoring/exporter.py): the master wipes the

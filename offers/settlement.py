@@ -72,7 +72,8 @@ class OfferActivationSettler:
         if campaign is not None:
             redemption = campaign_budget_consume(campaign=campaign, user_id=txn.user_id, transaction_id=txn.id,
                                                  evaluation=evaluation, base_value=txn.amount,
-                                                 order_reference=f"offer:{offer.id}", at=txn.created_at)
+                                                 order_reference=f"offer:{offer.id}", at=txn.created_at,
+                                                 locked=locked)
             result = {"campaign_id": campaign.id, "discount": str(redemption.amount)}
         subscription = subscription_extend_or_create(user_id=txn.user_id, offer=offer, transaction_id=txn.id)
         return Outcome.success({"subscription_id": subscription.id, "offer_id": offer.id,

@@ -4,7 +4,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 ensure_system_packages
-ensure_venv requirements-dev.txt
+ensure_venv requirements-bench.txt  # the harness smoke test needs matplotlib + httpx
 export PATH="$VENV/bin:$PATH"
 TEST_DIR="$ROOT/.run/test-$$"
 

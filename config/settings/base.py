@@ -101,6 +101,21 @@ DATABASES = {
 }
 DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT", 3)
+
+
+def database_pool_enable(databases: dict) -> None:
+    """A psycopg connection pool per process. Under ASGI a persistent connection
+    (CONN_MAX_AGE) is not reused by the next request (each request runs in a new async
+    context), so without a pool every request pays a new PostgreSQL backend and idle ones
+    pile up to max_connections under load. See docs/PERFORMANCE.md."""
+    default = databases["default"]
+    default["CONN_MAX_AGE"] = 0  # Django refuses persistent connections together with a pool
+    default["OPTIONS"]["pool"] = {"min_size": env_int("DB_POOL_MIN_SIZE", 1),
+                                  "max_size": env_int("DB_POOL_MAX_SIZE", 8), "timeout": 10}
+
+
+if env_bool("DB_POOL", False):  # set by config/asgi.py for the web server
+    database_pool_enable(DATABASES)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: broker (db 0) and cache / status store / throttling (db 1) ---------------------
@@ -209,6 +224,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "activation.tasks.transaction_settle_task": {"queue": "settlement"},
     "activation.tasks.transactions_sweep_task": {"queue": "settlement"},
+    "activation.tasks.settlement_ping_task": {"queue": "settlement"},
     "notifications.tasks.*": {"queue": "notifications"},
     "partners.tasks.*": {"queue": "callbacks"},
     # Holds free stock, so their expiry runs with settlement; start notices never delay it.

@@ -78,23 +78,34 @@ def discount_redemption_request(*, user_id: int, campaign: Campaign, cart_value:
 
 def campaign_redemption_evaluate(*, campaign: Campaign, user_id: int, at: datetime, cart_value: Decimal,
                                  delivery_charge: Decimal) -> Evaluation:
-    """Every rule, on the locked campaign row."""
-    segment_id = customer_segment_id(user_id=user_id)
-    return campaign_evaluate(
-        campaign=campaign, at=at, cart_value=cart_value, delivery_charge=delivery_charge,
-        customer_targeted=campaign_targets_customer(campaign=campaign, user_id=user_id, segment_id=segment_id),
-        uses_today=customer_uses_on_day(campaign=campaign, user_id=user_id, day=campaign_local_day(campaign, at)))
+    """Every rule, on the locked campaign row. The customer's segment and daily usage are
+    only read when the campaign has a rule that needs them (one query each, per item)."""
+    targeted = True
+    if campaign.is_targeted:
+        targeted = campaign_targets_customer(campaign=campaign, user_id=user_id,
+                                             segment_id=customer_segment_id(user_id=user_id))
+    uses_today = 0
+    if campaign.max_uses_per_customer_per_day is not None:
+        uses_today = customer_uses_on_day(campaign=campaign, user_id=user_id, day=campaign_local_day(campaign, at))
+    return campaign_evaluate(campaign=campaign, at=at, cart_value=cart_value, delivery_charge=delivery_charge,
+                             customer_targeted=targeted, uses_today=uses_today)
 
 
 def campaign_budget_consume(*, campaign: Campaign, user_id: int, transaction_id, evaluation: Evaluation,
-                            base_value: Decimal, order_reference: str, at: datetime) -> CampaignRedemption:
-    """Records the redemption and the spend on the locked campaign row."""
+                            base_value: Decimal, order_reference: str, at: datetime,
+                            locked=None) -> CampaignRedemption:
+    """Records the redemption and the spend on the locked campaign row. Under the settlement
+    engine (`locked` given) the campaign row is written once per batch, not per item."""
     redemption = CampaignRedemption.objects.create(
         campaign=campaign, user_id=user_id, transaction_id=transaction_id, amount=evaluation.discount,
         base_value=base_value, order_reference=order_reference, local_day=campaign_local_day(campaign, at))
     campaign.spent_amount += evaluation.discount
     campaign.uses_count += 1
-    campaign.save(update_fields=["spent_amount", "uses_count", "updated_at"])
+    if locked is not None:
+        campaign.updated_at = timezone.now()
+        locked.save_deferred(campaign, ["spent_amount", "uses_count", "updated_at"])
+    else:
+        campaign.save(update_fields=["spent_amount", "uses_count", "updated_at"])
     if campaign.spent_amount >= campaign.total_budget or (
             campaign.max_total_uses is not None and campaign.uses_count >= campaign.max_total_uses):
         _after_commit_invalidate()

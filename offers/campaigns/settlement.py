@@ -39,7 +39,7 @@ class DiscountRedemptionSettler:
         redemption = campaign_budget_consume(campaign=campaign, user_id=txn.user_id, transaction_id=txn.id,
                                              evaluation=evaluation, base_value=base,
                                              order_reference=txn.payload.get("order_reference", ""),
-                                             at=txn.created_at)
+                                             at=txn.created_at, locked=locked)
         return Outcome.success({"campaign_id": campaign.id, "redemption_id": redemption.id,
                                 "discount": str(redemption.amount), "currency": campaign.currency,
                                 "target": campaign.target})

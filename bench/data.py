@@ -1,0 +1,101 @@
+"""Fixtures written in bulk (no password hashing, no per-row round trips) and the
+invariants checked after every scenario. Runs inside the harness process with Django set up."""
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import Account, CustomerProfile, LedgerEntry, User
+from activation.models import Transaction
+from offers.campaigns.models import Campaign, CampaignRedemption
+from offers.campaigns.services import KIND_DISCOUNT_REDEMPTION
+from offers.models import Offer
+
+BALANCE = Decimal("1000000.00")
+
+
+def customers_create(n: int, prefix: str) -> list[int]:
+    """n customers, each with a profile and an account funded through one ledger entry."""
+    with transaction.atomic():
+        users = User.objects.bulk_create([User(username=f"{prefix}-{i}", password="!") for i in range(n)])
+        CustomerProfile.objects.bulk_create([CustomerProfile(user=u) for u in users])
+        accounts = Account.objects.bulk_create([Account(user=u, currency="EUR", balance=BALANCE) for u in users])
+        LedgerEntry.objects.bulk_create([LedgerEntry(account=a, amount=BALANCE, balance_after=BALANCE,
+                                                     reason=LedgerEntry.Reason.TOP_UP, description="bench")
+                                         for a in accounts])
+    return [u.id for u in users]
+
+
+def campaigns_create(n: int, prefix: str, budget: Decimal = Decimal("9000000000.00")) -> list[int]:
+    today = date.today()
+    campaigns = Campaign.objects.bulk_create([
+        Campaign(name=f"{prefix} {i}", target="cart", kind="flat", value=Decimal("1.00"), currency="EUR",
+                 starts_on=today - timedelta(days=1), ends_on=today + timedelta(days=30), timezone="UTC",
+                 total_budget=budget, status="active") for i in range(n)])
+    return [c.id for c in campaigns]
+
+
+def offer_create() -> int:
+    return Offer.objects.create(name="bench offer", category=Offer.Category.INTERNET, price=Decimal("1.00"),
+                                currency="EUR", validity_days=30, is_active=True).id
+
+
+def redemptions_preload(user_ids: list[int], campaign_ids: list[int], n: int) -> list[uuid.UUID]:
+    """n PENDING redemptions exactly as the API writes them, round-robin over users and campaigns."""
+    now = timezone.now()
+    txns = [Transaction(kind=KIND_DISCOUNT_REDEMPTION, user_id=user_ids[i % len(user_ids)], currency="EUR",
+                        payload={"campaign_id": campaign_ids[i % len(campaign_ids)], "cart_value": "100.00",
+                                 "delivery_charge": "0", "order_reference": ""},
+                        created_at=now + timedelta(microseconds=i))
+            for i in range(n)]
+    for start in range(0, n, 5000):
+        Transaction.objects.bulk_create(txns[start:start + 5000])
+    return [t.id for t in txns]
+
+
+def settleable_count() -> int:
+    return Transaction.objects.filter(status__in=Transaction.SETTLEABLE).count()
+
+
+def terminal_count(ids_since=None) -> int:
+    return Transaction.objects.filter(status__in=Transaction.TERMINAL).count()
+
+
+def invariants_check() -> dict[str, int]:
+    """Each value is a number of violations; all must be 0."""
+    acc, led = Account._meta.db_table, LedgerEntry._meta.db_table
+    cam, red = Campaign._meta.db_table, CampaignRedemption._meta.db_table
+    txn = Transaction._meta.db_table
+    queries = {
+        "balance_differs_from_ledger": f"""
+            SELECT count(*) FROM {acc} a LEFT JOIN (SELECT account_id, sum(amount) s FROM {led} GROUP BY account_id) l
+                ON l.account_id = a.id WHERE a.balance <> COALESCE(l.s, 0)""",
+        "spent_differs_from_redemptions": f"""
+            SELECT count(*) FROM {cam} c LEFT JOIN (SELECT campaign_id, sum(amount) s, count(*) n FROM {red}
+                 WHERE reversed_at IS NULL GROUP BY campaign_id) r ON r.campaign_id = c.id
+             WHERE c.spent_amount <> COALESCE(r.s, 0) OR c.uses_count <> COALESCE(r.n, 0)""",
+        "spent_over_budget": f"SELECT count(*) FROM {cam} WHERE spent_amount > total_budget",
+        "non_terminal_transactions": f"SELECT count(*) FROM {txn} WHERE status IN ('PENDING', 'PROCESSING')",
+        "succeeded_redemption_without_row": f"""
+            SELECT count(*) FROM {txn} t LEFT JOIN {red} r ON r.transaction_id = t.id
+             WHERE t.kind = '{KIND_DISCOUNT_REDEMPTION}' AND t.status = 'SUCCEEDED' AND r.id IS NULL""",
+        "redemption_of_unsucceeded_transaction": f"""
+            SELECT count(*) FROM {red} r JOIN {txn} t ON t.id = r.transaction_id
+             WHERE t.status NOT IN ('SUCCEEDED', 'REVERSED')""",
+    }
+    out = {}
+    with connection.cursor() as cursor:
+        for name, sql in queries.items():
+            cursor.execute(sql)
+            out[name] = cursor.fetchone()[0]
+    return out
+
+
+def status_counts() -> dict[str, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT status, count(*) FROM {Transaction._meta.db_table} GROUP BY status")
+        return dict(cursor.fetchall())

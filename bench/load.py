@@ -1,0 +1,115 @@
+"""Load from 127.0.0.1. Open model (fixed arrival rate; latency is measured from the moment a
+request was *due*, so a slow server cannot hide queueing) and closed model (N clients in a
+loop, for capacity). Several OS processes so the generator is not one core's worth of Python."""
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+
+@dataclass
+class Result:
+    # one row per request: (due time since start, latency seconds, HTTP status or 0 for an error)
+    rows: list[tuple[float, float, int]] = field(default_factory=list)
+    dropped: int = 0  # open model: due while max_inflight requests were outstanding
+    duration: float = 0.0
+    ids: dict[str, float] = field(default_factory=dict)  # transaction id -> absolute due time (epoch)
+
+    def merge(self, other: "Result") -> None:
+        self.rows += other.rows
+        self.dropped += other.dropped
+        self.duration = max(self.duration, other.duration)
+        self.ids.update(other.ids)
+
+    @property
+    def ok(self) -> int:
+        return sum(1 for r in self.rows if 200 <= r[2] < 300)
+
+    @property
+    def errors(self) -> int:
+        return len(self.rows) - self.ok
+
+
+async def _one(client: httpx.AsyncClient, item: dict, result: Result, due: float, t0: float, epoch0: float,
+               collect_ids: bool) -> None:
+    status = 0
+    try:
+        response = await client.request(item["method"], item["path"], headers=item.get("headers"),
+                                        json=item.get("json"))
+        status = response.status_code
+        if collect_ids and status == 202:
+            result.ids[response.json()["transaction_id"]] = epoch0 + (due - t0)
+    except (httpx.HTTPError, ValueError, KeyError):
+        status = 0
+    result.rows.append((due - t0, time.monotonic() - due, status))
+
+
+async def open_model(base_url: str, items: list[dict], rate: float, duration: float, *, max_inflight: int = 2000,
+                     collect_ids: bool = False, offset: int = 0) -> Result:
+    result = Result()
+    limits = httpx.Limits(max_connections=max_inflight, max_keepalive_connections=max_inflight)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+        t0, epoch0 = time.monotonic(), time.time()
+        pending: set[asyncio.Task] = set()
+        n = int(rate * duration)
+        for i in range(n):
+            due = t0 + i / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if len(pending) >= max_inflight:
+                result.dropped += 1
+                continue
+            task = asyncio.create_task(_one(client, items[(offset + i) % len(items)], result, due, t0, epoch0,
+                                            collect_ids))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        if pending:
+            await asyncio.wait(pending)
+        result.duration = max(duration, time.monotonic() - t0)
+    return result
+
+
+async def closed_model(base_url: str, items: list[dict], concurrency: int, duration: float, offset: int = 0) -> Result:
+    result = Result()
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+        t0 = time.monotonic()
+        stop = t0 + duration
+        counter = iter(range(offset, 10**12))
+
+        async def loop() -> None:
+            while time.monotonic() < stop:
+                await _one(client, items[next(counter) % len(items)], result, time.monotonic(), t0, 0.0, False)
+
+        await asyncio.gather(*(loop() for _ in range(concurrency)))
+        result.duration = time.monotonic() - t0
+        result.rows = [(due + lat, lat, st) for due, lat, st in result.rows]  # time of completion
+    return result
+
+
+def _run(args: tuple) -> Result:
+    kind, base_url, items, a, duration, offset, collect_ids = args
+    if kind == "open":
+        return asyncio.run(open_model(base_url, items, a, duration, collect_ids=collect_ids, offset=offset))
+    return asyncio.run(closed_model(base_url, items, a, duration, offset=offset))
+
+
+def run(kind: str, base_url: str, items: list[dict], amount: float, duration: float, procs: int = 2,
+        collect_ids: bool = False) -> Result:
+    """`amount` is the total rate (open) or the total number of clients (closed), split over procs."""
+    procs = max(1, procs)
+    share = amount / procs if kind == "open" else max(1, int(amount // procs))
+    stride = len(items) // procs or 1
+    jobs = [(kind, base_url, items, share, duration, i * stride, collect_ids) for i in range(procs)]
+    result = Result()
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(procs) as pool:
+        for part in pool.map(_run, jobs):
+            result.merge(part)
+    result.rows.sort()
+    return result

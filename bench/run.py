@@ -1,0 +1,471 @@
+"""The run: baselines, scenarios P1-P7, invariants after each, then the report."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse
+
+import redis
+from django.conf import settings
+from django.db import connection, connections
+
+from bench import data, load
+from bench.__main__ import log
+from bench.scenarios import Params
+from bench.stack import ROOT, Web, Worker, cpu_seconds, rss_kib
+
+
+def pct(values, q: float) -> float | None:
+    if not values:
+        return None
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, int(round(q / 100 * (len(values) - 1)))))
+    return values[k]
+
+
+def latency_summary(values: list[float]) -> dict:
+    return {"count": len(values), "p50_ms": _ms(pct(values, 50)), "p95_ms": _ms(pct(values, 95)),
+            "p99_ms": _ms(pct(values, 99)), "max_ms": _ms(max(values) if values else None)}
+
+
+def _ms(v):
+    return None if v is None else round(v * 1000, 2)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Bench:
+    def __init__(self, *, params: Params, out: Path, smoke: bool, only: set[str]):
+        self.p, self.out, self.smoke, self.only = params, out, smoke, only
+        self.results: dict = {"scenarios": {}, "baselines": {}, "invariants": {}, "series": {}, "latencies": {}}
+        self.failed: list[str] = []
+        env = dict(os.environ)
+        self.env = env
+        self.web = Web(env, out / "logs", _free_port(), params.web_processes)
+        self.worker = Worker(env, out / "logs", params.worker_processes)
+        self.cache = redis.Redis.from_url(settings.CACHE_REDIS_URL)
+        self.broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+        self.tag = uuid.uuid4().hex[:6]
+
+    def want(self, name: str) -> bool:
+        return not self.only or name in self.only
+
+    # --- orchestration ------------------------------------------------------------------------
+    def run(self) -> bool:
+        started = time.time()
+        self.results["conditions"] = self.conditions()
+        self.results["params"] = self.p.as_dict()
+        self.results["smoke"] = self.smoke
+        try:
+            log(f"setting up {self.p.users} customers, the hot campaign and {self.p.p2_campaigns} spread campaigns")
+            self.users = data.customers_create(self.p.users, f"bench-{self.tag}")
+            self.hot = data.campaigns_create(1, f"hot-{self.tag}")
+            self.spread = data.campaigns_create(self.p.p2_campaigns, f"spread-{self.tag}")
+            self.offer_id = data.offer_create()
+            self.tokens = self.tokens_make()
+            self.web.start()
+            self.worker.start()
+            log(f"web on {self.web.url} ({self.p.web_processes} processes), settlement worker "
+                f"({self.p.worker_processes} processes)")
+            self.baselines()
+            self.invariants("baselines")
+            for name, fn in [("P1", self.p1), ("P2", self.p2), ("P3", self.p3), ("P4", self.p4), ("P5", self.p5),
+                             ("P6", self.p6), ("P7", self.p7)]:
+                if self.want(name):
+                    log(f"--- {name}")
+                    try:
+                        fn()
+                    except Exception as exc:  # a broken scenario fails the report, the others still run
+                        import traceback
+
+                        traceback.print_exc()
+                        self.failed.append(f"{name}: {exc!r}")
+                        self.results["scenarios"].setdefault(name, {})["error"] = repr(exc)
+                    self.invariants(name)
+        finally:
+            self.worker.stop()
+            self.web.stop()
+            self.durable_restore()
+        self.results["elapsed_seconds"] = round(time.time() - started, 1)
+        self.results["failed"] = self.failed
+        from bench.report import report_write
+
+        report_write(self.out, self.results)
+        return not self.failed
+
+    def conditions(self) -> dict:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            pg = cursor.fetchone()[0]
+            cursor.execute("SHOW synchronous_commit")
+            sync = cursor.fetchone()[0]
+        info = self.cache.info()
+        return {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "host": platform.node(), "cpus": os.cpu_count(),
+                "loadavg_at_start": os.getloadavg(), "python": platform.python_version(), "postgresql": pg,
+                "synchronous_commit": sync, "redis": info.get("redis_version"),
+                "redis_appendonly": self.cache.config_get("appendonly").get("appendonly"),
+                "redis_appendfsync": self.cache.config_get("appendfsync").get("appendfsync"),
+                "settlement_batch_size": settings.SETTLEMENT_BATCH_SIZE}
+
+    def tokens_make(self) -> dict[int, str]:
+        from rest_framework_simplejwt.tokens import AccessToken
+
+        from accounts.models import User
+
+        return {u.id: str(AccessToken.for_user(u)) for u in User.objects.filter(id__in=self.users)}
+
+    def items_redeem(self, campaign_ids: list[int]) -> list[dict]:
+        return [{"method": "POST", "path": "/api/v1/discounts/redeem/",
+                 "headers": {"Authorization": f"Bearer {self.tokens[u]}"},
+                 "json": {"campaign_id": campaign_ids[i % len(campaign_ids)], "cart_value": "100.00",
+                          "delivery_charge": "0.00"}}
+                for i, u in enumerate(self.users)]
+
+    def items_activate(self) -> list[dict]:
+        return [{"method": "POST", "path": "/api/v1/activation/",
+                 "headers": {"Authorization": f"Bearer {self.tokens[u]}"}, "json": {"offer_id": self.offer_id}}
+                for u in self.users]
+
+    def load(self, kind, items, amount, duration, collect_ids=False) -> load.Result:
+        connections.close_all()  # the load processes are forked
+        return load.run(kind, self.web.url, items, amount, duration, procs=self.p.load_procs,
+                        collect_ids=collect_ids)
+
+    # --- worker control -----------------------------------------------------------------------
+    def _control(self, method: str) -> None:
+        from config.celery import app
+
+        with app.connection_for_write() as conn:
+            getattr(app.control, method)("settlement", destination=[self.worker.node], reply=True, timeout=5,
+                                         connection=conn)
+
+    def settlement_pause(self) -> None:
+        self._control("cancel_consumer")
+        deadline = time.monotonic() + 60  # let in-flight tasks finish
+        while time.monotonic() < deadline and self.broker.hlen("unacked"):
+            time.sleep(0.1)
+
+    def settlement_resume(self) -> None:
+        self._control("add_consumer")
+
+    def drain(self, name: str, expected: int | None = None) -> dict:
+        """Polls the number of unsettled rows until none is left; returns rate and series."""
+        t0 = time.monotonic()
+        start_left = data.settleable_count()
+        series = [(0.0, 0)]
+        left = start_left
+        deadline = t0 + self.p.drain_timeout
+        last_change = t0
+        while left and time.monotonic() < deadline:
+            time.sleep(0.1 if self.smoke else 0.25)
+            now_left = data.settleable_count()
+            if now_left != left:
+                last_change = time.monotonic()
+            left = now_left
+            series.append((round(time.monotonic() - t0, 3), start_left - left))
+        elapsed = max(last_change - t0, 1e-6)
+        self.results["series"][name] = series
+        done = start_left - left
+        if left:
+            self.failed.append(f"{name}: {left} transaction(s) still unsettled after {self.p.drain_timeout}s")
+        return {"transactions": done, "seconds": round(elapsed, 3), "settled_per_second": round(done / elapsed, 1),
+                "left_unsettled": left}
+
+    def enqueue(self, ids) -> None:
+        from activation.services import transactions_enqueue
+
+        transactions_enqueue(transaction_ids=ids)
+
+    # --- baselines ----------------------------------------------------------------------------
+    def baselines(self) -> None:
+        b = self.results["baselines"]
+        log("baseline: pgbench simple-update")
+        b["pgbench_simple_update_tps"] = self.pgbench(["-b", "simple-update"])
+        log(f"  {b['pgbench_simple_update_tps']} TPS")
+        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+            script.write("UPDATE pgbench_branches SET bbalance = bbalance + 1 WHERE bid = 1;\n")
+        log("baseline: single hot row UPDATE")
+        b["pgbench_hot_row_update_tps"] = self.pgbench(["-f", script.name])
+        os.unlink(script.name)
+        log(f"  {b['pgbench_hot_row_update_tps']} TPS")
+        log("baseline: no-op Celery task round trip")
+        b["celery_ping"] = self.ping()
+        log(f"  p50 {b['celery_ping']['p50_ms']} ms, p99 {b['celery_ping']['p99_ms']} ms")
+        log("baseline: /health/ request rate")
+        r = self.load("closed", [{"method": "GET", "path": "/health/"}], self.p.p3_clients, self.p.p3_seconds)
+        b["health"] = {"requests_per_second": round(r.ok / r.duration, 1), "errors": r.errors,
+                       "clients": self.p.p3_clients, **latency_summary([x[1] for x in r.rows])}
+        self.results["series"]["health"] = self.rate_series(r)
+        self.results["latencies"]["health"] = [x[1] for x in r.rows]
+        log(f"  {b['health']['requests_per_second']} req/s")
+
+    def pgbench(self, args: list[str]) -> float:
+        db = settings.DATABASES["default"]
+        exe = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
+        conn = ["-h", db["HOST"], "-p", str(db["PORT"]), "-U", db["USER"], db["NAME"]]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass('pgbench_branches') IS NOT NULL")
+            initialised = cursor.fetchone()[0]
+        if not initialised:
+            subprocess.run([exe, "-i", "-q", "-s", str(self.p.pgbench_scale), *conn], check=True,
+                           capture_output=True)
+        jobs = min(self.p.pgbench_clients, os.cpu_count() or 1)
+        out = subprocess.run([exe, *args, "-n", "-c", str(self.p.pgbench_clients), "-j", str(jobs),
+                              "-T", str(max(1, int(self.p.pgbench_seconds))), *conn],
+                             check=True, capture_output=True, text=True).stdout
+        match = re.search(r"tps = ([\d.]+) \((?:without initial connection time|excluding connections establishing)",
+                          out)
+        return round(float(match.group(1)), 1)
+
+    def ping(self) -> dict:
+        from activation.tasks import settlement_ping_task
+
+        samples = []
+        for i in range(self.p.ping_count):
+            key = f"bench:ping:{self.tag}:{i}"
+            t = time.monotonic()
+            settlement_ping_task.apply_async(args=[key])
+            if self.cache.blpop([key], timeout=30) is None:
+                raise RuntimeError("no-op task did not answer in 30 s")
+            samples.append(time.monotonic() - t)
+        self.results["latencies"]["celery_ping"] = samples
+        return latency_summary(samples)
+
+    @staticmethod
+    def rate_series(r: load.Result, bucket: float = 1.0) -> list[tuple[float, int]]:
+        """(time, cumulative successful responses) per bucket."""
+        series, count, edge = [(0.0, 0)], 0, bucket
+        for t, _lat, status in sorted(r.rows):
+            while t > edge:
+                series.append((round(edge, 3), count))
+                edge += bucket
+            if 200 <= status < 300:
+                count += 1
+        series.append((round(max(edge, r.duration), 3), count))
+        return series
+
+    # --- scenarios ----------------------------------------------------------------------------
+    def settle_drain(self, name: str, campaign_ids: list[int], n: int) -> dict:
+        self.settlement_pause()
+        log(f"pre-loading {n} pending redemptions over {len(campaign_ids)} campaign(s), workers paused")
+        ids = data.redemptions_preload(self.users, campaign_ids, n)
+        self.enqueue(ids)
+        log("resuming settlement; timing the drain")
+        self.settlement_resume()
+        result = self.drain(name)
+        log(f"  {result['transactions']} settled in {result['seconds']} s = {result['settled_per_second']}/s")
+        return result
+
+    def p1(self) -> None:
+        r = self.settle_drain("P1", self.hot, self.p.p1_transactions)
+        base = self.results["baselines"]["pgbench_simple_update_tps"]
+        r["ratio"] = round(r["settled_per_second"] / base, 3)
+        r["ratio_vs_hot_row_update"] = round(r["settled_per_second"] / self.results["baselines"]
+                                             ["pgbench_hot_row_update_tps"], 3)
+        self.results["scenarios"]["P1"] = r
+
+    def p2(self) -> None:
+        r = self.settle_drain("P2", self.spread, self.p.p1_transactions)
+        p1 = self.results["scenarios"].get("P1", {}).get("settled_per_second")
+        if p1:
+            r["ratio"] = round(p1 / r["settled_per_second"], 3)
+        self.results["scenarios"]["P2"] = r
+
+    def p3(self) -> None:
+        log(f"closed loop, {self.p.p3_clients} clients, {self.p.p3_seconds} s of activations")
+        r = self.load("closed", self.items_activate(), self.p.p3_clients, self.p.p3_seconds)
+        rate = round(r.ok / r.duration, 1)
+        health = self.results["baselines"]["health"]["requests_per_second"]
+        out = {"accepted_per_second": rate, "errors": r.errors, "requests": len(r.rows), "clients": self.p.p3_clients,
+               "health_requests_per_second": health, "ratio": round(rate / health, 3),
+               **latency_summary([x[1] for x in r.rows if 200 <= x[2] < 300])}
+        self.results["series"]["P3"] = self.rate_series(r)
+        self.results["latencies"]["P3 accept (closed loop)"] = [x[1] for x in r.rows]
+        log(f"  {rate} accepted/s, {r.errors} errors; waiting for settlement to catch up")
+        out["drain_after"] = self.drain("P3-drain")
+        self.results["scenarios"]["P3"] = out
+
+    def p4(self) -> None:
+        p3 = self.results["scenarios"].get("P3", {}).get("accepted_per_second") or 20
+        rate = max(1.0, round(p3 / 2, 1))
+        log(f"open model at {rate}/s (50 % of P3) for {self.p.p4_seconds} s; accept -> final status via pub/sub")
+        arrivals: dict[str, float] = {}
+        stop = threading.Event()
+
+        def listen():
+            pubsub = self.cache.pubsub(ignore_subscribe_messages=True)
+            pubsub.psubscribe("offers:txn-done:*")
+            while not stop.is_set():
+                message = pubsub.get_message(timeout=0.2)
+                if message:
+                    arrivals[message["channel"].decode().rsplit(":", 1)[1]] = time.time()
+            pubsub.close()
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        time.sleep(0.5)
+        r = self.load("open", self.items_activate(), rate, self.p.p4_seconds, collect_ids=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(set(r.ids) - set(arrivals)) > 0:
+            time.sleep(0.2)
+        stop.set()
+        listener.join(5)
+        final = [arrivals[i] - due for i, due in r.ids.items() if i in arrivals]
+        missing = len(set(r.ids) - set(arrivals))
+        ping = self.results["baselines"]["celery_ping"]["p99_ms"]
+        summary = latency_summary(final)
+        out = {"offered_per_second": rate, "achieved_per_second": round(r.ok / r.duration, 1), "errors": r.errors,
+               "dropped": r.dropped, "accept": latency_summary([x[1] for x in r.rows]),
+               "accept_to_final": summary, "final_status_not_seen": missing, "celery_ping_p99_ms": ping,
+               "ratio": round(summary["p99_ms"] / ping, 2) if summary["p99_ms"] and ping else None}
+        self.results["latencies"]["P4 accept -> final status"] = final
+        self.results["series"]["P4"] = self.rate_series(r)
+        log(f"  accept->final p50 {summary['p50_ms']} ms p99 {summary['p99_ms']} ms; {missing} not seen")
+        if missing:
+            self.failed.append(f"P4: {missing} final status(es) never published")
+        self.drain("P4-drain")
+        self.results["scenarios"]["P4"] = out
+
+    def p5(self) -> None:
+        p3 = self.results["scenarios"].get("P3", {}).get("accepted_per_second") or 20
+        rate = self.p.p5_rate or max(1.0, round(p3 / 2, 1))
+        self.settlement_pause()
+        log(f"workers paused; offering {rate} redemptions/s (hot campaign) for {self.p.p5_seconds} s")
+        r = self.load("open", self.items_redeem(self.hot), rate, self.p.p5_seconds)
+        backlog = data.settleable_count()
+        log(f"  backlog {backlog}; resuming settlement")
+        self.settlement_resume()
+        d = self.drain("P5")
+        self.results["latencies"]["P5 accept (open model)"] = [x[1] for x in r.rows]
+        self.results["scenarios"]["P5"] = {
+            "offered_per_second": rate, "achieved_per_second": round(r.ok / r.duration, 1), "errors": r.errors,
+            "dropped": r.dropped, "accept": latency_summary([x[1] for x in r.rows]), "backlog": backlog,
+            "drain": d, "ratio": round(d["settled_per_second"] / rate, 2)}
+        log(f"  drained {d['transactions']} in {d['seconds']} s = {d['settled_per_second']}/s")
+
+    def durable_set(self, durable: bool) -> None:
+        with connection.cursor() as cursor:
+            if durable:
+                cursor.execute("ALTER SYSTEM RESET synchronous_commit")
+                cursor.execute(f'ALTER DATABASE "{connection.settings_dict["NAME"]}" RESET synchronous_commit')
+            else:
+                cursor.execute("ALTER SYSTEM SET synchronous_commit = off")
+                cursor.execute(f'ALTER DATABASE "{connection.settings_dict["NAME"]}" SET synchronous_commit = off')
+            cursor.execute("SELECT pg_reload_conf()")
+        self.cache.config_set("appendonly", "yes" if durable else "no")
+        # The database-level setting applies to new sessions: fresh worker connections.
+        connections.close_all()
+        self.worker.stop()
+        self.worker.start()
+
+    def durable_restore(self) -> None:
+        try:
+            if self.results.get("non_durable"):
+                with connection.cursor() as cursor:
+                    cursor.execute("ALTER SYSTEM RESET synchronous_commit")
+                    cursor.execute(f'ALTER DATABASE "{connection.settings_dict["NAME"]}" RESET synchronous_commit')
+                    cursor.execute("SELECT pg_reload_conf()")
+                self.cache.config_set("appendonly", "yes")
+        except Exception as exc:
+            log(f"could not restore durable settings: {exc!r}")
+
+    def worker_sync_commit(self) -> str:
+        db = settings.DATABASES["default"]
+        import psycopg
+
+        with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"]) as conn:
+            return conn.execute("SHOW synchronous_commit").fetchone()[0]
+
+    def p6(self) -> None:
+        self.results["non_durable"] = True
+        log("synchronous_commit=off, Redis appendonly no")
+        self.durable_set(False)
+        fast_setting = self.worker_sync_commit()
+        fast = self.settle_drain("P6-fast", self.hot, self.p.p6_transactions)
+        log("durable settings back")
+        self.durable_set(True)
+        durable_setting = self.worker_sync_commit()
+        self.results["non_durable"] = False
+        durable = self.settle_drain("P6-durable", self.hot, self.p.p6_transactions)
+        self.results["scenarios"]["P6"] = {
+            "durable": durable, "non_durable": fast,
+            "synchronous_commit_seen": {"durable": durable_setting, "non_durable": fast_setting},
+            "ratio": round(durable["settled_per_second"] / fast["settled_per_second"], 3)}
+
+    def p7(self) -> None:
+        p3 = self.results["scenarios"].get("P3", {}).get("accepted_per_second") or 40
+        rate = self.p.p7_rate or max(2.0, round(p3 / 4, 1))
+        items = []
+        redeem, activate = self.items_redeem(self.spread), self.items_activate()
+        for i in range(len(self.users)):
+            items += [redeem[i], activate[i], {"method": "GET", "path": "/health/"}]
+        log(f"soak: {rate} req/s mixed (redeem, activate, health) for {self.p.p7_seconds} s, sampling RSS")
+        samples: dict[str, list[tuple[float, int]]] = {}
+        stop = threading.Event()
+        interval = max(0.5, self.p.p7_seconds / 60)
+
+        def sample():
+            t0 = time.monotonic()
+            while not stop.is_set():
+                t = round(time.monotonic() - t0, 1)
+                for proc in (self.web, self.worker):
+                    for pid in proc.pids():
+                        kib = rss_kib(pid)
+                        if kib:
+                            samples.setdefault(f"{proc.name}:{pid}", []).append((t, kib))
+                stop.wait(interval)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        r = self.load("open", items, rate, self.p.p7_seconds)
+        stop.set()
+        sampler.join(5)
+        growth = {}
+        for name, rows in samples.items():
+            if len(rows) < 4:
+                continue
+            warm = rows[max(1, len(rows) // 10):]  # after a warm-up tenth
+            head = statistics.median(k for _, k in warm[:max(1, len(warm) // 5)])
+            tail = statistics.median(k for _, k in warm[-max(1, len(warm) // 5):])
+            growth[name] = {"start_mib": round(head / 1024, 1), "end_mib": round(tail / 1024, 1),
+                            "growth_percent": round((tail - head) / head * 100, 2)}
+        worst = max((g["growth_percent"] for g in growth.values()), default=None)
+        self.results["series"]["P7"] = self.rate_series(r, bucket=max(1.0, self.p.p7_seconds / 100))
+        self.results["rss"] = samples
+        self.results["scenarios"]["P7"] = {"offered_per_second": rate, "achieved_per_second": round(r.ok / r.duration, 1),
+                                           "errors": r.errors, "dropped": r.dropped, "seconds": self.p.p7_seconds,
+                                           "latency": latency_summary([x[1] for x in r.rows]),
+                                           "processes": growth, "worst_growth_percent": worst}
+        log(f"  worst RSS growth {worst} %")
+        self.drain("P7-drain")
+
+    def invariants(self, name: str) -> None:
+        for proc in (self.web, self.worker):
+            if not proc.running:  # a scenario measured against a dead server is not a measurement
+                self.failed.append(f"{name}: the {proc.name} process exited (see logs/{proc.name}.log)")
+                log(f"  the {proc.name} process exited; restarting it")
+                proc.start()
+        checks = data.invariants_check()
+        self.results["invariants"][name] = checks
+        broken = {k: v for k, v in checks.items() if v}
+        if broken:
+            self.failed.append(f"{name}: invariants broken: {broken}")
+            log(f"  INVARIANTS BROKEN after {name}: {broken}")
+        else:
+            log(f"  invariants hold after {name}")

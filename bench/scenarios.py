@@ -1,0 +1,34 @@
+"""Parameters of a run: the full run and the smoke run differ only in sizes and durations."""
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class Params:
+    users: int = 2000
+    web_processes: int = 2
+    worker_processes: int = 2
+    load_procs: int = 2
+    pgbench_seconds: float = 20
+    pgbench_clients: int = 8
+    pgbench_scale: int = 10
+    ping_count: int = 300
+    p1_transactions: int = 20000
+    p2_campaigns: int = 1000
+    p3_seconds: float = 20
+    p3_clients: int = 64
+    p4_seconds: float = 30
+    p5_seconds: float = 60
+    p5_rate: float = 0  # 0: half of the P3 accept rate
+    p6_transactions: int = 20000
+    p7_seconds: float = 600
+    p7_rate: float = 0  # 0: a quarter of the P3 accept rate
+    drain_timeout: float = 600
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+SMOKE = Params(users=40, pgbench_seconds=2, pgbench_clients=2, pgbench_scale=1, ping_count=10,
+               p1_transactions=200, p2_campaigns=20, p3_seconds=2, p3_clients=4, p4_seconds=2, p5_seconds=2,
+               p5_rate=20, p6_transactions=200, p7_seconds=4, p7_rate=10, drain_timeout=120, load_procs=1,
+               web_processes=1, worker_processes=1)
