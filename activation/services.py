@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,9 +22,10 @@ from typing import Any, Iterable
 from uuid import UUID
 
 from django.conf import settings
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, OperationalError, connection
 from django.db import transaction as db_transaction
 from django.utils import timezone
+from psycopg.errors import DeadlockDetected, SerializationFailure
 
 from activation.models import IdempotencyKey, Transaction
 from activation.registry import (REVERSERS, SETTLERS, LockedRows, LockTarget, Outcome, idempotency_conflict,
@@ -36,6 +38,7 @@ from config.errors import ConflictError, IdempotencyInProgress, IdempotencyKeyRe
 logger = logging.getLogger(__name__)
 
 FAILURE_SETTLEMENT_ERROR = "settlement_error"
+DEADLOCK_RETRIES = 3
 FAILURE_UNKNOWN_KIND = "unknown_kind"
 
 
@@ -161,7 +164,16 @@ def transactions_settle(*, transaction_id: UUID | None = None, batch_size: int |
     claimed = _transactions_claim(first_id=transaction_id, limit=batch_size)
     if not claimed:
         return []
-    return _claimed_transactions_settle(transaction_ids=claimed)
+    for attempt in range(DEADLOCK_RETRIES):
+        try:
+            return _claimed_transactions_settle(transaction_ids=claimed)
+        except OperationalError as exc:
+            # PostgreSQL broke a lock cycle by aborting us; the claimed rows are still ours.
+            if not isinstance(exc.__cause__, (DeadlockDetected, SerializationFailure)) or attempt == DEADLOCK_RETRIES - 1:
+                raise
+            logger.warning("settlement batch of %d hit %r; retrying", len(claimed), exc.__cause__)
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+    return []
 
 
 _CLAIM_SQL = """

@@ -11,9 +11,29 @@ export PORT="${PORT:-8000}"
 RUN_DIR="$ROOT/.run/dev"
 started_pg="" started_redis=""
 
+STOP_FLAG="$RUN_DIR/.stopping"
+CHILDREN="$RUN_DIR/.children"
+rm -f "$STOP_FLAG" "$CHILDREN"
+
+# Keeps a Celery process running, as systemd's Restart=always or compose's restart policy
+# would: a worker can exit on a broker outage (a kombu bug when it restores unacked messages
+# on a lost connection); nothing is lost (acks_late, the sweeper), it just has to come back.
+supervise() {
+  while [ ! -f "$STOP_FLAG" ]; do
+    "$@" &
+    echo $! >> "$CHILDREN"
+    wait $! || true
+    [ -f "$STOP_FLAG" ] && break
+    log "$1 $2 $3 $4 exited; restarting in 2 s"
+    sleep 2
+  done
+}
+
 cleanup() {
   trap - INT TERM EXIT
   log "stopping"
+  mkdir -p "$RUN_DIR" && touch "$STOP_FLAG"
+  [ -f "$CHILDREN" ] && kill $(cat "$CHILDREN") 2>/dev/null || true
   kill $(jobs -p) 2>/dev/null || true
   wait 2>/dev/null || true
   [ -n "$started_pg" ] && pg_stop "$RUN_DIR/pg"
@@ -47,9 +67,9 @@ log "web on http://127.0.0.1:$PORT  (API docs: /swagger/, admin: /admin/, metric
 log "worker metrics on http://127.0.0.1:$worker_metrics_port/metrics and :$((worker_metrics_port + 1))/metrics"
 PROMETHEUS_MULTIPROC_DIR="$METRICS_DIR/web" gunicorn config.asgi:application -c config/gunicorn.conf.py &
 PROMETHEUS_MULTIPROC_DIR="$METRICS_DIR/worker-settlement" WORKER_METRICS_PORT="$worker_metrics_port" \
-  celery -A config worker -Q settlement -c "${SETTLEMENT_CONCURRENCY:-2}" -n "settlement@%h" --loglevel INFO &
+  supervise celery -A config worker -Q settlement -c "${SETTLEMENT_CONCURRENCY:-2}" -n "settlement@%h" --loglevel INFO &
 PROMETHEUS_MULTIPROC_DIR="$METRICS_DIR/worker-notifications" WORKER_METRICS_PORT="$((worker_metrics_port + 1))" \
-  celery -A config worker -Q notifications,callbacks,default -c "${NOTIFICATION_CONCURRENCY:-2}" -n "notifications@%h" --loglevel INFO &
-celery -A config beat --scheduler django_celery_beat.schedulers:DatabaseScheduler --loglevel INFO \
+  supervise celery -A config worker -Q notifications,callbacks,default -c "${NOTIFICATION_CONCURRENCY:-2}" -n "notifications@%h" --loglevel INFO &
+supervise celery -A config beat --scheduler django_celery_beat.schedulers:DatabaseScheduler --loglevel INFO \
   --pidfile "$RUN_DIR/celerybeat.pid" &
 wait -n

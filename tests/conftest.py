@@ -127,12 +127,19 @@ class LiveWorker(Process):
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 60) -> None:
+        """Waits until the worker answers a ping. A worker that has exited is started again,
+        as the supervisor of `make run` (or compose's restart policy) would: Celery workers
+        can exit on a broker outage (a kombu bug in restoring unacked messages on close)."""
         from config.celery import app
 
         deadline = time.monotonic() + timeout
+        restarts = 0
         while time.monotonic() < deadline:
             if self.popen.poll() is not None:
-                raise RuntimeError(f"worker exited:\n{self.log_tail()}")
+                if restarts >= 3:
+                    raise RuntimeError(f"worker keeps exiting:\n{self.log_tail()}")
+                restarts += 1
+                super().start()
             try:  # a fresh connection each time: the broker may have been restarted under us
                 with app.connection_for_write() as connection:
                     if app.control.ping(destination=[self.node], timeout=0.5, connection=connection):
@@ -147,6 +154,8 @@ class LiveWorker(Process):
         with app.connection_for_write() as connection:
             app.control.cancel_consumer("settlement", destination=[self.node], reply=True, timeout=5,
                                         connection=connection)
+        # A BRPOP already waiting on the queue (1 s timeout) may still take one message.
+        time.sleep(1.2)
 
     def consumer_cancel(self, queue: str) -> None:
         from config.celery import app
