@@ -6,16 +6,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import secrets
-import subprocess
 import sys
-import threading
 import time
-import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,6 +42,7 @@ def main(argv=None) -> int:
     for key, value in SERVER_ENV.items():
         os.environ.setdefault(key, value)
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
+    os.environ.setdefault("METRICS_TOKEN", secrets.token_urlsafe(24))
 
     import django
 

@@ -1,7 +1,6 @@
 """The run: baselines, scenarios P1-P7, invariants after each, then the report."""
 from __future__ import annotations
 
-import json
 import os
 import platform
 import re
@@ -13,7 +12,6 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlparse
 
 import redis
 from django.conf import settings
@@ -22,7 +20,7 @@ from django.db import connection, connections
 from bench import data, load
 from bench.__main__ import log
 from bench.scenarios import Params
-from bench.stack import ROOT, Web, Worker, cpu_seconds, rss_kib
+from bench.stack import Web, Worker, rss_kib
 
 
 def pct(values, q: float) -> float | None:

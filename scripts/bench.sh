@@ -24,6 +24,7 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/offers"
 export REDIS_URL="redis://127.0.0.1:$redis_port"
 export DJANGO_SETTINGS_MODULE=config.settings.production DEBUG=0 SECURE_SSL_REDIRECT=0
 export SECRET_KEY="${SECRET_KEY:-$(python -c 'import secrets; print(secrets.token_urlsafe(48))')}"
+export METRICS_TOKEN="${METRICS_TOKEN:-$(python -c 'import secrets; print(secrets.token_urlsafe(24))')}"
 
 log "migrating"
 python manage.py migrate --noinput -v 0

@@ -8,7 +8,6 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
-from drf_yasg import openapi
 from drf_yasg.utils import no_body, swagger_auto_schema
 from rest_framework import exceptions, generics
 from rest_framework.response import Response

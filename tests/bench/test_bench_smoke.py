@@ -31,7 +31,7 @@ def test_bench_smoke_run_completes_with_invariants(bench_database, tmp_path):
            # Redis databases of their own: the suite's worker consumes db 0's settlement queue.
            "CELERY_BROKER_URL": f"{settings.REDIS_URL}/4", "CACHE_REDIS_URL": f"{settings.REDIS_URL}/5",
            "DJANGO_SETTINGS_MODULE": "config.settings.production", "DEBUG": "0", "SECURE_SSL_REDIRECT": "0",
-           "SECRET_KEY": "bench-smoke-" + "x" * 40}
+           "SECRET_KEY": "bench-smoke-" + "x" * 40, "METRICS_TOKEN": "bench-smoke-metrics-token"}
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     out = tmp_path / "report"
     run = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--out", str(out)], cwd=ROOT, env=env,

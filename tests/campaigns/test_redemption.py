@@ -10,7 +10,7 @@ from django.db import connection
 from django.db.models import Sum
 
 from activation.models import Transaction
-from activation.services import transaction_reverse, transactions_settle
+from activation.services import transactions_settle
 from offers.campaigns.models import Campaign, CampaignRedemption
 from tests.campaigns.factories import CampaignFactory, pending_redemption
 from tests.factories import OfferFactory, SegmentFactory, bearer, customer

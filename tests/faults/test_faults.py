@@ -12,7 +12,6 @@ from decimal import Decimal
 
 import pytest
 import requests
-from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Sum
 

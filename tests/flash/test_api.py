@@ -2,14 +2,13 @@
 stack (hold lapsing on its own, complete contract, start fan-out on the notifications queue)."""
 import time
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 import requests
 from django.utils import timezone
 
 from activation.models import Transaction
-from offers.flash.models import FlashPromo, FlashPromoNotice, FlashReservation, Product, Store
+from offers.flash.models import FlashPromo, FlashPromoNotice, FlashReservation, Product
 from offers.flash.services import flash_promo_start_fanout, flash_promo_update
 from tests.codes.factories import customers_bulk
 from tests.factories import SegmentFactory, bearer, customer

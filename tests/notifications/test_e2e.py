@@ -4,9 +4,7 @@ import time
 from decimal import Decimal
 
 import pytest
-import redis
 import requests
-from django.conf import settings
 from django.utils import timezone
 from zoneinfo import ZoneInfo
 
@@ -16,17 +14,14 @@ from notifications.tasks import notification_deliver_task, transaction_notify_ta
 from offers.models import Subscription
 from tests.activation.test_e2e import login
 from tests.factories import OfferFactory, customer
+from tests.conftest import settlement_queue_drain
 from tests.helpers import wait_until_terminal
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def notifications_idle(timeout: float = 60) -> None:
-    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and (broker.llen("notifications") or broker.llen("settlement")
-                                           or broker.hlen("unacked")):
-        time.sleep(0.1)
+    settlement_queue_drain(timeout=timeout)  # settlement, notifications and callbacks queues
     time.sleep(0.5)
 
 
