@@ -6,4 +6,8 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from config.body_limit import BodySizeLimit  # noqa: E402  (needs the settings loaded above)
+
+application = BodySizeLimit(django_application)
