@@ -165,6 +165,9 @@ class LiveWeb(Process):
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        # WhiteNoise serves STATIC_ROOT: the admin and Swagger UI need their assets there.
+        subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT,
+                       env=self.env, check=True, timeout=120)
         super().start()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
