@@ -87,7 +87,7 @@ def _fuzz(schema, base_url: str, role: str, authorize, only=None) -> None:
                                     + f"{(prepared.body or b'')[:300]!r}")
 
             run()
-    print(f"schemathesis role={role} operations={len(operations)} generated_cases={generated[role]} "
+    print(f"\n[fuzz] schemathesis role={role} operations={len(operations)} generated_cases={generated[role]} "
           f"failures={len(failures)}")
     assert not failures, "\n".join(failures)
 
