@@ -72,7 +72,8 @@ class StrictSerializer(serializers.Serializer):
 class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Machine-readable error code.")
     message = serializers.CharField(help_text="Human-readable explanation.")
-    details = serializers.DictField(help_text="Field errors or extra context.")
+    # Field errors are lists (or nested objects for nested fields): any JSON object.
+    details = serializers.JSONField(help_text="Field errors (a list of messages per field) or extra context.")
 
 
 class TransactionAcceptedSerializer(serializers.Serializer):

@@ -10,4 +10,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 # uses a connection pool (config.settings.base.database_pool_enable). Celery workers keep
 # CONN_MAX_AGE: one thread per prefork process reuses its connection as it is.
 os.environ.setdefault("DB_POOL", "1")
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from config.body_limit import BodySizeLimit  # noqa: E402  (needs the settings loaded above)
+
+application = BodySizeLimit(django_application)

@@ -13,7 +13,7 @@ class ErrorAwareAutoSchema(SwaggerAutoSchema):
         codes = ["400", "429"]
         if self.get_security() != []:  # noqa: PLC1901 - [] means explicitly public
             codes += ["401", "403"]
-        if "{" in self.path:
+        if "{" in self.path or self.should_page():  # a page past the last one is a 404
             codes.append("404")
         for code in codes:
             responses.setdefault(code, ErrorSerializer)

@@ -14,12 +14,16 @@ as_root() {
     log "need root to run: $*"; return 1; fi
 }
 
-# Debian packages the stack needs: redis-server, prometheus (promtool), PostgreSQL 15 server.
+# Debian packages the stack needs: redis-server, prometheus (promtool), PostgreSQL 15 server,
+# chromium + chromium-driver (browser tests).
 ensure_system_packages() {
   local missing=()
   command -v redis-server >/dev/null || missing+=(redis-server)
   command -v promtool >/dev/null || missing+=(prometheus)
   pg_bindir >/dev/null 2>&1 || missing+=(postgresql-15)
+  # Headless Chromium and its driver for the browser tests of the operator surfaces.
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing Debian packages: ${missing[*]}"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq

@@ -189,6 +189,9 @@ class LiveWeb(Process):
 
     def start(self) -> None:
         self.metrics_dir.mkdir(parents=True, exist_ok=True)
+        # WhiteNoise serves STATIC_ROOT: the admin and Swagger UI need their assets there.
+        subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT,
+                       env=self.env, check=True, timeout=120)
         super().start()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

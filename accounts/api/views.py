@@ -10,6 +10,7 @@ from accounts.api.serializers import (BalanceSerializer, LoginSerializer, Profil
 from accounts.models import CustomerProfile
 from accounts.selectors import account_get
 from accounts.services import profile_update
+from config.api import ErrorSerializer
 from config.errors import ConflictError
 
 
@@ -17,7 +18,7 @@ class LoginApi(jwt_views.TokenObtainPairView):
     serializer_class = LoginSerializer
     throttle_scope = "login"
 
-    @swagger_auto_schema(responses={200: TokenPairSerializer}, security=[])
+    @swagger_auto_schema(responses={200: TokenPairSerializer, 401: ErrorSerializer}, security=[])
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
@@ -25,7 +26,7 @@ class LoginApi(jwt_views.TokenObtainPairView):
 class TokenRefreshApi(jwt_views.TokenRefreshView):
     throttle_scope = "login"
 
-    @swagger_auto_schema(responses={200: TokenPairSerializer}, security=[])
+    @swagger_auto_schema(responses={200: TokenPairSerializer, 401: ErrorSerializer}, security=[])
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
@@ -33,7 +34,7 @@ class TokenRefreshApi(jwt_views.TokenRefreshView):
 class LogoutApi(jwt_views.TokenBlacklistView):
     """Blacklists the refresh token so it can never be refreshed again."""
 
-    @swagger_auto_schema(responses={200: "{}"}, security=[])
+    @swagger_auto_schema(responses={200: "{}", 401: ErrorSerializer}, security=[])
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
