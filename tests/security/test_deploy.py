@@ -9,7 +9,8 @@ from django.test import override_settings
 from tests.conftest import ROOT
 from tests.factories import bearer, customer
 
-PRODUCTION_ENV = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "config.settings.production"}
+PRODUCTION_ENV = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "config.settings.production",
+                  "METRICS_TOKEN": "a-metrics-token-for-the-test"}
 
 
 def test_check_deploy_is_clean_under_production_settings():
