@@ -52,6 +52,12 @@ def customer_create(*, username: str, password: str, email: str | None = None, p
     return user
 
 
+def profile_get_or_create(*, user: User) -> CustomerProfile:
+    """Users created outside `customer_create` (e.g. `createsuperuser`) get a profile on first use."""
+    profile, _ = CustomerProfile.objects.get_or_create(user=user)
+    return profile
+
+
 def profile_update(*, user: User, **fields) -> CustomerProfile:
     user_fields = {k: fields.pop(k) for k in ("first_name", "last_name", "email") if k in fields}
     with db_transaction.atomic():
@@ -59,7 +65,7 @@ def profile_update(*, user: User, **fields) -> CustomerProfile:
             for name, value in user_fields.items():
                 setattr(user, name, value)
             user.save(update_fields=list(user_fields))
-        profile, _ = CustomerProfile.objects.get_or_create(user=user)
+        profile = profile_get_or_create(user=user)
         for name, value in fields.items():
             setattr(profile, name, value)
         if fields:

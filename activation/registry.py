@@ -58,11 +58,6 @@ class LockedRows:
     def get(self, model: type[models.Model], field_name: str, value: Any) -> models.Model | None:
         return self._rows.get((model, field_name, value))
 
-    def refresh_all(self) -> None:
-        """After a failed savepoint the in-memory copies may be ahead of the database."""
-        for instance in self._rows.values():
-            instance.refresh_from_db()
-
     # Deferred writes: a settler changes a hot row (a campaign's spent amount) for every item
     # of a batch; it marks the row instead of saving it, and the engine writes it once per
     # batch, before commit. snapshot()/restore() undo the in-memory changes of an item whose

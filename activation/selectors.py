@@ -52,3 +52,9 @@ def transaction_list_for_user(*, user_id: int, kind: str | None = None, status: 
 
 def transaction_get_for_user(*, user_id: int, transaction_id: UUID) -> Transaction | None:
     return Transaction.objects.filter(pk=transaction_id, user_id=user_id).first()
+
+
+def transaction_get_for_reversal(*, transaction_id: UUID, user) -> Transaction | None:
+    """The owner's transaction, or any transaction for staff; None otherwise (a 404)."""
+    qs = Transaction.objects.all() if user.is_staff else Transaction.objects.filter(user_id=user.id)
+    return qs.filter(pk=transaction_id).first()

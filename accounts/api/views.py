@@ -7,9 +7,8 @@ from rest_framework_simplejwt import views as jwt_views
 
 from accounts.api.serializers import (BalanceSerializer, LoginSerializer, ProfileSerializer,
                                       ProfileUpdateSerializer, TokenPairSerializer)
-from accounts.models import CustomerProfile
 from accounts.selectors import account_get
-from accounts.services import profile_update
+from accounts.services import profile_get_or_create, profile_update
 from config.api import ErrorSerializer
 from config.errors import ConflictError
 
@@ -44,8 +43,7 @@ class ProfileApi(APIView):
 
     @swagger_auto_schema(responses={200: ProfileSerializer})
     def get(self, request):
-        profile, _ = CustomerProfile.objects.get_or_create(user=request.user)
-        return Response(ProfileSerializer(profile).data)
+        return Response(ProfileSerializer(profile_get_or_create(user=request.user)).data)
 
     @swagger_auto_schema(request_body=ProfileUpdateSerializer, responses={200: ProfileSerializer})
     def patch(self, request):

@@ -17,8 +17,8 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from activation.api.serializers import (StatusWaitSerializer, TransactionFilterSerializer, TransactionSerializer,
                                         TransactionStatusSerializer)
 from activation.models import Transaction
-from activation.selectors import (status_hint_is_fresh, transaction_get_for_user, transaction_list_for_user,
-                                  transaction_status_get)
+from activation.selectors import (status_hint_is_fresh, transaction_get_for_reversal, transaction_get_for_user,
+                                  transaction_list_for_user, transaction_status_get)
 from activation.services import transaction_reverse
 from activation.status import redis_client_async, status_channel, status_read_async
 from config.errors import DEPENDENCY_RETRY_AFTER_SECONDS, DependencyUnavailable, error_body
@@ -56,8 +56,8 @@ class TransactionReverseApi(APIView):
 
     @swagger_auto_schema(request_body=no_body, responses={200: TransactionSerializer})
     def post(self, request, transaction_id: UUID):
-        txn = Transaction.objects.filter(pk=transaction_id).first()
-        if txn is None or (txn.user_id != request.user.id and not request.user.is_staff):
+        txn = transaction_get_for_reversal(transaction_id=transaction_id, user=request.user)
+        if txn is None:
             raise exceptions.NotFound("No such transaction.")
         reversal = transaction_reverse(transaction_id=txn.id, requested_by_id=request.user.id)
         return Response(TransactionSerializer(reversal).data)
