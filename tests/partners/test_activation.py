@@ -43,11 +43,12 @@ def test_the_same_reference_and_body_returns_the_same_transaction_and_debits_onc
     offer = OfferFactory(price=Decimal("10.00"))
     credentials = partner()
     body = {"reference": "R-1", "customer": "+33611111111", "offer_id": offer.id}
-    first = post_signed(api_client, credentials, body)
+    now = int(time.time())
+    first = post_signed(api_client, credentials, body, timestamp=now)
     transactions_settle(transaction_id=first.json()["transaction_id"])
 
     # when: a retry, signed anew (a signature is good once)
-    again = post_signed(api_client, credentials, body, timestamp=int(time.time()) - 1)
+    again = post_signed(api_client, credentials, body, timestamp=now - 1)
 
     # then
     assert again.status_code == 202
@@ -84,12 +85,13 @@ def test_the_reference_stays_unique_after_idempotency_keys_are_pruned(api_client
     offer = OfferFactory()
     credentials = partner()
     body = {"reference": "R-3", "customer": "+33633333333", "offer_id": offer.id}
-    first = post_signed(api_client, credentials, body)
+    now = int(time.time())
+    first = post_signed(api_client, credentials, body, timestamp=now)
     IdempotencyKey.objects.all().delete()
 
     # when: a retry, signed anew (a signature is good once)
-    again = post_signed(api_client, credentials, body, timestamp=int(time.time()) - 1)
-    other = post_signed(api_client, credentials, {**body, "offer_id": OfferFactory().id})
+    again = post_signed(api_client, credentials, body, timestamp=now - 1)
+    other = post_signed(api_client, credentials, {**body, "offer_id": OfferFactory().id}, timestamp=now - 2)
 
     # then
     assert again.json()["transaction_id"] == first.json()["transaction_id"]

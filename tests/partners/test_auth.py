@@ -134,9 +134,9 @@ def test_each_partner_is_throttled_at_its_own_rate(api_client, activation_body):
     slow, other = partner(throttle_rate="2/min"), partner()
 
     # when
-    statuses = [post_signed(api_client, slow, activation_body, timestamp=int(time.time()) - i).status_code
-                for i in range(3)]
-    throttled = post_signed(api_client, slow, activation_body, timestamp=int(time.time()) - 10)
+    now = int(time.time())
+    statuses = [post_signed(api_client, slow, activation_body, timestamp=now - i).status_code for i in range(3)]
+    throttled = post_signed(api_client, slow, activation_body, timestamp=now - 10)
     unaffected = post_signed(api_client, other, activation_body)
 
     # then
