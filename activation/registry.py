@@ -82,6 +82,11 @@ class LockedRows:
 
 
 class Settler(Protocol):
+    """`settle` decides one transaction. A settler may also offer
+    `settle_batch(txns, locked) -> list[Outcome]`: the same decisions for many transactions
+    of its kind at once, in order, as if `settle` had been called for each (the engine uses
+    it for hot keys; it falls back to `settle` per item if the batch raises)."""
+
     kind: str
 
     def lock_targets(self, txn) -> list[LockTarget]: ...
@@ -107,11 +112,13 @@ def reverser_register(*, kind: str, reverser: Reverser) -> None:
     REVERSERS[kind] = reverser
 
 
-# Sent after commit, once per transaction that reached a terminal state (SUCCEEDED, FAILED
-# or REVERSED). Receivers (notifications, partner callbacks, metrics) must be idempotent:
-# a redelivered settlement is a no-op and does not fire it again, but a crash between the
-# commit and the send can lose it, so receivers that must not lose events use outboxes.
-transaction_finished = Signal()
+# Sent after commit, once per settled batch, with `transactions`: every transaction of the
+# batch that reached a terminal state (SUCCEEDED, FAILED or REVERSED). One send per batch
+# lets receivers enqueue one message per batch instead of one per transaction. Receivers
+# (notifications, partner callbacks, metrics) must be idempotent: a redelivered settlement
+# is a no-op and does not fire it again, but a crash between the commit and the send can
+# lose it, so receivers that must not lose events use outboxes.
+transactions_finished = Signal()
 
 # Observation hooks for metrics (monitoring subscribes; the engine never imports it).
 # transaction_accepted: after commit of a new transaction (kind=). idempotency_replayed: the

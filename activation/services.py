@@ -2,9 +2,10 @@
 
     API view -> transaction_accept()  PENDING row + idempotency key, commit
                  on commit -> status to Redis, transaction_settle_task enqueued
-    worker   -> transactions_settle()  claim (PROCESSING) -> lock rows in fixed order ->
+    worker   -> transactions_settle_pending()  batch after batch until none is pending:
+                 transactions_settle()  claim (PROCESSING) -> lock rows in fixed order ->
                  settler re-checks rules and writes -> SUCCEEDED/FAILED, commit
-                 on commit -> status to Redis + pub/sub, transaction_finished signal
+                 on commit -> status to Redis + pub/sub, transactions_finished signal
     beat     -> transactions_sweep()   re-enqueue anything left unfinished too long
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, Iterable
 from uuid import UUID
 
 from django.conf import settings
+import redis
 from django.db import IntegrityError, OperationalError, connection
 from django.db import transaction as db_transaction
 from django.utils import timezone
@@ -29,10 +31,10 @@ from psycopg.errors import DeadlockDetected, SerializationFailure
 
 from activation.models import IdempotencyKey, Transaction
 from activation.registry import (REVERSERS, SETTLERS, LockedRows, LockTarget, Outcome, idempotency_conflict,
-                                 idempotency_replayed, transaction_accepted, transaction_finished,
+                                 idempotency_replayed, transaction_accepted, transactions_finished,
                                  transactions_swept)
 from activation.selectors import transaction_status_payload
-from activation.status import statuses_publish
+from activation.status import redis_client, statuses_publish
 from config.errors import ConflictError, IdempotencyInProgress, IdempotencyKeyReused
 
 logger = logging.getLogger(__name__)
@@ -133,37 +135,100 @@ def transactions_dispatch(txns: Iterable[Transaction]) -> None:
 BROKER_BACKOFF_SECONDS = 5.0
 _broker_down_until = 0.0
 
+# Settlement messages are coalesced. A message does not settle "its" transaction only: it
+# drains every PENDING one (transactions_settle_pending). So while a message is queued and
+# not yet started, the next transactions need none. The flag says "a message is on its way":
+# set (NX) by whoever publishes one, cleared by the message's task *before* it looks for
+# pending rows, so a transaction committed before the flag was seen set is always found by
+# the message that set it. The flag expires by itself: a lost message delays work by at
+# most SETTLEMENT_WANTED_TTL_MS under load, and the sweeper covers an idle system.
+SETTLEMENT_WANTED_KEY = "offers:settlement:wanted"
+
 
 def transactions_enqueue(*, transaction_ids: Iterable[UUID]) -> int:
-    """Publishes settlement messages. After a broker failure this process stops trying for a
-    few seconds, so requests stay fast during an outage; the sweeper enqueues what is skipped."""
+    """After commit of new PENDING transactions: makes sure a settlement message is on its way
+    (at most one is published; none if one is already queued). Returns the number published.
+    After a broker failure this process stops trying for a few seconds, so requests stay
+    fast during an outage; the sweeper enqueues what is skipped."""
+    transaction_ids = list(transaction_ids)
+    if not transaction_ids or time.monotonic() < _broker_down_until:
+        return 0
+    if not _settlement_wanted_flag_set():
+        return 0
+    if _settlement_message_publish(transaction_ids[0]):
+        return 1
+    _settlement_wanted_flag_clear()  # the next request tries again (after the backoff)
+    return 0
+
+
+def _settlement_wanted_flag_set() -> bool:
+    """True if the caller must publish a message (it set the flag, or Redis cannot say)."""
+    try:
+        return bool(redis_client().set(SETTLEMENT_WANTED_KEY, "1", nx=True,
+                                       px=settings.SETTLEMENT_WANTED_TTL_MS))
+    except redis.RedisError:
+        return True
+
+
+def _settlement_wanted_flag_clear() -> None:
+    try:
+        redis_client().delete(SETTLEMENT_WANTED_KEY)
+    except redis.RedisError:
+        pass  # it expires by itself
+
+
+def _settlement_message_publish(transaction_id: UUID | None) -> bool:
     global _broker_down_until
     from activation.tasks import transaction_settle_task
 
-    if time.monotonic() < _broker_down_until:
-        return 0
-    sent = 0
-    for transaction_id in transaction_ids:
-        try:
-            transaction_settle_task.apply_async(args=[str(transaction_id)])
-            sent += 1
-        except Exception as exc:  # broker down: the sweeper re-enqueues later
-            logger.warning("could not enqueue settlement of %s: %r", transaction_id, exc)
-            _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
-            break
-    return sent
+    try:
+        transaction_settle_task.apply_async(args=[str(transaction_id) if transaction_id else None])
+        return True
+    except Exception as exc:  # broker down: the sweeper re-enqueues later
+        logger.warning("could not enqueue settlement (%s): %r", transaction_id, exc)
+        _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+        return False
 
 
 # --- settlement ------------------------------------------------------------------------------
+
+def transactions_settle_pending(*, transaction_id: UUID | None = None) -> int:
+    """What one settlement message does: settles `transaction_id`, then every PENDING
+    transaction, batch after batch, until a batch comes back short (nothing more is
+    waiting) or SETTLEMENT_DRAIN_SECONDS are spent; what is left then gets a new message.
+    Returns how many transactions it finished."""
+    _settlement_wanted_flag_clear()  # before looking: whatever commits from now on needs a new message
+    batch_size = settings.SETTLEMENT_BATCH_SIZE
+    deadline = time.monotonic() + settings.SETTLEMENT_DRAIN_SECONDS
+    finished = 0
+    while True:
+        claimed, settled = _transactions_claim_and_settle(first_id=transaction_id, batch_size=batch_size)
+        finished += len(settled)
+        transaction_id = None
+        if claimed < batch_size:
+            return finished
+        if time.monotonic() >= deadline:
+            if _settlement_wanted_flag_set():
+                _settlement_message_publish(None)
+            return finished
+
 
 def transactions_settle(*, transaction_id: UUID | None = None, batch_size: int | None = None) -> list[Transaction]:
     """Settles `transaction_id` and, to amortise locks and commits under load, up to
     batch_size - 1 other pending transactions, in one database transaction. Idempotent: a
     transaction that is already terminal (or being settled elsewhere) is skipped."""
-    batch_size = batch_size or settings.SETTLEMENT_BATCH_SIZE
-    claimed = _transactions_claim(first_id=transaction_id, limit=batch_size)
+    return _transactions_claim_and_settle(first_id=transaction_id,
+                                          batch_size=batch_size or settings.SETTLEMENT_BATCH_SIZE)[1]
+
+
+def _transactions_claim_and_settle(*, first_id: UUID | None, batch_size: int) -> tuple[int, list[Transaction]]:
+    claimed = _transactions_claim(first_id=first_id, limit=batch_size)
     if not claimed:
-        return []
+        return 0, []
+    return len(claimed), _claimed_transactions_settle_retrying(claimed)
+
+
+def _claimed_transactions_settle_retrying(claimed: list[UUID]) -> list[Transaction]:
     for attempt in range(DEADLOCK_RETRIES):
         try:
             return _claimed_transactions_settle(transaction_ids=claimed)
@@ -228,16 +293,30 @@ def _claimed_transactions_settle(*, transaction_ids: list[UUID]) -> list[Transac
 
 
 def _batch_settle(txns: list[Transaction], locked: LockedRows) -> list[tuple[Transaction, Outcome | None]]:
-    """Fast path: the whole batch in one savepoint (two round trips, not two per item).
-    If any item raises, that savepoint and the in-memory rows are rolled back and the batch
-    is replayed with a savepoint per item, so only the bad item is left for a retry."""
+    """Fast path: the whole batch in one savepoint (two round trips, not two per item), each
+    kind through its settler's `settle_batch` when it has one. If anything raises, that
+    savepoint and the in-memory rows are rolled back and the batch is replayed one item at a
+    time, each in its own savepoint, so only the bad item is left for a retry."""
     before = locked.snapshot()
     try:
         with db_transaction.atomic():
-            return [(txn, SETTLERS[txn.kind].settle(txn, locked)) for txn in txns]
+            return _kinds_settle(txns, locked)
     except Exception:
         locked.restore(before)
     return [(txn, _settle_one(txn, locked, lambda: SETTLERS[txn.kind].settle(txn, locked))) for txn in txns]
+
+
+def _kinds_settle(txns: list[Transaction], locked: LockedRows) -> list[tuple[Transaction, Outcome]]:
+    """Kind by kind (kinds share no rows that order could matter for, except budgets, where
+    any serial order of concurrent requests is a valid one), in arrival order within a kind."""
+    outcomes: dict[UUID, Outcome] = {}
+    for kind, group in groupby(sorted(txns, key=lambda t: t.kind), key=lambda t: t.kind):
+        group = list(group)
+        settler = SETTLERS[kind]
+        settle_batch = getattr(settler, "settle_batch", None)
+        results = settle_batch(group, locked) if settle_batch else [settler.settle(txn, locked) for txn in group]
+        outcomes.update(zip((txn.id for txn in group), results, strict=True))
+    return [(txn, outcomes[txn.id]) for txn in txns]
 
 
 def _settle_one(txn: Transaction, locked: LockedRows, settle) -> Outcome | None:
@@ -275,26 +354,32 @@ def _transaction_finish(txn: Transaction, outcome: Outcome) -> None:
     txn.save(update_fields=["status", "failure_code", "failure_message", "result", "settled_at", "updated_at"])
 
 
-_FINISH_SQL = (f"UPDATE {Transaction._meta.db_table} SET status = %s, failure_code = %s, failure_message = %s, "
-               "result = %s::jsonb, settled_at = %s, updated_at = %s WHERE id = %s")
+_FINISH_SQL = f"""
+UPDATE {Transaction._meta.db_table} t
+   SET status = v.status, failure_code = v.failure_code, failure_message = v.failure_message,
+       result = v.result::jsonb, settled_at = %(now)s, updated_at = %(now)s
+  FROM unnest(%(ids)s::uuid[], %(statuses)s::text[], %(codes)s::text[], %(messages)s::text[], %(results)s::text[])
+       AS v(id, status, failure_code, failure_message, result)
+ WHERE t.id = v.id
+"""
 
 
 def _transactions_finish(items: list[tuple[Transaction, Outcome]]) -> None:
-    """_transaction_finish for a whole batch: one pipelined executemany instead of one
-    round trip per transaction."""
+    """_transaction_finish for a whole batch, in one statement."""
     now = timezone.now()
-    rows = []
     for txn, outcome in items:
         transaction_transition(txn, Transaction.Status.SUCCEEDED if outcome.succeeded else Transaction.Status.FAILED)
         txn.failure_code = outcome.failure_code
         txn.failure_message = outcome.failure_message[:255]
         txn.result = outcome.result
         txn.settled_at = txn.updated_at = now
-        rows.append((txn.status, txn.failure_code, txn.failure_message, json.dumps(txn.result, default=str), now, now,
-                     txn.id))
-    if rows:
+    if items:
+        txns = [txn for txn, _ in items]
         with connection.cursor() as cursor:
-            cursor.executemany(_FINISH_SQL, rows)
+            cursor.execute(_FINISH_SQL, {"now": now, "ids": [t.id for t in txns], "statuses": [t.status for t in txns],
+                                         "codes": [t.failure_code for t in txns],
+                                         "messages": [t.failure_message for t in txns],
+                                         "results": [json.dumps(t.result, default=str) for t in txns]})
 
 
 def transaction_transition(txn: Transaction, target: str) -> None:
@@ -304,10 +389,12 @@ def transaction_transition(txn: Transaction, target: str) -> None:
 
 
 def transactions_announce(txns: list[Transaction]) -> None:
-    """After commit only: statuses to Redis (and pub/sub for long-polls), then the signal."""
+    """After commit only: statuses to Redis (and pub/sub for long-polls), then the signal,
+    once for the batch."""
+    if not txns:
+        return
     statuses_publish(transaction_status_payload(t) for t in txns)
-    for txn in txns:
-        transaction_finished.send_robust(sender=Transaction, transaction=txn)
+    transactions_finished.send_robust(sender=Transaction, transactions=txns)
 
 
 # --- reversal --------------------------------------------------------------------------------
@@ -346,18 +433,25 @@ def transaction_reverse(*, transaction_id: UUID, requested_by_id: int) -> Transa
 
 def transactions_sweep(*, stale_after: timedelta | None = None, limit: int = 5000) -> int:
     """Re-enqueues transactions left PENDING/PROCESSING too long (lost broker message,
-    killed worker). Settlement is idempotent, so a message that was only slow is harmless."""
+    killed worker). Settlement is idempotent, so a message that was only slow is harmless.
+    Stale PENDING ones need a single message (it drains them all); a PROCESSING one is only
+    taken up by a message naming it, so each gets its own."""
     if stale_after is None:
         stale_after = timedelta(seconds=settings.SWEEPER_STALE_AFTER_SECONDS)
     cutoff = timezone.now() - stale_after
-    stale_ids = list(Transaction.objects.filter(status__in=Transaction.SETTLEABLE, updated_at__lte=cutoff)
-                     .order_by("created_at").values_list("id", flat=True)[:limit])
-    if stale_ids:
-        logger.info("sweeper re-enqueues %d transaction(s)", len(stale_ids))
-        Transaction.objects.filter(pk__in=stale_ids, status__in=Transaction.SETTLEABLE).update(updated_at=timezone.now())
-        transactions_enqueue(transaction_ids=stale_ids)
-        transactions_swept.send_robust(sender=Transaction, count=len(stale_ids))
-    return len(stale_ids)
+    stale = list(Transaction.objects.filter(status__in=Transaction.SETTLEABLE, updated_at__lte=cutoff)
+                 .order_by("created_at").values_list("id", "status")[:limit])
+    if stale:
+        logger.info("sweeper re-enqueues %d transaction(s)", len(stale))
+        Transaction.objects.filter(pk__in=[pk for pk, _ in stale],
+                                   status__in=Transaction.SETTLEABLE).update(updated_at=timezone.now())
+        pending = [pk for pk, status in stale if status == Transaction.Status.PENDING]
+        processing = [pk for pk, status in stale if status != Transaction.Status.PENDING]
+        for transaction_id in ([pending[0]] if pending else []) + processing:
+            if not _settlement_message_publish(transaction_id):
+                break
+        transactions_swept.send_robust(sender=Transaction, count=len(stale))
+    return len(stale)
 
 
 def idempotency_keys_prune(*, older_than: timedelta | None = None) -> int:

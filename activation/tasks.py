@@ -5,12 +5,14 @@ from django.db import InterfaceError, OperationalError
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=1,
              retry_backoff_max=60, retry_jitter=True, max_retries=10)
-def transaction_settle_task(transaction_id: str) -> int:
+def transaction_settle_task(transaction_id: str | None = None) -> int:
+    """Settles `transaction_id` first, then drains every pending transaction (messages are
+    coalesced: see activation.services.transactions_enqueue)."""
     from uuid import UUID
 
-    from activation.services import transactions_settle
+    from activation.services import transactions_settle_pending
 
-    return len(transactions_settle(transaction_id=UUID(transaction_id)))
+    return transactions_settle_pending(transaction_id=UUID(transaction_id) if transaction_id else None)
 
 
 @shared_task(acks_late=True)

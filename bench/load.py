@@ -18,12 +18,14 @@ class Result:
     dropped: int = 0  # open model: due while max_inflight requests were outstanding
     duration: float = 0.0
     ids: dict[str, float] = field(default_factory=dict)  # transaction id -> absolute due time (epoch)
+    accepted: dict[str, float] = field(default_factory=dict)  # transaction id -> when its 202 arrived (epoch)
 
     def merge(self, other: "Result") -> None:
         self.rows += other.rows
         self.dropped += other.dropped
         self.duration = max(self.duration, other.duration)
         self.ids.update(other.ids)
+        self.accepted.update(other.accepted)
 
     @property
     def ok(self) -> int:
@@ -42,7 +44,9 @@ async def _one(client: httpx.AsyncClient, item: dict, result: Result, due: float
                                         json=item.get("json"))
         status = response.status_code
         if collect_ids and status == 202:
-            result.ids[response.json()["transaction_id"]] = epoch0 + (due - t0)
+            transaction_id = response.json()["transaction_id"]
+            result.ids[transaction_id] = epoch0 + (due - t0)
+            result.accepted[transaction_id] = time.time()
     except (httpx.HTTPError, ValueError, KeyError):
         status = 0
     result.rows.append((due - t0, time.monotonic() - due, status))

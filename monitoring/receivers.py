@@ -15,13 +15,14 @@ def on_transaction_accepted(sender, transaction, **kwargs) -> None:
     metrics.transactions_accepted.labels(kind=transaction.kind).inc()
 
 
-def on_transaction_finished(sender, transaction, **kwargs) -> None:
-    metrics.transactions_finished.labels(kind=transaction.kind, status=transaction.status,
-                                         failure_code=transaction.failure_code or "").inc()
-    # A REVERSED original was settled long ago; its latency was observed then.
-    if transaction.status in ("SUCCEEDED", "FAILED") and transaction.settled_at and transaction.created_at:
-        seconds = (transaction.settled_at - transaction.created_at).total_seconds()
-        metrics.transaction_settle_seconds.labels(kind=transaction.kind).observe(max(seconds, 0.0))
+def on_transactions_finished(sender, transactions, **kwargs) -> None:
+    for transaction in transactions:
+        metrics.transactions_finished.labels(kind=transaction.kind, status=transaction.status,
+                                             failure_code=transaction.failure_code or "").inc()
+        # A REVERSED original was settled long ago; its latency was observed then.
+        if transaction.status in ("SUCCEEDED", "FAILED") and transaction.settled_at and transaction.created_at:
+            seconds = (transaction.settled_at - transaction.created_at).total_seconds()
+            metrics.transaction_settle_seconds.labels(kind=transaction.kind).observe(max(seconds, 0.0))
 
 
 def on_idempotency_replayed(sender, kind, **kwargs) -> None:
@@ -69,7 +70,7 @@ def receivers_connect() -> None:
     from config import throttles
 
     registry.transaction_accepted.connect(on_transaction_accepted, dispatch_uid="monitoring.accepted")
-    registry.transaction_finished.connect(on_transaction_finished, dispatch_uid="monitoring.finished")
+    registry.transactions_finished.connect(on_transactions_finished, dispatch_uid="monitoring.finished")
     registry.idempotency_replayed.connect(on_idempotency_replayed, dispatch_uid="monitoring.replayed")
     registry.idempotency_conflict.connect(on_idempotency_conflict, dispatch_uid="monitoring.conflict")
     registry.transactions_swept.connect(on_transactions_swept, dispatch_uid="monitoring.swept")

@@ -9,24 +9,28 @@ class NotificationsConfig(AppConfig):
     name = "notifications"
 
     def ready(self) -> None:
-        from activation.registry import transaction_finished
+        from activation.registry import transactions_finished
         from offers.signals import flash_promo_started, flash_reservation_completed
 
-        transaction_finished.connect(_transaction_finished, dispatch_uid="notifications.transactions")
+        transactions_finished.connect(_transactions_finished, dispatch_uid="notifications.transactions")
         flash_promo_started.connect(_flash_promo_started, dispatch_uid="notifications.flash_promo_started")
         flash_reservation_completed.connect(_flash_reservation_completed,
                                             dispatch_uid="notifications.flash_reservation_completed")
 
 
-def _transaction_finished(sender, transaction, **kwargs) -> None:
-    """Sent after commit in the settlement worker: only enqueue, so rendering and sending
-    happen on the notifications queue and never slow settlement down."""
-    from notifications.tasks import transaction_notify_task
+def _transactions_finished(sender, transactions, **kwargs) -> None:
+    """Sent after commit in the settlement worker, once per batch: only enqueue (one message
+    per batch), so rendering and sending happen on the notifications queue and never slow
+    settlement down."""
+    from notifications.tasks import transactions_notify_task
 
+    ids = [str(t.id) for t in transactions]
+    if not ids:
+        return
     try:
-        transaction_notify_task.delay(str(transaction.id))
+        transactions_notify_task.delay(ids)
     except Exception as exc:
-        logger.warning("could not enqueue notification of %s: %r", transaction.id, exc)
+        logger.warning("could not enqueue notifications of %d transaction(s): %r", len(ids), exc)
 
 
 def _flash_promo_started(sender, promo_id, user_ids, **kwargs) -> None:

@@ -79,6 +79,11 @@ def transaction_notify(*, transaction_id) -> int:
                                                        facts=_transaction_facts(txn))])
 
 
+def transactions_notify(*, transaction_ids) -> int:
+    """transaction_notify for a settled batch (one message per batch)."""
+    return sum(transaction_notify(transaction_id=transaction_id) for transaction_id in transaction_ids)
+
+
 def flash_reservation_completed_notify(*, reservation_id: int) -> int:
     from offers.flash.models import FlashReservation
 

@@ -30,6 +30,15 @@ def transaction_notify_task(transaction_id: str) -> int:
 
 
 @shared_task(acks_late=True, **_RETRY)
+def transactions_notify_task(transaction_ids: list[str]) -> int:
+    """One message per settled batch. Each notification has its own dedupe key, so a retry
+    of the whole list after a partial failure sends nothing twice."""
+    from notifications.events import transactions_notify
+
+    return transactions_notify(transaction_ids=transaction_ids)
+
+
+@shared_task(acks_late=True, **_RETRY)
 def flash_reservation_completed_notify_task(reservation_id: str) -> int:
     from notifications.events import flash_reservation_completed_notify
 

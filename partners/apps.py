@@ -5,12 +5,13 @@ class PartnersConfig(AppConfig):
     name = "partners"
 
     def ready(self) -> None:
-        from activation.registry import transaction_finished
+        from activation.registry import transactions_finished
 
-        transaction_finished.connect(_transaction_finished, dispatch_uid="partners.callbacks")
+        transactions_finished.connect(_transactions_finished, dispatch_uid="partners.callbacks")
 
 
-def _transaction_finished(sender, transaction, **kwargs) -> None:
+def _transactions_finished(sender, transactions, **kwargs) -> None:
     from partners.services import partner_callback_schedule
 
-    partner_callback_schedule(transaction=transaction)
+    for transaction in transactions:
+        partner_callback_schedule(transaction=transaction)

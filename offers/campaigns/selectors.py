@@ -73,6 +73,31 @@ def customer_uses_on_day(*, campaign: Campaign, user_id: int, day) -> int:
                                              reversed_at=None).count()
 
 
+def campaign_targeting_prefetch(*, campaign: Campaign) -> None:
+    """Loads a targeted campaign's customer and segment ids onto the instance, so that
+    campaign_targets_customer answers from memory (the settlement batch calls it per item)."""
+    if campaign.is_targeted and getattr(campaign, "cached_customer_ids", None) is None:
+        campaign.cached_customer_ids = frozenset(campaign.target_customers.values_list("pk", flat=True))
+        campaign.cached_segment_ids = frozenset(campaign.target_segments.values_list("pk", flat=True))
+
+
+def customer_segment_ids(*, user_ids) -> dict[int, int | None]:
+    return dict(CustomerProfile.objects.filter(user_id__in=set(user_ids)).values_list("user_id", "segment_id"))
+
+
+def customers_uses_on_days(*, keys) -> dict[tuple[int, int, object], int]:
+    """Live redemptions per (campaign id, user id, local day), for many keys in one query."""
+    keys = set(keys)
+    if not keys:
+        return {}
+    rows = (CampaignRedemption.objects
+            .filter(campaign_id__in={k[0] for k in keys}, user_id__in={k[1] for k in keys},
+                    local_day__in={k[2] for k in keys}, reversed_at=None)
+            .values_list("campaign_id", "user_id", "local_day").annotate(n=Count("id")))
+    return {(campaign_id, user_id, day): n for campaign_id, user_id, day, n in rows
+            if (campaign_id, user_id, day) in keys}
+
+
 def customer_uses_today(*, user_id: int, campaigns: list[Campaign], at: datetime) -> dict[int, int]:
     days = {campaign_local_day(c, at) for c in campaigns}
     counts: dict[tuple[int, object], int] = {}

@@ -1,6 +1,8 @@
 """Writes of campaigns, and the budget consumption that settlement calls under the lock."""
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from uuid import UUID
 
 from django.core.cache import cache
 from django.db import transaction as db_transaction
@@ -11,8 +13,9 @@ from activation.services import Accepted, transaction_accept
 from config.errors import ConflictError
 from offers.campaigns.models import Campaign, CampaignRedemption
 from offers.campaigns.rules import Evaluation, campaign_evaluate, campaign_local_day
-from offers.campaigns.selectors import (CAMPAIGN_CACHE_KEY, campaign_targets_customer, customer_segment_id,
-                                        customer_uses_on_day)
+from offers.campaigns.selectors import (CAMPAIGN_CACHE_KEY, campaign_targeting_prefetch, campaign_targets_customer,
+                                        customer_segment_id, customer_segment_ids, customer_uses_on_day,
+                                        customers_uses_on_days)
 
 KIND_DISCOUNT_REDEMPTION = "discount_redemption"
 
@@ -110,6 +113,71 @@ def campaign_budget_consume(*, campaign: Campaign, user_id: int, transaction_id,
             campaign.max_total_uses is not None and campaign.uses_count >= campaign.max_total_uses):
         _after_commit_invalidate()
     return redemption
+
+
+@dataclass(frozen=True)
+class RedemptionRequest:
+    """One pending redemption as settlement sees it (from its transaction)."""
+    transaction_id: UUID
+    user_id: int
+    campaign: Campaign | None  # the locked row; None if the campaign no longer exists
+    at: datetime
+    cart_value: Decimal
+    delivery_charge: Decimal
+    order_reference: str
+
+
+def campaign_redemptions_settle(*, requests: list[RedemptionRequest],
+                                locked) -> list[CampaignRedemption | Evaluation | None]:
+    """campaign_redemption_evaluate + campaign_budget_consume for a batch, in order, with the
+    same results as calling them one by one on the locked campaign rows: rule inputs
+    (targeting, segments, daily usage) are read once for the batch, budget and usage move in
+    memory as items are granted, and the redemptions are inserted in one statement.
+    Per request: the redemption, the refusing Evaluation, or None (campaign gone)."""
+    campaigns = {r.campaign.id: r.campaign for r in requests if r.campaign is not None}
+    for campaign in campaigns.values():
+        campaign_targeting_prefetch(campaign=campaign)
+    segment_ids = (customer_segment_ids(user_ids={r.user_id for r in requests if r.campaign and r.campaign.is_targeted})
+                   if any(c.is_targeted for c in campaigns.values()) else {})
+    days = {r.transaction_id: campaign_local_day(r.campaign, r.at) for r in requests if r.campaign is not None}
+    uses = customers_uses_on_days(keys={(r.campaign.id, r.user_id, days[r.transaction_id]) for r in requests
+                                        if r.campaign is not None
+                                        and r.campaign.max_uses_per_customer_per_day is not None})
+    results: list[CampaignRedemption | Evaluation | None] = []
+    granted: list[CampaignRedemption] = []
+    for request in requests:
+        campaign = request.campaign
+        if campaign is None:
+            results.append(None)
+            continue
+        usage_key = (campaign.id, request.user_id, days[request.transaction_id])
+        evaluation = campaign_evaluate(
+            campaign=campaign, at=request.at, cart_value=request.cart_value, delivery_charge=request.delivery_charge,
+            uses_today=uses.get(usage_key, 0),
+            customer_targeted=campaign_targets_customer(campaign=campaign, user_id=request.user_id,
+                                                        segment_id=segment_ids.get(request.user_id)))
+        if not evaluation.applies:
+            results.append(evaluation)
+            continue
+        base = request.cart_value if campaign.target == Campaign.Target.CART else request.delivery_charge
+        redemption = CampaignRedemption(campaign=campaign, user_id=request.user_id,
+                                        transaction_id=request.transaction_id, amount=evaluation.discount,
+                                        base_value=base, order_reference=request.order_reference,
+                                        local_day=usage_key[2])
+        campaign.spent_amount += evaluation.discount
+        campaign.uses_count += 1
+        uses[usage_key] = uses.get(usage_key, 0) + 1
+        granted.append(redemption)
+        results.append(redemption)
+    CampaignRedemption.objects.bulk_create(granted)
+    now = timezone.now()
+    for campaign in {r.campaign_id: r.campaign for r in granted}.values():
+        campaign.updated_at = now
+        locked.save_deferred(campaign, ["spent_amount", "uses_count", "updated_at"])
+        if campaign.spent_amount >= campaign.total_budget or (
+                campaign.max_total_uses is not None and campaign.uses_count >= campaign.max_total_uses):
+            _after_commit_invalidate()
+    return results
 
 
 def campaign_budget_restore(*, campaign: Campaign, redemption: CampaignRedemption) -> None:

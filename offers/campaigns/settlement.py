@@ -1,53 +1,76 @@
 """Settlement of discount redemptions (and their reversal) under the campaign row lock."""
 from decimal import Decimal
 
-from accounts.models import Account
-from activation.registry import (LOCK_RANK_ACCOUNT, LOCK_RANK_CAMPAIGN, LockedRows, LockTarget, Outcome,
+from activation.registry import (LOCK_RANK_CAMPAIGN, LockedRows, LockTarget, Outcome,
                                  reverser_register, settler_register)
 from offers.campaigns.models import Campaign, CampaignRedemption
-from offers.campaigns.services import (KIND_DISCOUNT_REDEMPTION, campaign_budget_consume, campaign_budget_restore,
-                                       campaign_redemption_evaluate)
+from offers.campaigns.rules import Evaluation
+from offers.campaigns.services import (KIND_DISCOUNT_REDEMPTION, RedemptionRequest, campaign_budget_consume,
+                                       campaign_budget_restore, campaign_redemption_evaluate,
+                                       campaign_redemptions_settle)
 
 
 def campaign_lock_target(campaign_id: int) -> LockTarget:
     return LockTarget(rank=LOCK_RANK_CAMPAIGN, model=Campaign, field="id", value=campaign_id)
 
 
-def _account_and_campaign(txn, campaign_id: int) -> list[LockTarget]:
-    return [LockTarget(rank=LOCK_RANK_ACCOUNT, model=Account, field="user_id", value=txn.user_id),
-            campaign_lock_target(campaign_id)]
+def _refused(evaluation: Evaluation) -> Outcome:
+    return Outcome.failure(evaluation.refusals[0], ", ".join(evaluation.refusals))
+
+
+def _granted(campaign: Campaign, redemption: CampaignRedemption) -> Outcome:
+    return Outcome.success({"campaign_id": campaign.id, "redemption_id": redemption.id,
+                            "discount": str(redemption.amount), "currency": campaign.currency,
+                            "target": campaign.target})
+
+
+_CAMPAIGN_GONE = Outcome.failure("unknown_campaign", "The campaign no longer exists.")
 
 
 class DiscountRedemptionSettler:
+    """A redemption writes only campaign rows (budget, usage) and its own redemption row, so
+    the campaign is the only row it locks."""
+
     kind = KIND_DISCOUNT_REDEMPTION
 
     def lock_targets(self, txn) -> list[LockTarget]:
-        return _account_and_campaign(txn, txn.payload["campaign_id"])
+        return [campaign_lock_target(txn.payload["campaign_id"])]
+
+    def settle_batch(self, txns, locked: LockedRows) -> list[Outcome]:
+        requests = [RedemptionRequest(transaction_id=txn.id, user_id=txn.user_id,
+                                      campaign=locked.get(Campaign, "id", txn.payload["campaign_id"]),
+                                      at=txn.created_at, cart_value=Decimal(txn.payload["cart_value"]),
+                                      delivery_charge=Decimal(txn.payload["delivery_charge"]),
+                                      order_reference=txn.payload.get("order_reference", ""))
+                    for txn in txns]
+        results = campaign_redemptions_settle(requests=requests, locked=locked)
+        return [_CAMPAIGN_GONE if result is None
+                else _refused(result) if isinstance(result, Evaluation)
+                else _granted(request.campaign, result)
+                for request, result in zip(requests, results, strict=True)]
 
     def settle(self, txn, locked: LockedRows) -> Outcome:
         campaign = locked.get(Campaign, "id", txn.payload["campaign_id"])
         if campaign is None:
-            return Outcome.failure("unknown_campaign", "The campaign no longer exists.")
+            return _CAMPAIGN_GONE
         cart_value = Decimal(txn.payload["cart_value"])
         delivery_charge = Decimal(txn.payload["delivery_charge"])
         # The moment the customer asked decides the window and the day, not when a worker got to it.
         evaluation = campaign_redemption_evaluate(campaign=campaign, user_id=txn.user_id, at=txn.created_at,
                                                   cart_value=cart_value, delivery_charge=delivery_charge)
         if not evaluation.applies:
-            return Outcome.failure(evaluation.refusals[0], ", ".join(evaluation.refusals))
+            return _refused(evaluation)
         base = cart_value if campaign.target == Campaign.Target.CART else delivery_charge
         redemption = campaign_budget_consume(campaign=campaign, user_id=txn.user_id, transaction_id=txn.id,
                                              evaluation=evaluation, base_value=base,
                                              order_reference=txn.payload.get("order_reference", ""),
                                              at=txn.created_at, locked=locked)
-        return Outcome.success({"campaign_id": campaign.id, "redemption_id": redemption.id,
-                                "discount": str(redemption.amount), "currency": campaign.currency,
-                                "target": campaign.target})
+        return _granted(campaign, redemption)
 
 
 class DiscountRedemptionReverser:
     def lock_targets(self, txn) -> list[LockTarget]:
-        return _account_and_campaign(txn, txn.payload["campaign_id"])
+        return [campaign_lock_target(txn.payload["campaign_id"])]
 
     def reverse(self, original, reversal, locked: LockedRows) -> Outcome:
         campaign = locked.get(Campaign, "id", original.payload["campaign_id"])

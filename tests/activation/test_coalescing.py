@@ -1,0 +1,100 @@
+"""Settlement messages are coalesced: one queued message drains every pending transaction.
+
+In-process, so the publishing is recorded instead of sent (a live worker of the session
+would consume the messages, and these rows are not committed); the flag is the real Redis
+one. The end-to-end tests cover the same path through the real broker and worker."""
+import time
+from datetime import timedelta
+
+import pytest
+import redis
+from django.conf import settings
+
+from activation.models import Transaction
+from activation import services
+from activation.services import (SETTLEMENT_WANTED_KEY, transactions_enqueue, transactions_settle_pending,
+                                 transactions_sweep)
+from tests.activation.test_settlement import pending_activation
+from tests.factories import OfferFactory, customer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def published(monkeypatch) -> list:
+    """The transaction ids of the settlement messages published (None: a message naming none)."""
+    sent: list = []
+
+    def publish(transaction_id):
+        sent.append(transaction_id)
+        return True
+
+    monkeypatch.setattr(services, "_settlement_message_publish", publish)
+    return sent
+
+
+def test_while_a_message_is_queued_new_transactions_publish_none(published):
+    # given
+    user = customer(balance="100.00")
+    offer = OfferFactory()
+    txns = [pending_activation(user, offer) for _ in range(5)]
+
+    # when: each is dispatched as the API does after its commit
+    counts = [transactions_enqueue(transaction_ids=[t.id]) for t in txns]
+
+    # then: one message, naming the first
+    assert counts == [1, 0, 0, 0, 0]
+    assert published == [txns[0].id]
+
+
+def test_a_message_drains_every_pending_transaction_then_the_next_one_publishes_again(published, settings):
+    # given: more pending work than one batch
+    settings.SETTLEMENT_BATCH_SIZE = 4
+    user = customer(balance="100.00")
+    offer = OfferFactory()
+    txns = [pending_activation(user, offer) for _ in range(10)]
+    transactions_enqueue(transaction_ids=[txns[0].id])
+
+    # when: the message's task runs
+    finished = transactions_settle_pending(transaction_id=txns[0].id)
+
+    # then: all ten settled (three batches), and the flag is down so a new transaction publishes
+    assert finished == 10
+    assert not Transaction.objects.filter(status__in=Transaction.SETTLEABLE).exists()
+    later = pending_activation(user, offer)
+    transactions_enqueue(transaction_ids=[later.id])
+    assert published == [txns[0].id, later.id]
+
+
+def test_a_lost_message_only_delays_until_its_flag_expires(published, settings):
+    # given: a message published, then lost
+    settings.SETTLEMENT_WANTED_TTL_MS = 300
+    user = customer(balance="100.00")
+    offer = OfferFactory()
+    assert transactions_enqueue(transaction_ids=[pending_activation(user, offer).id]) == 1
+    assert transactions_enqueue(transaction_ids=[pending_activation(user, offer).id]) == 0
+
+    # when: the flag expires
+    time.sleep(0.6)
+
+    # then: the next transaction publishes a message again
+    assert transactions_enqueue(transaction_ids=[pending_activation(user, offer).id]) == 1
+    assert len(published) == 2
+
+
+def test_the_sweeper_publishes_one_message_for_pending_and_one_per_stuck_processing(published):
+    # given: 3 stale PENDING, 2 stale PROCESSING (a worker died holding them)
+    user = customer(balance="100.00")
+    offer = OfferFactory()
+    pending = [pending_activation(user, offer) for _ in range(3)]
+    stuck = [pending_activation(user, offer) for _ in range(2)]
+    Transaction.objects.filter(pk__in=[t.pk for t in stuck]).update(status="PROCESSING", attempts=1)
+    stuck.sort(key=lambda t: t.created_at)
+    redis.Redis.from_url(settings.CACHE_REDIS_URL).set(SETTLEMENT_WANTED_KEY, "1")  # even with a stale flag
+
+    # when
+    swept = transactions_sweep(stale_after=timedelta(0))
+
+    # then
+    assert swept == 5
+    assert published == [pending[0].id] + [t.id for t in stuck]
