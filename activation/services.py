@@ -260,8 +260,12 @@ RETURNING t.id
 
 
 def _transactions_claim(*, first_id: UUID | None, limit: int) -> list[UUID]:
-    """PENDING -> PROCESSING in one short statement, skipping rows another worker holds."""
+    """PENDING -> PROCESSING in one short statement, skipping rows another worker holds.
+    Its commit does not wait for the WAL flush: losing a claim in a database crash only
+    leaves the row PENDING with its previous attempt count, and the settlement commit that
+    follows flushes the claim's WAL record with its own."""
     with db_transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
         cursor.execute(_CLAIM_SQL, {"first": first_id, "more": max(limit - (1 if first_id else 0), 0)})
         return [row[0] for row in cursor.fetchall()]
 
@@ -357,29 +361,29 @@ def _transaction_finish(txn: Transaction, outcome: Outcome) -> None:
 _FINISH_SQL = f"""
 UPDATE {Transaction._meta.db_table} t
    SET status = v.status, failure_code = v.failure_code, failure_message = v.failure_message,
-       result = v.result::jsonb, settled_at = %(now)s, updated_at = %(now)s
-  FROM unnest(%(ids)s::uuid[], %(statuses)s::text[], %(codes)s::text[], %(messages)s::text[], %(results)s::text[])
-       AS v(id, status, failure_code, failure_message, result)
+       result = v.result, settled_at = %(now)s, updated_at = %(now)s
+  FROM jsonb_to_recordset(%(rows)s::jsonb) AS v(id uuid, status text, failure_code text, failure_message text,
+                                                 result jsonb)
  WHERE t.id = v.id
 """
 
 
 def _transactions_finish(items: list[tuple[Transaction, Outcome]]) -> None:
-    """_transaction_finish for a whole batch, in one statement."""
+    """_transaction_finish for a whole batch, in one statement (the rows travel as one JSON
+    parameter: far cheaper to encode than one array per column)."""
     now = timezone.now()
+    rows = []
     for txn, outcome in items:
         transaction_transition(txn, Transaction.Status.SUCCEEDED if outcome.succeeded else Transaction.Status.FAILED)
         txn.failure_code = outcome.failure_code
         txn.failure_message = outcome.failure_message[:255]
         txn.result = outcome.result
         txn.settled_at = txn.updated_at = now
-    if items:
-        txns = [txn for txn, _ in items]
+        rows.append({"id": str(txn.id), "status": txn.status, "failure_code": txn.failure_code,
+                     "failure_message": txn.failure_message, "result": txn.result})
+    if rows:
         with connection.cursor() as cursor:
-            cursor.execute(_FINISH_SQL, {"now": now, "ids": [t.id for t in txns], "statuses": [t.status for t in txns],
-                                         "codes": [t.failure_code for t in txns],
-                                         "messages": [t.failure_message for t in txns],
-                                         "results": [json.dumps(t.result, default=str) for t in txns]})
+            cursor.execute(_FINISH_SQL, {"now": now, "rows": json.dumps(rows, default=str)})
 
 
 def transaction_transition(txn: Transaction, target: str) -> None:

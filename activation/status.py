@@ -18,12 +18,16 @@ _sync_client: redis.Redis | None = None
 _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis]" = weakref.WeakKeyDictionary()
 
 
+STATUS_KEY_PREFIX = "offers:txn:"
+STATUS_CHANNEL_PREFIX = "offers:txn-done:"
+
+
 def status_key(transaction_id) -> str:
-    return f"offers:txn:{transaction_id}"
+    return f"{STATUS_KEY_PREFIX}{transaction_id}"
 
 
 def status_channel(transaction_id) -> str:
-    return f"offers:txn-done:{transaction_id}"
+    return f"{STATUS_CHANNEL_PREFIX}{transaction_id}"
 
 
 def redis_client() -> redis.Redis:
@@ -47,23 +51,39 @@ def redis_client_async() -> aioredis.Redis:
     return client
 
 
+# SET each status with its TTL and PUBLISH the terminal ones, for a whole batch in one
+# command: ARGV = ttl, then (transaction id, terminal 0/1, body) per status. (The keys are
+# built in the script, so it needs a single Redis, not a cluster: that is what we run.)
+_PUBLISH_SCRIPT = """
+local ttl = tonumber(ARGV[1])
+for i = 2, #ARGV, 3 do
+  redis.call('SET', '%(key)s' .. ARGV[i], ARGV[i + 2], 'EX', ttl)
+  if ARGV[i + 1] == '1' then
+    redis.call('PUBLISH', '%(channel)s' .. ARGV[i], ARGV[i + 2])
+  end
+end
+return (#ARGV - 1) / 3
+""" % {"key": STATUS_KEY_PREFIX, "channel": STATUS_CHANNEL_PREFIX}
+_publish_script = None
+
+
 def statuses_publish(payloads: Iterable[dict]) -> bool:
-    """Stores each payload and announces terminal ones. Never raises: a lost status only
-    makes readers fall back to PostgreSQL."""
-    payloads = list(payloads)
-    if not payloads:
+    """Stores each payload and announces terminal ones (one Redis command for the lot).
+    Never raises: a lost status only makes readers fall back to PostgreSQL."""
+    global _publish_script
+    args: list = [settings.TRANSACTION_STATUS_TTL_SECONDS]
+    for payload in payloads:
+        args += [payload["transaction_id"], "0" if payload["status"] in ("PENDING", "PROCESSING") else "1",
+                 json.dumps(payload)]
+    if len(args) == 1:
         return True
     try:
-        pipe = redis_client().pipeline(transaction=False)
-        for payload in payloads:
-            body = json.dumps(payload)
-            pipe.set(status_key(payload["transaction_id"]), body, ex=settings.TRANSACTION_STATUS_TTL_SECONDS)
-            if payload["status"] not in ("PENDING", "PROCESSING"):
-                pipe.publish(status_channel(payload["transaction_id"]), body)
-        pipe.execute()
+        if _publish_script is None:
+            _publish_script = redis_client().register_script(_PUBLISH_SCRIPT)
+        _publish_script(args=args)
         return True
     except redis.RedisError as exc:
-        logger.warning("status store unavailable, %d status(es) not published: %r", len(payloads), exc)
+        logger.warning("status store unavailable, %d status(es) not published: %r", (len(args) - 1) // 3, exc)
         return False
 
 

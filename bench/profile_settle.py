@@ -40,7 +40,7 @@ def main() -> None:
     print(f"settled {settled} in {elapsed:.2f} s = {settled / elapsed:.0f}/s in one process; "
           f"{len(queries)} SQL statements = {len(queries) / max(settled, 1):.2f} per item")
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(35)
+    pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(int(os.environ.get("PROFILE_LINES", "35")))
     print(out.getvalue())
 
 

@@ -260,7 +260,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
 # --- The transaction engine ----------------------------------------------------------------
-SETTLEMENT_BATCH_SIZE = env_int("SETTLEMENT_BATCH_SIZE", 200)
+SETTLEMENT_BATCH_SIZE = env_int("SETTLEMENT_BATCH_SIZE", 500)
 SETTLEMENT_DRAIN_SECONDS = env_int("SETTLEMENT_DRAIN_SECONDS", 5)  # one message's share before it hands over
 SETTLEMENT_WANTED_TTL_MS = env_int("SETTLEMENT_WANTED_TTL_MS", 2000)  # see activation.services.transactions_enqueue
 SETTLEMENT_MAX_ATTEMPTS = env_int("SETTLEMENT_MAX_ATTEMPTS", 5)

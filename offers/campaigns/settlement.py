@@ -5,7 +5,7 @@ from activation.registry import (LOCK_RANK_CAMPAIGN, LockedRows, LockTarget, Out
                                  reverser_register, settler_register)
 from offers.campaigns.models import Campaign, CampaignRedemption
 from offers.campaigns.rules import Evaluation
-from offers.campaigns.services import (KIND_DISCOUNT_REDEMPTION, RedemptionRequest, campaign_budget_consume,
+from offers.campaigns.services import (KIND_DISCOUNT_REDEMPTION, RedemptionGranted, RedemptionRequest, campaign_budget_consume,
                                        campaign_budget_restore, campaign_redemption_evaluate,
                                        campaign_redemptions_settle)
 
@@ -18,7 +18,7 @@ def _refused(evaluation: Evaluation) -> Outcome:
     return Outcome.failure(evaluation.refusals[0], ", ".join(evaluation.refusals))
 
 
-def _granted(campaign: Campaign, redemption: CampaignRedemption) -> Outcome:
+def _granted(campaign: Campaign, redemption: "CampaignRedemption | RedemptionGranted") -> Outcome:
     return Outcome.success({"campaign_id": campaign.id, "redemption_id": redemption.id,
                             "discount": str(redemption.amount), "currency": campaign.currency,
                             "target": campaign.target})
