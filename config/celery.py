@@ -2,13 +2,27 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
+from celery.signals import task_postrun, task_prerun, worker_process_shutdown, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("offers")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+# Database connections of a worker live across tasks (CELERY_DB_REUSE_MAX) and are recycled
+# as Django recycles them between requests: past CONN_MAX_AGE, or once unusable (a restarted
+# PostgreSQL), so the next task reconnects instead of failing. (Not for a task run eagerly
+# with .apply(): that runs inside the caller's own database transaction.)
+@task_prerun.connect
+@task_postrun.connect
+def _db_connections_recycle(task=None, **kwargs):
+    from django.db import close_old_connections
+
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    close_old_connections()
 
 
 # Metrics of a worker (see monitoring/exporter.py): its main process serves them for the
