@@ -12,9 +12,10 @@ import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
+from config.redis_store import redis_store
+
 logger = logging.getLogger(__name__)
 
-_sync_client: redis.Redis | None = None
 _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis]" = weakref.WeakKeyDictionary()
 
 
@@ -31,13 +32,7 @@ def status_channel(transaction_id) -> str:
 
 
 def redis_client() -> redis.Redis:
-    global _sync_client
-    if _sync_client is None:
-        _sync_client = redis.Redis.from_url(
-            settings.CACHE_REDIS_URL, socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
-            socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT, health_check_interval=30,
-            retry=settings.REDIS_NO_RETRY)
-    return _sync_client
+    return redis_store()
 
 
 def redis_client_async() -> aioredis.Redis:

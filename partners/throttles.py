@@ -1,13 +1,12 @@
 """Per-partner rate limit, read from the Partner row (PARTNER_DEFAULT_THROTTLE_RATE when
 empty). Fails open when Redis is down, like every throttle here."""
 from django.conf import settings
-from rest_framework import throttling
 
-from config.throttles import FailOpenThrottleMixin
+from config.throttles import AtomicSimpleRateThrottle, FailOpenThrottleMixin
 from partners.models import Partner
 
 
-class PartnerRateThrottle(FailOpenThrottleMixin, throttling.SimpleRateThrottle):
+class PartnerRateThrottle(FailOpenThrottleMixin, AtomicSimpleRateThrottle):
     scope = "partner"
 
     def get_rate(self):

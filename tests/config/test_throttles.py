@@ -1,0 +1,40 @@
+"""Throttles count atomically in Redis: exact under concurrency, sliding window, fail open."""
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis
+from django.conf import settings
+
+from config.throttles import KEY_PREFIX, _sliding_window_hit
+
+
+@pytest.fixture
+def window_key():
+    key = "test:exact"
+    redis.Redis.from_url(settings.CACHE_REDIS_URL).delete(KEY_PREFIX + key)
+    return key
+
+
+def test_50_parallel_hits_on_a_limit_of_7_let_exactly_7_through(window_key):
+    # when: 50 requests of one client at once (DRF's read-then-write history let extra ones pass)
+    with ThreadPoolExecutor(max_workers=25) as pool:
+        results = list(pool.map(lambda _: _sliding_window_hit(window_key, window=60, limit=7), range(50)))
+
+    # then
+    assert sum(allowed for allowed, _ in results) == 7
+    assert all(0 < wait <= 60 for allowed, wait in results if not allowed)
+
+
+def test_a_slot_frees_when_the_oldest_request_leaves_the_window(window_key):
+    # given: a full window of 1 second
+    assert _sliding_window_hit(window_key, window=1, limit=2)[0]
+    assert _sliding_window_hit(window_key, window=1, limit=2)[0]
+    allowed, wait = _sliding_window_hit(window_key, window=1, limit=2)
+    assert not allowed and 0 < wait <= 1
+
+    # when
+    time.sleep(wait + 0.05)
+
+    # then
+    assert _sliding_window_hit(window_key, window=1, limit=2)[0]
