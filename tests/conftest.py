@@ -149,32 +149,55 @@ class LiveWorker(Process):
         raise RuntimeError(f"worker not ready:\n{self.log_tail()}")
 
     def settlement_pause(self) -> None:
-        from config.celery import app
-
-        with app.connection_for_write() as connection:
-            app.control.cancel_consumer("settlement", destination=[self.node], reply=True, timeout=5,
-                                        connection=connection)
+        self.consumer_cancel("settlement")
         # A BRPOP already waiting on the queue (1 s timeout) may still take one message.
         time.sleep(1.2)
 
-    def consumer_cancel(self, queue: str) -> None:
-        from config.celery import app
+    def settlement_resume(self) -> None:
+        self.consumer_add("settlement")
 
-        with app.connection_for_write() as connection:
-            app.control.cancel_consumer(queue, destination=[self.node], reply=True, timeout=5, connection=connection)
+    def consumer_cancel(self, queue: str) -> None:
+        self._consuming_set(queue, False)
 
     def consumer_add(self, queue: str) -> None:
+        self._consuming_set(queue, True)
+
+    def _consuming_set(self, queue: str, consuming: bool, timeout: float = 60) -> None:
+        """Asks the worker to stop (start) consuming `queue` and waits until it says it has.
+        A control command is broadcast and answered within 5 s or not at all: on a loaded
+        machine the worker may act on it later, after the test has already gone on."""
         from config.celery import app
 
-        with app.connection_for_write() as connection:
-            app.control.add_consumer(queue, destination=[self.node], reply=True, timeout=5, connection=connection)
+        command = app.control.add_consumer if consuming else app.control.cancel_consumer
+        deadline = time.monotonic() + timeout
+        while True:
+            with app.connection_for_write() as connection:
+                command(queue, destination=[self.node], reply=True, timeout=5, connection=connection)
+                replies = app.control.inspect(destination=[self.node], timeout=5,
+                                              connection=connection).active_queues() or {}
+            if self.node in replies and any(q["name"] == queue for q in replies[self.node]) == consuming:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"worker {'still not' if consuming else 'still'} consuming {queue} "
+                                   f"after {timeout}s: {replies}\n{self.log_tail()}")
+            time.sleep(0.2)
 
-    def settlement_resume(self) -> None:
+    def wait_idle(self, timeout: float = 60) -> None:
+        """Waits until the worker holds no task: none running, none prefetched, none waiting
+        for its ETA/countdown. (The queues being empty says nothing about those.)"""
         from config.celery import app
 
-        with app.connection_for_write() as connection:
-            app.control.add_consumer("settlement", destination=[self.node], reply=True, timeout=5,
-                                     connection=connection)
+        deadline = time.monotonic() + timeout
+        while True:
+            with app.connection_for_write() as connection:
+                inspect = app.control.inspect(destination=[self.node], timeout=5, connection=connection)
+                held = {name: (getattr(inspect, name)() or {}).get(self.node)
+                        for name in ("active", "reserved", "scheduled")}
+            if all(tasks == [] for tasks in held.values()):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"worker not idle after {timeout}s: {held}")
+            time.sleep(0.2)
 
 
 class LiveWeb(Process):
