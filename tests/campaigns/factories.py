@@ -1,4 +1,4 @@
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone as dt_timezone
 from decimal import Decimal
 
 import factory
@@ -31,3 +31,12 @@ def pending_redemption(user, campaign, *, cart_value="100.00", delivery_charge="
         kind=KIND_DISCOUNT_REDEMPTION, user=user, currency=campaign.currency,
         payload={"campaign_id": campaign.id, "cart_value": str(cart_value), "delivery_charge": str(delivery_charge),
                  "order_reference": ""}, **fields)
+
+
+def timezone_around_noon(now: datetime | None = None) -> str:
+    """An IANA zone in which it is between 12:00 and 13:00 right now. A test that counts a
+    customer's uses "today" with the clock of the API (not a created_at it chose) uses it as
+    the campaign's zone, so no local midnight can fall between its steps."""
+    now = now or datetime.now(dt_timezone.utc)
+    offset = 12 - now.astimezone(dt_timezone.utc).hour  # -11 .. +12 hours from UTC
+    return "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"  # POSIX sign: Etc/GMT-2 is UTC+2

@@ -5,7 +5,7 @@ import pytest
 from activation.models import Transaction
 from activation.services import transactions_settle
 from offers.campaigns.models import Campaign
-from tests.campaigns.factories import CampaignFactory, pending_redemption
+from tests.campaigns.factories import CampaignFactory, pending_redemption, timezone_around_noon
 from tests.factories import SegmentFactory, bearer, customer
 
 pytestmark = pytest.mark.django_db
@@ -124,7 +124,8 @@ def test_available_reflects_a_campaign_change_at_once(api_client, django_capture
 def test_available_explains_budget_daily_limit_and_targeting(api_client):
     user = customer()
     exhausted = CampaignFactory(total_budget=Decimal("10.00"), spent_amount=Decimal("10.00"))
-    limited = CampaignFactory(max_uses_per_customer_per_day=1)
+    # used up today: in a zone where it is midday, so the redemption and the question are the same day
+    limited = CampaignFactory(max_uses_per_customer_per_day=1, timezone=timezone_around_noon())
     transactions_settle(transaction_id=pending_redemption(user, limited).id)
     targeted = CampaignFactory(is_targeted=True)
     body = api_client.post("/api/v1/discounts/available/?explain=1", {"cart_value": "50"}, format="json",

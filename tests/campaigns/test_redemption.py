@@ -8,6 +8,7 @@ import pytest
 import requests
 from django.db import connection
 from django.db.models import Sum
+from django.utils import timezone
 
 from activation.models import Transaction
 from activation.services import transactions_settle
@@ -60,10 +61,11 @@ def test_200_parallel_redemptions_by_50_customers_on_a_budget_for_37(live_stack)
 @pytest.mark.concurrency
 @pytest.mark.django_db(transaction=True)
 def test_one_customer_20_parallel_redemptions_with_daily_limit_2():
-    # given
+    # given: all asked at the same moment (rows created one by one could straddle midnight)
     user = customer()
     campaign = CampaignFactory(max_uses_per_customer_per_day=2)
-    txns = [pending_redemption(user, campaign) for _ in range(20)]
+    at = timezone.now()
+    txns = [pending_redemption(user, campaign, created_at=at) for _ in range(20)]
     barrier = threading.Barrier(20)
 
     def run(txn):
@@ -147,11 +149,13 @@ def test_below_min_cart_value_and_paused_are_refused():
 
 @pytest.mark.django_db
 def test_reversal_restores_budget_and_daily_usage_and_is_idempotent(api_client):
-    # given: the daily limit is used up
+    # given: the daily limit is used up (every redemption asked at one moment, so no midnight
+    # can fall between them)
     user = customer()
     campaign = CampaignFactory(max_uses_per_customer_per_day=1, value=Decimal("10.00"))
-    txn = settle(pending_redemption(user, campaign))
-    assert settle(pending_redemption(user, campaign)).failure_code == "daily_limit_reached"
+    at = timezone.now()
+    txn = settle(pending_redemption(user, campaign, created_at=at))
+    assert settle(pending_redemption(user, campaign, created_at=at)).failure_code == "daily_limit_reached"
 
     # when: reversed twice over the API
     first = api_client.post(f"/api/v1/account/transactions/{txn.id}/reverse/", HTTP_AUTHORIZATION=bearer(user))
@@ -165,7 +169,7 @@ def test_reversal_restores_budget_and_daily_usage_and_is_idempotent(api_client):
     campaign.refresh_from_db()
     assert campaign.spent_amount == Decimal("0.00") and campaign.uses_count == 0
     assert_budget_consistent(campaign)
-    assert settle(pending_redemption(user, campaign)).status == "SUCCEEDED"
+    assert settle(pending_redemption(user, campaign, created_at=at)).status == "SUCCEEDED"
 
 
 @pytest.mark.django_db
