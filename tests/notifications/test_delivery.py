@@ -2,6 +2,7 @@
 level so the test controls the server's life: idempotency, retries with backoff, limits."""
 import time
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -10,6 +11,7 @@ from activation.services import transactions_settle
 from notifications.events import transaction_notify
 from notifications.models import Notification
 from notifications.services import notification_backoff_seconds, notification_deliver, smtp_error_is_transient
+from offers.models import Subscription
 from offers.services import offer_activation_request
 from tests.conftest import _free_port
 from tests.factories import OfferFactory, customer
@@ -65,7 +67,9 @@ def test_settling_twice_and_delivering_twice_sends_one_email(smtp):
     txn.refresh_from_db()
     assert message.subject == "Your Fibre 1G is active"
     assert "Hello Alice" in message.part("text/plain") and "29.90 EUR" in message.part("text/plain")
-    assert "CET" in message.part("text/plain")  # the expiry in the customer's time zone
+    # the expiry in the customer's time zone (CET in winter, CEST in summer)
+    expires = Subscription.objects.get(user=alice).expires_at.astimezone(ZoneInfo("Europe/Paris"))
+    assert f"Valid until: {expires:%d %b %Y, %H:%M} {expires.tzname()}" in message.part("text/plain")
     assert "<p>Hello Alice,</p>" in message.part("text/html")
 
 
