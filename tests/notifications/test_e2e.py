@@ -20,14 +20,23 @@ from tests.helpers import wait_until_terminal
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def notifications_idle(timeout: float = 60) -> None:
+def notifications_idle(worker, timeout: float = 60) -> None:
     settlement_queue_drain(timeout=timeout)  # settlement, notifications and callbacks queues
-    time.sleep(0.5)
+    worker.wait_idle(timeout=timeout)  # and the messages the worker already took have run
+
+
+def wait_for(predicate, timeout: float = 30, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met after {timeout}s")
+        time.sleep(0.1)
+    return value
 
 
 def test_the_activation_email_arrives_once_with_the_right_recipient_subject_and_facts(live_stack, smtp_server):
     # given
-    web, _ = live_stack
+    web, worker = live_stack
     nina = customer(username="nina-e2e", balance="100.00", timezone="Europe/Paris")
     nina.first_name = "Nina"
     nina.save()
@@ -48,8 +57,10 @@ def test_the_activation_email_arrives_once_with_the_right_recipient_subject_and_
     assert "Hello Nina," in text and "Charged: 29.90 EUR" in text
     assert f"Valid until: {expires:%d %b %Y, %H:%M} {expires.tzname()}" in text
     assert "Fibre 2G" in received.part("text/html")
-    email_row = Notification.objects.get(user=nina, channel="email")
-    assert email_row.status == "sent" and email_row.attempts == 1 and email_row.sent_at <= timezone.now()
+    # the worker records "sent" after the SMTP server has answered, so a moment after the email arrives
+    email_row = wait_for(lambda: Notification.objects.filter(user=nina, channel="email", status="sent").first(),
+                         what="the email row marked sent")
+    assert email_row.attempts == 1 and email_row.sent_at <= timezone.now()
     inbox = requests.get(f"{web.url}/api/v1/notifications/", headers=headers).json()
     inbox = inbox["results"] if isinstance(inbox, dict) else inbox
     assert [n["subject"] for n in inbox] == ["Your Fibre 2G is active"]
@@ -61,7 +72,7 @@ def test_the_activation_email_arrives_once_with_the_right_recipient_subject_and_
     notification_deliver_task.delay(str(email_row.id))
     notification_deliver_task.delay(str(email_row.id))
     wait_until_terminal([transaction_id])
-    notifications_idle()
+    notifications_idle(worker)
 
     # then: still one email and one inbox entry
     assert len(smtp_server.to("nina-e2e@example.com")) == 1
