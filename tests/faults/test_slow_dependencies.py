@@ -20,6 +20,14 @@ from tests.partners.signing import ACTIVATE, body_of, partner, signed_headers
 pytestmark = [pytest.mark.faults, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
+def wait_for(predicate, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not after {timeout}s")
+        time.sleep(0.1)
+
+
 def test_dead_callback_endpoint_and_smtp_down_do_not_slow_settlement(live_env, live_stack, smtp_server):
     # given: settlement on its own worker; callbacks and emails on the session worker, whose
     # callback endpoint swallows connections and whose SMTP server is stopped
@@ -50,8 +58,12 @@ def test_dead_callback_endpoint_and_smtp_down_do_not_slow_settlement(live_env, l
             ids.append(response.json()["transaction_id"])
         txns = wait_until_terminal(ids, timeout=60)
 
-        # then: everything settled while the callbacks and emails were still stuck
+        # then: everything settled while the callbacks and emails were still stuck. (A callback
+        # row is written after its settlement commits, and an email row by the stuck session
+        # worker: wait for them to exist before telling what became of them.)
         assert all(t.status == "SUCCEEDED" for t in txns)
+        wait_for(lambda: CallbackDelivery.objects.count() == 20, "20 callback deliveries recorded")
+        wait_for(lambda: Notification.objects.filter(channel="email").exists(), "an email recorded")
         undelivered = CallbackDelivery.objects.exclude(status="delivered").count()
         unsent = Notification.objects.filter(channel="email").exclude(status="sent").count()
         print(f"\n[faults] dead callback endpoint + SMTP down: {len(txns)} settled; "
