@@ -50,8 +50,10 @@ def _wait(driver, timeout: float = 30) -> WebDriverWait:
 def test_staff_finds_a_transaction_by_its_id_in_the_admin(live_web, browser):
     # given: a customer's transaction and a staff operator
     alice = customer(username="browser-alice")
-    txn = Transaction.objects.create(kind="offer_activation", user=alice, payload={})
-    Transaction.objects.create(kind="offer_activation", user=alice, payload={})  # another, not to be shown
+    # finished rows: nothing enqueues them, and a PENDING one holds the teardown's wait for the
+    # worker (settlement_queue_drain) until its 30 s run out
+    txn = Transaction.objects.create(kind="offer_activation", user=alice, payload={}, status="FAILED")
+    Transaction.objects.create(kind="offer_activation", user=alice, payload={}, status="FAILED")  # not to be shown
     staff = customer(username="browser-staff")
     staff.is_staff = staff.is_superuser = True
     staff.save(update_fields=["is_staff", "is_superuser"])
