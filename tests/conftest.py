@@ -182,21 +182,29 @@ class LiveWorker(Process):
                                    f"after {timeout}s: {replies}\n{self.log_tail()}")
             time.sleep(0.2)
 
-    def wait_idle(self, timeout: float = 60) -> None:
-        """Waits until the worker holds no task: none running, none prefetched, none waiting
-        for its ETA/countdown. (The queues being empty says nothing about those.)"""
+    def wait_idle(self, tasks: tuple[str, ...] = ("",), timeout: float = 60) -> None:
+        """Waits until the worker holds no task whose name starts with one of `tasks`: none
+        running, none prefetched, none waiting for its ETA/countdown. (The queues being empty
+        says nothing about those.) Name the tasks a test started, so that leftovers of earlier
+        tests (callback retries, say) do not hold it up."""
         from config.celery import app
+
+        def held(entries) -> list[str] | None:
+            if entries is None:  # the worker did not answer
+                return None
+            names = [entry.get("name") or entry.get("request", {}).get("name", "") for entry in entries]
+            return [name for name in names if name.startswith(tasks)]
 
         deadline = time.monotonic() + timeout
         while True:
             with app.connection_for_write() as connection:
                 inspect = app.control.inspect(destination=[self.node], timeout=5, connection=connection)
-                held = {name: (getattr(inspect, name)() or {}).get(self.node)
-                        for name in ("active", "reserved", "scheduled")}
-            if all(tasks == [] for tasks in held.values()):
+                found = {kind: held((getattr(inspect, kind)() or {}).get(self.node))
+                         for kind in ("active", "reserved", "scheduled")}
+            if all(names == [] for names in found.values()):
                 return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"worker not idle after {timeout}s: {held}")
+                raise RuntimeError(f"worker still holds {tasks} tasks after {timeout}s: {found}")
             time.sleep(0.2)
 
 

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 def notifications_idle(worker, timeout: float = 60) -> None:
     settlement_queue_drain(timeout=timeout)  # settlement, notifications and callbacks queues
-    worker.wait_idle(timeout=timeout)  # and the messages the worker already took have run
+    worker.wait_idle(("notifications.", "activation."), timeout=timeout)  # and those the worker took have run
 
 
 def wait_for(predicate, timeout: float = 30, what: str = "condition"):
