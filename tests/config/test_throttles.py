@@ -1,6 +1,7 @@
 """Throttles count atomically in Redis: exact under concurrency, sliding window, fail open."""
 import time
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 import redis
@@ -26,15 +27,21 @@ def test_50_parallel_hits_on_a_limit_of_7_let_exactly_7_through(window_key):
     assert all(0 < wait <= 60 for allowed, wait in results if not allowed)
 
 
-def test_a_slot_frees_when_the_oldest_request_leaves_the_window(window_key):
-    # given: a full window of 1 second
-    assert _sliding_window_hit(window_key, window=1, limit=2)[0]
-    assert _sliding_window_hit(window_key, window=1, limit=2)[0]
-    allowed, wait = _sliding_window_hit(window_key, window=1, limit=2)
-    assert not allowed and 0 < wait <= 1
+def test_a_slot_frees_when_the_oldest_request_leaves_the_window(window_key, monkeypatch):
+    # given: a full window, on a clock the test moves (with the wall clock and a 1 s window,
+    # a stall of a loaded machine between the hits aged the first out before the third)
+    now = time.time()
+    monkeypatch.setattr("config.throttles.time", SimpleNamespace(time=lambda: now))
+    assert _sliding_window_hit(window_key, window=60, limit=2)[0]
+    assert _sliding_window_hit(window_key, window=60, limit=2)[0]
+    allowed, wait = _sliding_window_hit(window_key, window=60, limit=2)
+    assert not allowed and 59 < wait <= 60
 
-    # when
-    time.sleep(wait + 0.05)
+    # when: just short of the window, then just past it
+    now += wait - 0.05
+    too_soon = _sliding_window_hit(window_key, window=60, limit=2)[0]
+    now += 0.1
 
     # then
-    assert _sliding_window_hit(window_key, window=1, limit=2)[0]
+    assert not too_soon
+    assert _sliding_window_hit(window_key, window=60, limit=2)[0]
