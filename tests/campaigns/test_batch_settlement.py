@@ -15,10 +15,10 @@ from tests.factories import SegmentFactory, customer
 pytestmark = pytest.mark.django_db
 
 
-def world(tag: str) -> list[Transaction]:
+def world(tag: str, start) -> list[Transaction]:
     """Two campaigns with every rule that reads more than the campaign row (targeting by list
     and segment, daily limit, budget, total uses, min cart value, cap), and 40 redemptions
-    by 6 customers that run into each rule, written in a fixed order."""
+    by 6 customers that run into each rule, written in a fixed order from `start`."""
     vip = SegmentFactory(slug=f"vip-{tag}")
     customers = [customer(segment=vip if i % 3 == 0 else None) for i in range(6)]
     targeted = CampaignFactory(is_targeted=True, value=Decimal("7.00"), total_budget=Decimal("70.00"),
@@ -27,7 +27,6 @@ def world(tag: str) -> list[Transaction]:
     targeted.target_segments.set([vip])
     percentage = CampaignFactory(kind=Campaign.Kind.PERCENTAGE, value=Decimal("15"), max_discount_amount=Decimal("9.00"),
                                  min_cart_value=Decimal("20.00"), total_budget=Decimal("1000.00"), max_total_uses=11)
-    start = timezone.now() - timedelta(minutes=5)
     txns = []
     for i in range(40):
         campaign = targeted if i % 2 else percentage
@@ -42,8 +41,10 @@ def decisions(txns: list[Transaction]) -> list[tuple]:
 
 
 def test_a_batch_decides_every_rule_exactly_as_one_at_a_time():
-    # given: the same world twice
-    one_by_one, batched = world("a"), world("b")
+    # given: the same world twice, at the same moments: yesterday noon UTC, far from the daily
+    # limit's midnight (each world reading its own clock, one could straddle it and the other not)
+    start = (timezone.now() - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+    one_by_one, batched = world("a", start), world("b", start)
 
     # when: one settled item per call, the other in a single batch
     for txn in one_by_one:
