@@ -129,8 +129,10 @@ def test_every_dashboard_and_alert_expression_answers_from_a_live_prometheus(liv
     wait_for(lambda: prometheus.targets_up() == {"web": "up", "worker": "up"}, timeout=60,
              message=f"targets not up: {prometheus.targets_up()}")
 
+    # (settle-task runs: at least one; messages coalesce, so three settlements may take one run)
     counted = {'sum(offers_transactions_finished_total{status="FAILED"})': 1,
-               "sum(offers_transactions_accepted_total)": 3, "sum(offers_idempotency_replays_total)": 1}
+               "sum(offers_transactions_accepted_total)": 3, "sum(offers_idempotency_replays_total)": 1,
+               'sum(offers_celery_task_runs_total{task="activation.tasks.transaction_settle_task"})': 1}
     before = {expr: prometheus.value(expr) or 0 for expr in counted}  # the live processes serve the whole session
 
     # when: an activation, a replay of it, a failing activation, a redemption and a 404
@@ -168,10 +170,9 @@ def test_every_dashboard_and_alert_expression_answers_from_a_live_prometheus(liv
              + f"\nworker log:\n{worker.log_tail(30)}\nworker metrics:\n" + requests.get(
                  f"http://127.0.0.1:{worker.metrics_port}/metrics").text[-3000:])
     # each from a scrape after the settlement: the scrape that showed the counters above may
-    # predate the redemption's commit or the last task's run being counted
+    # predate the redemption's commit
     expected = {'max(offers_campaign_budget_remaining{campaign_id="%d"})' % campaign.id: lambda v: v == 490.0,
-                'max(offers_workers_alive{queue="settlement"})': lambda v: v >= 1,
-                'sum(offers_celery_task_runs_total{task="activation.tasks.transaction_settle_task"})': lambda v: v >= 3}
+                'max(offers_workers_alive{queue="settlement"})': lambda v: v >= 1}
     for expr, holds in expected.items():
         wait_for(lambda: (value := prometheus.value(expr)) is not None and holds(value), timeout=60,
                  message=lambda: f"{expr} = {prometheus.value(expr)}")
