@@ -84,29 +84,36 @@ def transaction_accept(*, kind: str, user_id: int, payload: dict[str, Any], amou
 
 def _transaction_accept(*, kind: str, user_id: int, payload: dict[str, Any], amount: Decimal | None, currency: str,
                         idempotency_key: str | None, scope: str, fingerprint: str) -> Accepted:
+    if not idempotency_key:
+        # One INSERT: in autocommit it is its own transaction (one round trip, not BEGIN +
+        # INSERT + COMMIT); inside a caller's transaction the callbacks wait for its commit.
+        txn = Transaction.objects.create(kind=kind, user_id=user_id, payload=payload, amount=amount,
+                                         currency=currency)
+        _after_commit_dispatch(txn)
+        return Accepted(transaction=txn, replayed=False)
     try:
         with db_transaction.atomic():
-            if idempotency_key:
-                existing = _idempotency_lookup(scope=scope, key=idempotency_key, fingerprint=fingerprint)
-                if existing is not None:
-                    return Accepted(transaction=existing, replayed=True)
+            existing = _idempotency_lookup(scope=scope, key=idempotency_key, fingerprint=fingerprint)
+            if existing is not None:
+                return Accepted(transaction=existing, replayed=True)
             txn = Transaction.objects.create(kind=kind, user_id=user_id, payload=payload, amount=amount,
-                                             currency=currency, idempotency_key=idempotency_key or "")
-            if idempotency_key:
-                IdempotencyKey.objects.create(scope=scope, key=idempotency_key, request_fingerprint=fingerprint,
-                                              transaction=txn)
-            db_transaction.on_commit(lambda: transactions_dispatch([txn]), robust=True)
-            db_transaction.on_commit(lambda: transaction_accepted.send_robust(sender=Transaction, transaction=txn),
-                                     robust=True)
+                                             currency=currency, idempotency_key=idempotency_key)
+            IdempotencyKey.objects.create(scope=scope, key=idempotency_key, request_fingerprint=fingerprint,
+                                          transaction=txn)
+            _after_commit_dispatch(txn)
     except IntegrityError:
         # Only the idempotency key is unique here: a concurrent twin committed first.
-        if not idempotency_key:
-            raise
         existing = _idempotency_lookup(scope=scope, key=idempotency_key, fingerprint=fingerprint, lock=False)
         if existing is None:
             raise IdempotencyInProgress()
         return Accepted(transaction=existing, replayed=True)
     return Accepted(transaction=txn, replayed=False)
+
+
+def _after_commit_dispatch(txn: Transaction) -> None:
+    db_transaction.on_commit(lambda: transactions_dispatch([txn]), robust=True)
+    db_transaction.on_commit(lambda: transaction_accepted.send_robust(sender=Transaction, transaction=txn),
+                             robust=True)
 
 
 def _idempotency_lookup(*, scope: str, key: str, fingerprint: str, lock: bool = True) -> Transaction | None:
