@@ -19,6 +19,7 @@ class Result:
     duration: float = 0.0
     ids: dict[str, float] = field(default_factory=dict)  # transaction id -> absolute due time (epoch)
     accepted: dict[str, float] = field(default_factory=dict)  # transaction id -> when its 202 arrived (epoch)
+    error_kinds: dict[str, int] = field(default_factory=dict)  # HTTP status or exception name -> count
 
     def merge(self, other: "Result") -> None:
         self.rows += other.rows
@@ -26,6 +27,8 @@ class Result:
         self.duration = max(self.duration, other.duration)
         self.ids.update(other.ids)
         self.accepted.update(other.accepted)
+        for kind, n in other.error_kinds.items():
+            self.error_kinds[kind] = self.error_kinds.get(kind, 0) + n
 
     @property
     def ok(self) -> int:
@@ -47,8 +50,12 @@ async def _one(client: httpx.AsyncClient, item: dict, result: Result, due: float
             transaction_id = response.json()["transaction_id"]
             result.ids[transaction_id] = epoch0 + (due - t0)
             result.accepted[transaction_id] = time.time()
-    except (httpx.HTTPError, ValueError, KeyError):
+    except (httpx.HTTPError, ValueError, KeyError) as exc:
         status = 0
+        result.error_kinds[type(exc).__name__] = result.error_kinds.get(type(exc).__name__, 0) + 1
+    else:
+        if not 200 <= status < 300:
+            result.error_kinds[str(status)] = result.error_kinds.get(str(status), 0) + 1
     result.rows.append((due - t0, time.monotonic() - due, status))
 
 

@@ -40,7 +40,7 @@ def main() -> None:
     elapsed = time.perf_counter() - t0
     print(f"{n} accepts in {elapsed:.2f} s = {n / elapsed:.0f}/s in one thread; {len(queries) / n:.1f} SQL per request")
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
+    pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(int(os.environ.get("PROFILE_LINES", "45")))
     print(out.getvalue())
 
 

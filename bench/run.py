@@ -290,12 +290,13 @@ class Bench:
         r = self.load("closed", self.items_activate(), self.p.p3_clients, self.p.p3_seconds)
         rate = round(r.ok / r.duration, 1)
         health = self.results["baselines"]["health"]["requests_per_second"]
-        out = {"accepted_per_second": rate, "errors": r.errors, "requests": len(r.rows), "clients": self.p.p3_clients,
+        out = {"accepted_per_second": rate, "errors": r.errors, "error_kinds": r.error_kinds, "requests": len(r.rows),
+               "clients": self.p.p3_clients,
                "health_requests_per_second": health, "ratio": round(rate / health, 3),
                **latency_summary([x[1] for x in r.rows if 200 <= x[2] < 300])}
         self.results["series"]["P3"] = self.rate_series(r)
         self.results["latencies"]["P3 accept (closed loop)"] = [x[1] for x in r.rows]
-        log(f"  {rate} accepted/s, {r.errors} errors; waiting for settlement to catch up")
+        log(f"  {rate} accepted/s, {r.errors} errors {r.error_kinds or ''}; waiting for settlement to catch up")
         out["drain_after"] = self.drain("P3-drain")
         self.results["scenarios"]["P3"] = out
 

@@ -259,7 +259,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # and the sweeper enqueues it once Redis is back.
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_SOCKET_TIMEOUT
-CELERY_WORKER_SEND_TASK_EVENTS = True
+# Celery task events (received/started/succeeded, one broker PUBLISH each) feed tools such
+# as Flower; the platform's own metrics come from in-process signals (monitoring/receivers.py),
+# so they are off unless asked for: they cost the worker ~7 % of its CPU per task.
+CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_TASK_EVENTS", False)
 CELERY_TASK_SEND_SENT_EVENT = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
