@@ -34,8 +34,9 @@ from activation.registry import (REVERSERS, SETTLERS, LockedRows, LockTarget, Ou
                                  idempotency_replayed, transaction_accepted, transactions_finished,
                                  transactions_swept)
 from activation.selectors import transaction_status_payload
-from activation.status import redis_client, statuses_publish
+from activation.status import statuses_publish
 from config.errors import ConflictError, IdempotencyInProgress, IdempotencyKeyReused
+from config.redis_store import redis_store
 
 logger = logging.getLogger(__name__)
 
@@ -160,18 +161,23 @@ def transactions_enqueue(*, transaction_ids: Iterable[UUID]) -> int:
     transaction_ids = list(transaction_ids)
     if not transaction_ids or time.monotonic() < _broker_down_until:
         return 0
+    return _settlement_message_ensure(transaction_ids[0])
+
+
+def _settlement_message_ensure(transaction_id: UUID | None) -> int:
+    """Publishes a settlement message unless one is already on its way; 1 if it published."""
     if not _settlement_wanted_flag_set():
         return 0
-    if _settlement_message_publish(transaction_ids[0]):
+    if _settlement_message_publish(transaction_id):
         return 1
-    _settlement_wanted_flag_clear()  # the next request tries again (after the backoff)
+    _settlement_wanted_flag_clear()  # the next caller tries again (after the broker backoff)
     return 0
 
 
 def _settlement_wanted_flag_set() -> bool:
     """True if the caller must publish a message (it set the flag, or Redis cannot say)."""
     try:
-        return bool(redis_client().set(SETTLEMENT_WANTED_KEY, "1", nx=True,
+        return bool(redis_store().set(SETTLEMENT_WANTED_KEY, "1", nx=True,
                                        px=settings.SETTLEMENT_WANTED_TTL_MS))
     except redis.RedisError:
         return True
@@ -179,7 +185,7 @@ def _settlement_wanted_flag_set() -> bool:
 
 def _settlement_wanted_flag_clear() -> None:
     try:
-        redis_client().delete(SETTLEMENT_WANTED_KEY)
+        redis_store().delete(SETTLEMENT_WANTED_KEY)
     except redis.RedisError:
         pass  # it expires by itself
 
@@ -215,8 +221,7 @@ def transactions_settle_pending(*, transaction_id: UUID | None = None) -> int:
         if claimed < batch_size:
             return finished
         if time.monotonic() >= deadline:
-            if _settlement_wanted_flag_set():
-                _settlement_message_publish(None)
+            _settlement_message_ensure(None)
             return finished
 
 

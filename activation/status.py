@@ -31,10 +31,6 @@ def status_channel(transaction_id) -> str:
     return f"{STATUS_CHANNEL_PREFIX}{transaction_id}"
 
 
-def redis_client() -> redis.Redis:
-    return redis_store()
-
-
 def redis_client_async() -> aioredis.Redis:
     """One client per event loop (uvicorn runs one loop per worker process)."""
     loop = asyncio.get_running_loop()
@@ -74,7 +70,7 @@ def statuses_publish(payloads: Iterable[dict]) -> bool:
         return True
     try:
         if _publish_script is None:
-            _publish_script = redis_client().register_script(_PUBLISH_SCRIPT)
+            _publish_script = redis_store().register_script(_PUBLISH_SCRIPT)
         _publish_script(args=args)
         return True
     except redis.RedisError as exc:
@@ -84,7 +80,7 @@ def statuses_publish(payloads: Iterable[dict]) -> bool:
 
 def status_read(transaction_id) -> dict | None:
     try:
-        raw = redis_client().get(status_key(transaction_id))
+        raw = redis_store().get(status_key(transaction_id))
     except redis.RedisError:
         return None
     return json.loads(raw) if raw else None

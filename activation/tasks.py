@@ -33,9 +33,9 @@ def idempotency_keys_prune_task() -> int:
 def settlement_ping_task(reply_key: str) -> None:
     """A no-op on the settlement queue that answers by LPUSHing to `reply_key` in the status
     store: the benchmark times the broker round trip with it (there is no result backend)."""
-    from activation.status import redis_client
+    from config.redis_store import redis_store
 
-    pipe = redis_client().pipeline(transaction=False)
+    pipe = redis_store().pipeline(transaction=False)
     pipe.lpush(reply_key, "1")
     pipe.expire(reply_key, 60)
     pipe.execute()

@@ -23,13 +23,6 @@ def notification_deliver_task(notification_id: str) -> str:
 
 
 @shared_task(acks_late=True, **_RETRY)
-def transaction_notify_task(transaction_id: str) -> int:
-    from notifications.events import transaction_notify
-
-    return transaction_notify(transaction_id=transaction_id)
-
-
-@shared_task(acks_late=True, **_RETRY)
 def transactions_notify_task(transaction_ids: list[str]) -> int:
     """One message per settled batch. Each notification has its own dedupe key, so a retry
     of the whole list after a partial failure sends nothing twice."""

@@ -111,10 +111,15 @@ def campaign_budget_consume(*, campaign: Campaign, user_id: int, transaction_id,
         locked.save_deferred(campaign, ["spent_amount", "uses_count", "updated_at"])
     else:
         campaign.save(update_fields=["spent_amount", "uses_count", "updated_at"])
-    if campaign.spent_amount >= campaign.total_budget or (
-            campaign.max_total_uses is not None and campaign.uses_count >= campaign.max_total_uses):
+    if _campaign_used_up(campaign):
         _after_commit_invalidate()
     return redemption
+
+
+def _campaign_used_up(campaign: Campaign) -> bool:
+    """Budget or total uses exhausted: customers' cached `available` lists must drop it."""
+    return campaign.spent_amount >= campaign.total_budget or (
+        campaign.max_total_uses is not None and campaign.uses_count >= campaign.max_total_uses)
 
 
 @dataclass(frozen=True)
@@ -190,8 +195,7 @@ def campaign_redemptions_settle(*, requests: list[RedemptionRequest],
     for campaign in {r.campaign.id: r.campaign for r in granted}.values():
         campaign.updated_at = now
         locked.save_deferred(campaign, ["spent_amount", "uses_count", "updated_at"])
-        if campaign.spent_amount >= campaign.total_budget or (
-                campaign.max_total_uses is not None and campaign.uses_count >= campaign.max_total_uses):
+        if _campaign_used_up(campaign):
             _after_commit_invalidate()
     return results
 

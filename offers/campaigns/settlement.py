@@ -5,9 +5,8 @@ from activation.registry import (LOCK_RANK_CAMPAIGN, LockedRows, LockTarget, Out
                                  reverser_register, settler_register)
 from offers.campaigns.models import Campaign, CampaignRedemption
 from offers.campaigns.rules import Evaluation
-from offers.campaigns.services import (KIND_DISCOUNT_REDEMPTION, RedemptionGranted, RedemptionRequest, campaign_budget_consume,
-                                       campaign_budget_restore, campaign_redemption_evaluate,
-                                       campaign_redemptions_settle)
+from offers.campaigns.services import (KIND_DISCOUNT_REDEMPTION, RedemptionGranted, RedemptionRequest,
+                                       campaign_budget_restore, campaign_redemptions_settle)
 
 
 def campaign_lock_target(campaign_id: int) -> LockTarget:
@@ -18,7 +17,7 @@ def _refused(evaluation: Evaluation) -> Outcome:
     return Outcome.failure(evaluation.refusals[0], ", ".join(evaluation.refusals))
 
 
-def _granted(campaign: Campaign, redemption: "CampaignRedemption | RedemptionGranted") -> Outcome:
+def _granted(campaign: Campaign, redemption: RedemptionGranted) -> Outcome:
     return Outcome.success({"campaign_id": campaign.id, "redemption_id": redemption.id,
                             "discount": str(redemption.amount), "currency": campaign.currency,
                             "target": campaign.target})
@@ -37,6 +36,7 @@ class DiscountRedemptionSettler:
         return [campaign_lock_target(txn.payload["campaign_id"])]
 
     def settle_batch(self, txns, locked: LockedRows) -> list[Outcome]:
+        # The moment the customer asked decides the window and the day, not when a worker got to it.
         requests = [RedemptionRequest(transaction_id=txn.id, user_id=txn.user_id,
                                       campaign=locked.get(Campaign, "id", txn.payload["campaign_id"]),
                                       at=txn.created_at, cart_value=Decimal(txn.payload["cart_value"]),
@@ -50,22 +50,8 @@ class DiscountRedemptionSettler:
                 for request, result in zip(requests, results, strict=True)]
 
     def settle(self, txn, locked: LockedRows) -> Outcome:
-        campaign = locked.get(Campaign, "id", txn.payload["campaign_id"])
-        if campaign is None:
-            return _CAMPAIGN_GONE
-        cart_value = Decimal(txn.payload["cart_value"])
-        delivery_charge = Decimal(txn.payload["delivery_charge"])
-        # The moment the customer asked decides the window and the day, not when a worker got to it.
-        evaluation = campaign_redemption_evaluate(campaign=campaign, user_id=txn.user_id, at=txn.created_at,
-                                                  cart_value=cart_value, delivery_charge=delivery_charge)
-        if not evaluation.applies:
-            return _refused(evaluation)
-        base = cart_value if campaign.target == Campaign.Target.CART else delivery_charge
-        redemption = campaign_budget_consume(campaign=campaign, user_id=txn.user_id, transaction_id=txn.id,
-                                             evaluation=evaluation, base_value=base,
-                                             order_reference=txn.payload.get("order_reference", ""),
-                                             at=txn.created_at, locked=locked)
-        return _granted(campaign, redemption)
+        """One item (the engine's fallback when a batch raised): the same code as a batch."""
+        return self.settle_batch([txn], locked)[0]
 
 
 class DiscountRedemptionReverser:
