@@ -1,9 +1,13 @@
 """Settlement messages are coalesced: one queued message drains every pending transaction.
 
-In-process, so the publishing is recorded instead of sent (a live worker of the session
-would consume the messages, and these rows are not committed); the flag is the real Redis
-one. The end-to-end tests cover the same path through the real broker and worker."""
+In-process, against the real broker and the real Redis flag: the messages are read back
+from the broker's settlement list while any live worker of the session is paused on it
+(these rows are not committed, so no worker could settle them anyway). The end-to-end tests
+cover the worker's side."""
+import base64
+import json
 import time
+from uuid import UUID
 from datetime import timedelta
 
 import pytest
@@ -11,26 +15,36 @@ import redis
 from django.conf import settings
 
 from activation.models import Transaction
-from activation import services
 from activation.services import (SETTLEMENT_WANTED_KEY, transactions_enqueue, transactions_settle_pending,
                                  transactions_sweep)
 from tests.activation.test_settlement import pending_activation
+from tests.conftest import LiveWorker
 from tests.factories import OfferFactory, customer
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def published(monkeypatch) -> list:
-    """The transaction ids of the settlement messages published (None: a message naming none)."""
-    sent: list = []
+def published():
+    """Reads the transaction ids named by the settlement messages queued on the broker, oldest
+    first (None: a message naming none)."""
+    workers = [w for w in LiveWorker.started if w.popen and w.popen.poll() is None]
+    for worker in workers:
+        worker.settlement_pause()
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete("settlement")
 
-    def publish(transaction_id):
-        sent.append(transaction_id)
-        return True
+    def queued() -> list:
+        ids = []
+        for raw in reversed(broker.lrange("settlement", 0, -1)):  # kombu LPUSHes; workers take from the right
+            args = json.loads(base64.b64decode(json.loads(raw)["body"]))[0]
+            ids.append(UUID(args[0]) if args and args[0] else None)
+        return ids
 
-    monkeypatch.setattr(services, "_settlement_message_publish", publish)
-    return sent
+    yield queued
+    broker.delete("settlement")
+    for worker in workers:
+        worker.settlement_resume()
 
 
 def test_while_a_message_is_queued_new_transactions_publish_none(published):
@@ -44,7 +58,7 @@ def test_while_a_message_is_queued_new_transactions_publish_none(published):
 
     # then: one message, naming the first
     assert counts == [1, 0, 0, 0, 0]
-    assert published == [txns[0].id]
+    assert published() == [txns[0].id]
 
 
 def test_a_message_drains_every_pending_transaction_then_the_next_one_publishes_again(published, settings):
@@ -63,7 +77,7 @@ def test_a_message_drains_every_pending_transaction_then_the_next_one_publishes_
     assert not Transaction.objects.filter(status__in=Transaction.SETTLEABLE).exists()
     later = pending_activation(user, offer)
     transactions_enqueue(transaction_ids=[later.id])
-    assert published == [txns[0].id, later.id]
+    assert published() == [txns[0].id, later.id]
 
 
 def test_a_lost_message_only_delays_until_its_flag_expires(published, settings):
@@ -74,13 +88,15 @@ def test_a_lost_message_only_delays_until_its_flag_expires(published, settings):
     offer = OfferFactory()
     assert transactions_enqueue(transaction_ids=[pending_activation(user, offer).id]) == 1
     assert transactions_enqueue(transaction_ids=[pending_activation(user, offer).id]) == 0
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete("settlement")  # the message is lost
 
     # when: the flag expires
     time.sleep(2.3)
 
     # then: the next transaction publishes a message again
-    assert transactions_enqueue(transaction_ids=[pending_activation(user, offer).id]) == 1
-    assert len(published) == 2
+    third = pending_activation(user, offer)
+    assert transactions_enqueue(transaction_ids=[third.id]) == 1
+    assert published() == [third.id]
 
 
 def test_the_sweeper_publishes_one_message_for_pending_and_one_per_stuck_processing(published):
@@ -98,4 +114,4 @@ def test_the_sweeper_publishes_one_message_for_pending_and_one_per_stuck_process
 
     # then
     assert swept == 5
-    assert published == [pending[0].id] + [t.id for t in stuck]
+    assert published() == [pending[0].id] + [t.id for t in stuck]
