@@ -34,7 +34,7 @@ from activation.registry import (REVERSERS, SETTLERS, LockedRows, LockTarget, Ou
                                  idempotency_replayed, transaction_accepted, transactions_finished,
                                  transactions_swept)
 from activation.selectors import transaction_status_payload
-from activation.status import statuses_publish
+from activation.status import statuses_publish, statuses_publish_and_flag_set
 from config.errors import ConflictError, IdempotencyInProgress, IdempotencyKeyReused
 from config.redis_store import redis_store
 
@@ -133,11 +133,19 @@ def _idempotency_lookup(*, scope: str, key: str, fingerprint: str, lock: bool = 
 
 
 def transactions_dispatch(txns: Iterable[Transaction]) -> None:
-    """After commit: publish PENDING statuses and enqueue settlement. A failure here loses
-    nothing (the rows are durable); the sweeper enqueues whatever is left behind."""
+    """After commit: publish PENDING statuses and make sure a settlement message is on its
+    way; the statuses and the "message wanted" flag go in one Redis command. A failure here
+    loses nothing (the rows are durable); the sweeper enqueues whatever is left behind."""
     txns = list(txns)
-    statuses_publish(transaction_status_payload(t) for t in txns)
-    transactions_enqueue(transaction_ids=[t.id for t in txns])
+    if not txns:
+        return
+    payloads = [transaction_status_payload(t) for t in txns]
+    if time.monotonic() < _broker_down_until:
+        statuses_publish(payloads)
+        return
+    if statuses_publish_and_flag_set(payloads, flag_key=SETTLEMENT_WANTED_KEY,
+                                     flag_ttl_ms=settings.SETTLEMENT_WANTED_TTL_MS):
+        _settlement_message_publish_or_lower_flag(txns[0].id)
 
 
 BROKER_BACKOFF_SECONDS = 5.0
@@ -168,6 +176,11 @@ def _settlement_message_ensure(transaction_id: UUID | None) -> int:
     """Publishes a settlement message unless one is already on its way; 1 if it published."""
     if not _settlement_wanted_flag_set():
         return 0
+    return _settlement_message_publish_or_lower_flag(transaction_id)
+
+
+def _settlement_message_publish_or_lower_flag(transaction_id: UUID | None) -> int:
+    """For the caller that raised the flag: publishes the message it stands for; 1 if it did."""
     if _settlement_message_publish(transaction_id):
         return 1
     _settlement_wanted_flag_clear()  # the next caller tries again (after the broker backoff)

@@ -43,17 +43,22 @@ def redis_client_async() -> aioredis.Redis:
 
 
 # SET each status with its TTL and PUBLISH the terminal ones, for a whole batch in one
-# command: ARGV = ttl, then (transaction id, terminal 0/1, body) per status. (The keys are
-# built in the script, so it needs a single Redis, not a cluster: that is what we run.)
+# command: ARGV = ttl, flag ttl (ms), then (transaction id, terminal 0/1, body) per status.
+# With KEYS[1] it also sets that flag (SET NX PX) and returns 1 if this call set it. (The
+# status keys are built in the script, so it needs a single Redis, not a cluster: that is
+# what we run.)
 _PUBLISH_SCRIPT = """
 local ttl = tonumber(ARGV[1])
-for i = 2, #ARGV, 3 do
+for i = 3, #ARGV, 3 do
   redis.call('SET', '%(key)s' .. ARGV[i], ARGV[i + 2], 'EX', ttl)
   if ARGV[i + 1] == '1' then
     redis.call('PUBLISH', '%(channel)s' .. ARGV[i], ARGV[i + 2])
   end
 end
-return (#ARGV - 1) / 3
+if KEYS[1] and redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[2]) then
+  return 1
+end
+return 0
 """ % {"key": STATUS_KEY_PREFIX, "channel": STATUS_CHANNEL_PREFIX}
 _publish_script = None
 
@@ -61,21 +66,32 @@ _publish_script = None
 def statuses_publish(payloads: Iterable[dict]) -> bool:
     """Stores each payload and announces terminal ones (one Redis command for the lot).
     Never raises: a lost status only makes readers fall back to PostgreSQL."""
+    return _statuses_script(payloads, flag_key=None, flag_ttl_ms=0) is not None
+
+
+def statuses_publish_and_flag_set(payloads: Iterable[dict], *, flag_key: str, flag_ttl_ms: int) -> bool:
+    """statuses_publish, and `SET flag_key 1 NX PX flag_ttl_ms` in the same command (one
+    round trip on the accept path). True if this call set the flag, or if Redis could not
+    say (the caller then acts as if it had: see activation.services)."""
+    return _statuses_script(payloads, flag_key=flag_key, flag_ttl_ms=flag_ttl_ms) != 0
+
+
+def _statuses_script(payloads: Iterable[dict], *, flag_key: str | None, flag_ttl_ms: int) -> int | None:
+    """The script's answer (1: the flag was set), or None when Redis is unavailable."""
     global _publish_script
-    args: list = [settings.TRANSACTION_STATUS_TTL_SECONDS]
+    args: list = [settings.TRANSACTION_STATUS_TTL_SECONDS, flag_ttl_ms]
     for payload in payloads:
         args += [payload["transaction_id"], "0" if payload["status"] in ("PENDING", "PROCESSING") else "1",
                  json.dumps(payload)]
-    if len(args) == 1:
-        return True
+    if len(args) == 2 and flag_key is None:
+        return 0
     try:
         if _publish_script is None:
             _publish_script = redis_store().register_script(_PUBLISH_SCRIPT)
-        _publish_script(args=args)
-        return True
+        return int(_publish_script(keys=[flag_key] if flag_key else [], args=args))
     except redis.RedisError as exc:
-        logger.warning("status store unavailable, %d status(es) not published: %r", (len(args) - 1) // 3, exc)
-        return False
+        logger.warning("status store unavailable, %d status(es) not published: %r", (len(args) - 2) // 3, exc)
+        return None
 
 
 def status_read(transaction_id) -> dict | None:

@@ -14,3 +14,15 @@ class OffersConfig(AppConfig):
         campaign_settlement.settlers_register()
         code_settlement.settlers_register()
         flash_settlement.settlers_register()
+        from django.db.models.signals import post_delete, post_save
+
+        from offers.models import Offer
+
+        post_save.connect(_offer_changed, sender=Offer, dispatch_uid="offers.offer_quote_forget.save")
+        post_delete.connect(_offer_changed, sender=Offer, dispatch_uid="offers.offer_quote_forget.delete")
+
+
+def _offer_changed(sender, instance, **kwargs) -> None:
+    from offers.selectors import offer_quote_forget
+
+    offer_quote_forget(instance.pk)

@@ -1,5 +1,7 @@
+import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -21,3 +23,28 @@ def subscription_list_expiring(*, user_id: int, days: int) -> QuerySet[Subscript
     return (Subscription.objects.filter(user_id=user_id, status=Subscription.Status.ACTIVE,
                                         expires_at__gte=now, expires_at__lte=now + timedelta(days=days))
             .select_related("offer").order_by("expires_at"))
+
+
+# Offers quoted by the accept paths, per process. An activation request needs the offer's
+# price and currency to write its PENDING row; the catalogue changes rarely and every
+# activation hits the same few offers, so a found offer is kept for OFFER_CACHE_SECONDS.
+# A save or delete in this process drops it at once (offers.apps); other processes see a
+# change within that many seconds. Settlement never uses this: it re-reads the offer and
+# re-checks it (an offer deactivated meanwhile fails as offer_inactive).
+_offers_quoted: dict[int, tuple[float, Offer]] = {}
+
+
+def offer_quote(offer_id: int) -> Offer | None:
+    ttl = settings.OFFER_CACHE_SECONDS
+    hit = _offers_quoted.get(offer_id)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    offer = Offer.objects.filter(pk=offer_id).first()
+    if offer is not None and ttl > 0:
+        _offers_quoted[offer_id] = (now + ttl, offer)
+    return offer
+
+
+def offer_quote_forget(offer_id: int) -> None:
+    _offers_quoted.pop(offer_id, None)

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from config.api import StrictSerializer
 from offers.models import Offer, Subscription
+from offers.selectors import offer_quote
 
 
 class OfferSerializer(serializers.ModelSerializer):
@@ -39,7 +40,7 @@ class ActivationRequestSerializer(StrictSerializer):
         return value
 
     def validate_offer_id(self, value: int) -> int:
-        offer = Offer.objects.filter(pk=value).first()
+        offer = offer_quote(value)
         if offer is None:
             raise serializers.ValidationError("Unknown offer.", code="unknown_offer")
         self.context["offer"] = offer

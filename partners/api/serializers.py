@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from config.api import StrictSerializer
 from offers.models import Offer
+from offers.selectors import offer_quote
 from partners.selectors import customer_by_identifier
 from partners.services import CallbackUrlRefused, callback_url_check
 
@@ -25,7 +26,7 @@ class PartnerActivationRequestSerializer(StrictSerializer):
         return value.strip()
 
     def validate_offer_id(self, value: int) -> int:
-        offer = Offer.objects.filter(pk=value).first()
+        offer = offer_quote(value)
         if offer is None:
             raise serializers.ValidationError("Unknown offer.", code="unknown_offer")
         self.context["offer"] = offer

@@ -115,3 +115,25 @@ def test_the_sweeper_publishes_one_message_for_pending_and_one_per_stuck_process
     # then
     assert swept == 5
     assert published() == [pending[0].id] + [t.id for t in stuck]
+
+
+def test_accepted_requests_store_their_statuses_and_raise_the_flag_together(published, api_client,
+                                                                          django_capture_on_commit_callbacks):
+    # given
+    from tests.factories import bearer
+
+    user = customer(balance="100.00")
+    offer = OfferFactory()
+    store = redis.Redis.from_url(settings.CACHE_REDIS_URL)
+
+    # when: two activations through the API (the first raises the flag, the second finds it up)
+    with django_capture_on_commit_callbacks(execute=True):
+        ids = [api_client.post("/api/v1/activation/", {"offer_id": offer.id}, format="json",
+                               HTTP_AUTHORIZATION=bearer(user)).json()["transaction_id"] for _ in range(2)]
+
+    # then: both PENDING statuses are stored (with their TTL), one message is queued, and the
+    # flag stays up for the next request until the message's task lowers it
+    assert [json.loads(store.get(f"offers:txn:{i}"))["status"] for i in ids] == ["PENDING", "PENDING"]
+    assert store.ttl(f"offers:txn:{ids[1]}") > 0
+    assert published() == [UUID(ids[0])]
+    assert 0 < store.pttl(SETTLEMENT_WANTED_KEY) <= settings.SETTLEMENT_WANTED_TTL_MS
