@@ -61,6 +61,17 @@ def settleable_count() -> int:
     return Transaction.objects.filter(status__in=Transaction.SETTLEABLE).count()
 
 
+def last_settled_at(*, since: float) -> float | None:
+    """The latest settled_at (epoch seconds) of transactions settled after `since`."""
+    from datetime import datetime, timezone as tz
+
+    from django.db.models import Max
+
+    last = (Transaction.objects.filter(settled_at__gte=datetime.fromtimestamp(since, tz.utc))
+            .aggregate(last=Max("settled_at"))["last"])
+    return last.timestamp() if last else None
+
+
 def terminal_count(ids_since=None) -> int:
     return Transaction.objects.filter(status__in=Transaction.TERMINAL).count()
 

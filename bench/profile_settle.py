@@ -39,6 +39,14 @@ def main() -> None:
     elapsed = time.perf_counter() - t0
     print(f"settled {settled} in {elapsed:.2f} s = {settled / elapsed:.0f}/s in one process; "
           f"{len(queries)} SQL statements = {len(queries) / max(settled, 1):.2f} per item")
+    by_statement: dict[str, list[float]] = {}
+    for q in queries.captured_queries:
+        key = " ".join(q["sql"].split())[:70]
+        key = key if not key.startswith("SAVEPOINT") and not key.startswith("RELEASE") else key.split()[0]
+        by_statement.setdefault(key, []).append(float(q["time"]))
+    print("SQL time by statement (s, count), as the client saw it:")
+    for key, times in sorted(by_statement.items(), key=lambda kv: -sum(kv[1]))[:12]:
+        print(f"  {sum(times):7.3f} {len(times):5d}  {key}")
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(int(os.environ.get("PROFILE_LINES", "35")))
     print(out.getvalue())
