@@ -267,7 +267,9 @@ def _claimed_transactions_settle_retrying(claimed: list[UUID]) -> list[Transacti
 
 
 _CLAIM_SQL = """
-WITH first AS (
+WITH no_flush_wait AS MATERIALIZED (
+    SELECT set_config('synchronous_commit', 'off', true)
+), first AS (
     SELECT id FROM activation_transaction
      WHERE id = %(first)s::uuid AND status IN ('PENDING', 'PROCESSING')
      FOR UPDATE SKIP LOCKED
@@ -280,17 +282,18 @@ WITH first AS (
 UPDATE activation_transaction t
    SET status = 'PROCESSING', attempts = t.attempts + 1, processing_started_at = now(), updated_at = now()
  WHERE t.id IN (SELECT id FROM first UNION ALL SELECT id FROM more)
+   AND EXISTS (SELECT FROM no_flush_wait)
 RETURNING t.id
 """
 
 
 def _transactions_claim(*, first_id: UUID | None, limit: int) -> list[UUID]:
-    """PENDING -> PROCESSING in one short statement, skipping rows another worker holds.
-    Its commit does not wait for the WAL flush: losing a claim in a database crash only
-    leaves the row PENDING with its previous attempt count, and the settlement commit that
-    follows flushes the claim's WAL record with its own."""
-    with db_transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    """PENDING -> PROCESSING in one statement, its own transaction (one round trip), skipping
+    rows another worker holds. Its commit does not wait for the WAL flush (the statement
+    sets synchronous_commit off for its own transaction, as SET LOCAL would): losing a claim
+    in a database crash only leaves the row PENDING with its previous attempt count, and
+    the settlement commit that follows flushes the claim's WAL record with its own."""
+    with connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL, {"first": first_id, "more": max(limit - (1 if first_id else 0), 0)})
         return [row[0] for row in cursor.fetchall()]
 

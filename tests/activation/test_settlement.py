@@ -155,3 +155,39 @@ def test_parallel_settlements_on_one_account_never_overspend():
     assert sum(t.status == "SUCCEEDED" for t in final) == 10
     assert sum(t.failure_code == "insufficient_balance" for t in final) == 40
     assert assert_ledger_matches_balance(user) == Decimal("0.00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_claim_is_one_statement_that_commits_without_waiting_for_the_wal_flush():
+    # given: pending activations (committed: this test runs in autocommit, as workers do)
+    from django.test.utils import CaptureQueriesContext
+
+    from activation.services import _transactions_claim
+
+    user = customer(balance="100.00")
+    offer = OfferFactory()
+    claims, updates = [pending_activation(user, offer) for _ in range(20)], [pending_activation(user, offer) for _ in range(20)]
+
+    def returned_before_flush() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_current_wal_flush_lsn() < pg_current_wal_insert_lsn()")
+            return cursor.fetchone()[0]
+
+    # when: each is claimed; for contrast, a plain durable update of the others
+    with CaptureQueriesContext(connection) as queries:
+        claimed = _transactions_claim(first_id=claims[0].id, limit=1)
+    early_claims = sum(_transactions_claim(first_id=t.id, limit=1) == [t.id] and returned_before_flush()
+                       for t in claims[1:])
+    early_updates = 0
+    for t in updates:
+        Transaction.objects.filter(pk=t.pk).update(attempts=1)
+        early_updates += returned_before_flush()
+
+    # then: one statement, no BEGIN/COMMIT around it; it sets synchronous_commit off for its
+    # own transaction only (a durable commit always returns after its flush, the claims did not)
+    assert claimed == [claims[0].id] and len(queries) == 1
+    assert early_updates == 0
+    assert early_claims >= 1
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
