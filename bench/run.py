@@ -87,6 +87,7 @@ class Bench:
                              ("P6", self.p6), ("P7", self.p7)]:
                 if self.want(name):
                     log(f"--- {name}")
+                    self.quiesce(name)
                     try:
                         fn()
                     except Exception as exc:  # a broken scenario fails the report, the others still run
@@ -467,6 +468,22 @@ class Bench:
                                            "processes": growth, "worst_growth_percent": worst}
         log(f"  worst RSS growth {worst} %")
         self.drain("P7-drain")
+
+    def quiesce(self, name: str) -> None:
+        """Before a scenario: VACUUM ANALYZE what the previous ones wrote and wait for any
+        autovacuum to end, so a scenario is not measured against its predecessor's cleanup
+        (P3 after the 40,000-row drains of P1/P2 was). Recorded in the report."""
+        t0 = time.monotonic()
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM (ANALYZE) activation_transaction, offers_campaignredemption, offers_campaign, "
+                           "accounts_account, accounts_ledgerentry, offers_subscription")
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")
+                if not cursor.fetchone()[0]:
+                    break
+                time.sleep(0.5)
+        self.results.setdefault("quiesce_seconds", {})[name] = round(time.monotonic() - t0, 2)
 
     def invariants(self, name: str) -> None:
         for proc in (self.web, self.worker):
