@@ -101,6 +101,38 @@ def test_a_settler_bug_leaves_the_item_for_retry_without_failing_the_batch(monke
 
 
 @pytest.mark.django_db
+def test_a_settler_bug_in_a_batch_of_one_rolls_it_back_whole_and_leaves_it_for_retry(monkeypatch, caplog):
+    # given: a lone activation whose settlement raises after the debit was written
+    from offers import settlement
+
+    user = customer(balance="30.00")
+    txn = pending_activation(user, OfferFactory(price=Decimal("10.00")))
+
+    def explode(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(settlement, "subscription_extend_or_create", explode)
+
+    # when: settled as a batch of one (no savepoint is taken for it)
+    finished = transactions_settle(transaction_id=txn.id, batch_size=1)
+
+    # then: nothing finished, the debit rolled back, the item still claimed for a retry, logged
+    txn.refresh_from_db()
+    assert finished == []
+    assert txn.status == "PROCESSING" and txn.attempts == 1
+    assert assert_ledger_matches_balance(user) == Decimal("30.00")
+    assert not Subscription.objects.filter(user=user).exists()
+    assert f"settling {txn.id} raised" in caplog.text
+
+    # and when the bug is gone, the retry settles it once
+    monkeypatch.undo()
+    transactions_settle(transaction_id=txn.id, batch_size=1)
+    txn.refresh_from_db()
+    assert txn.status == "SUCCEEDED"
+    assert assert_ledger_matches_balance(user) == Decimal("20.00")
+
+
+@pytest.mark.django_db
 def test_a_transaction_that_keeps_failing_is_given_up_after_the_attempt_limit(settings):
     # given
     settings.SETTLEMENT_MAX_ATTEMPTS = 2
