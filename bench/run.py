@@ -207,6 +207,7 @@ class Bench:
         b["celery_ping"] = self.ping()
         log(f"  p50 {b['celery_ping']['p50_ms']} ms, p99 {b['celery_ping']['p99_ms']} ms")
         log("baseline: /health/ request rate")
+        self.quiesce("health")  # pgbench's updates leave autovacuum work behind; P3 gets the same quiet start
         r = self.load("closed", [{"method": "GET", "path": "/health/"}], self.p.p3_clients, self.p.p3_seconds)
         b["health"] = {"requests_per_second": round(r.ok / r.duration, 1), "errors": r.errors,
                        "clients": self.p.p3_clients, **latency_summary([x[1] for x in r.rows])}
