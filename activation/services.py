@@ -271,7 +271,8 @@ def _claimed_transactions_settle_retrying(claimed: list[UUID]) -> list[Transacti
 
 _CLAIM_SQL = """
 WITH no_flush_wait AS MATERIALIZED (
-    SELECT set_config('synchronous_commit', 'off', true)
+    SELECT set_config('synchronous_commit',
+                      CASE WHEN %(no_flush_wait)s THEN 'off' ELSE current_setting('synchronous_commit') END, true)
 ), first AS (
     SELECT id FROM activation_transaction
      WHERE id = %(first)s::uuid AND status IN ('PENDING', 'PROCESSING')
@@ -295,9 +296,11 @@ def _transactions_claim(*, first_id: UUID | None, limit: int) -> list[UUID]:
     rows another worker holds. Its commit does not wait for the WAL flush (the statement
     sets synchronous_commit off for its own transaction, as SET LOCAL would): losing a claim
     in a database crash only leaves the row PENDING with its previous attempt count, and
-    the settlement commit that follows flushes the claim's WAL record with its own."""
+    the settlement commit that follows flushes the claim's WAL record with its own. Inside a
+    caller's transaction it leaves the setting alone (it would last until that commit)."""
     with connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL, {"first": first_id, "more": max(limit - (1 if first_id else 0), 0)})
+        cursor.execute(_CLAIM_SQL, {"first": first_id, "more": max(limit - (1 if first_id else 0), 0),
+                                    "no_flush_wait": not connection.in_atomic_block})
         return [row[0] for row in cursor.fetchall()]
 
 

@@ -87,8 +87,8 @@ class Bench:
                              ("P6", self.p6), ("P7", self.p7)]:
                 if self.want(name):
                     log(f"--- {name}")
-                    self.quiesce(name)
                     try:
+                        self.quiesce(name)
                         fn()
                     except Exception as exc:  # a broken scenario fails the report, the others still run
                         import traceback

@@ -23,6 +23,12 @@ class OffersConfig(AppConfig):
 
 
 def _offer_changed(sender, instance, **kwargs) -> None:
+    """Forgets the quote now and again after commit: between the two, a concurrent request
+    of this process may have read (and cached) the row as it was before the commit."""
+    from django.db import transaction
+
     from offers.selectors import offer_quote_forget
 
-    offer_quote_forget(instance.pk)
+    pk = instance.pk
+    offer_quote_forget(pk)
+    transaction.on_commit(lambda: offer_quote_forget(pk), robust=True)

@@ -28,9 +28,10 @@ def subscription_list_expiring(*, user_id: int, days: int) -> QuerySet[Subscript
 # Offers quoted by the accept paths, per process. An activation request needs the offer's
 # price and currency to write its PENDING row; the catalogue changes rarely and every
 # activation hits the same few offers, so a found offer is kept for OFFER_CACHE_SECONDS.
-# A save or delete in this process drops it at once (offers.apps); other processes see a
-# change within that many seconds. Settlement never uses this: it re-reads the offer and
-# re-checks it (an offer deactivated meanwhile fails as offer_inactive).
+# A save or delete in this process drops it (offers.apps: at once and after commit); other
+# processes see a change within that many seconds. Settlement never uses this: it re-reads
+# the offer and re-checks it (an offer deactivated meanwhile fails as offer_inactive, one
+# whose currency changed as currency_mismatch).
 _offers_quoted: dict[int, tuple[float, Offer]] = {}
 
 

@@ -50,6 +50,8 @@ class OfferActivationSettler:
     def settle(self, txn, locked: LockedRows) -> Outcome:
         account = locked.get(Account, "user_id", txn.user_id)
         offer = Offer.objects.get(pk=txn.payload["offer_id"])
+        if txn.currency != offer.currency:  # quoted before the offer changed currency: the amount means nothing now
+            return _failure(OfferFailure.CURRENCY_MISMATCH)
         campaign, evaluation, charge = None, None, txn.amount
         if txn.payload.get("campaign_id"):
             campaign = locked.get(Campaign, "id", txn.payload["campaign_id"])
@@ -92,6 +94,8 @@ class OfferRenewalSettler:
         subscription = Subscription.objects.select_related("offer").get(pk=txn.payload["subscription_id"])
         if subscription.status == Subscription.Status.CANCELLED:
             return _failure(OfferFailure.SUBSCRIPTION_NOT_RENEWABLE)
+        if txn.currency != subscription.offer.currency:
+            return _failure(OfferFailure.CURRENCY_MISMATCH)
         refusal = offer_charge_check(account=account, offer=subscription.offer, amount=txn.amount)
         if refusal:
             return refusal

@@ -100,8 +100,10 @@ def test_a_settler_bug_leaves_the_item_for_retry_without_failing_the_batch(monke
     assert assert_ledger_matches_balance(user) == Decimal("20.00")
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_a_settler_bug_in_a_batch_of_one_rolls_it_back_whole_and_leaves_it_for_retry(monkeypatch, caplog):
+    # (transaction=True: the claim commits on its own and the settlement's rollback is a real
+    # ROLLBACK, as in a worker, not a savepoint inside the test's transaction)
     # given: a lone activation whose settlement raises after the debit was written
     from offers import settlement
 
@@ -190,36 +192,43 @@ def test_parallel_settlements_on_one_account_never_overspend():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_claim_is_one_statement_that_commits_without_waiting_for_the_wal_flush():
+def test_the_claim_is_one_statement_whose_own_transaction_commits_without_waiting_for_the_wal_flush():
     # given: pending activations (committed: this test runs in autocommit, as workers do)
     from django.test.utils import CaptureQueriesContext
 
-    from activation.services import _transactions_claim
+    from activation import services
 
     user = customer(balance="100.00")
     offer = OfferFactory()
-    claims, updates = [pending_activation(user, offer) for _ in range(20)], [pending_activation(user, offer) for _ in range(20)]
+    first, second = pending_activation(user, offer), pending_activation(user, offer)
 
-    def returned_before_flush() -> bool:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_current_wal_flush_lsn() < pg_current_wal_insert_lsn()")
-            return cursor.fetchone()[0]
-
-    # when: each is claimed; for contrast, a plain durable update of the others
+    # when: claimed as a worker claims
     with CaptureQueriesContext(connection) as queries:
-        claimed = _transactions_claim(first_id=claims[0].id, limit=1)
-    early_claims = sum(_transactions_claim(first_id=t.id, limit=1) == [t.id] and returned_before_flush()
-                       for t in claims[1:])
-    early_updates = 0
-    for t in updates:
-        Transaction.objects.filter(pk=t.pk).update(attempts=1)
-        early_updates += returned_before_flush()
+        claimed = services._transactions_claim(first_id=first.id, limit=1)
 
-    # then: one statement, no BEGIN/COMMIT around it; it sets synchronous_commit off for its
-    # own transaction only (a durable commit always returns after its flush, the claims did not)
-    assert claimed == [claims[0].id] and len(queries) == 1
-    assert early_updates == 0
-    assert early_claims >= 1
+    # then: one statement; and the same statement, asked to return the setting its own rows
+    # were updated under, says synchronous_commit was off there, while the session stays on
+    assert claimed == [first.id] and len(queries) == 1
+    probe = services._CLAIM_SQL.replace("RETURNING t.id", "RETURNING current_setting('synchronous_commit')")
+    with connection.cursor() as cursor:
+        cursor.execute(probe, {"first": second.id, "more": 0, "no_flush_wait": True})
+        assert cursor.fetchall() == [("off",)]
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+
+
+@pytest.mark.django_db
+def test_a_claim_inside_a_callers_transaction_leaves_that_transaction_durable():
+    # given: a caller's open transaction (the test's own), which must not become asynchronous
+    from activation import services
+
+    user = customer(balance="100.00")
+    txn = pending_activation(user, OfferFactory())
+
+    # when
+    assert services._transactions_claim(first_id=txn.id, limit=1) == [txn.id]
+
+    # then
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"

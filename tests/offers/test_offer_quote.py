@@ -77,3 +77,25 @@ def test_an_offer_deactivated_behind_the_cache_still_fails_at_settlement(api_cli
     assert (txn.status, txn.failure_code) == ("FAILED", "offer_inactive")
     user.account.refresh_from_db()
     assert user.account.balance == Decimal("100.00")
+
+
+def test_an_offer_that_changed_currency_behind_the_cache_fails_at_settlement_and_charges_nothing(api_client):
+    # given: a quoted offer whose currency another process changed (this one still caches it)
+    user = customer(balance="100.00")
+    offer = OfferFactory(price=Decimal("10.00"))
+    quoted = offer_quote(offer.id)
+    other = "JPY" if quoted.currency != "JPY" else "USD"
+    type(offer).objects.filter(pk=offer.pk).update(currency=other, price=Decimal("1500.00"))
+
+    # when: accepted at the stale quote, then settled
+    response = api_client.post("/api/v1/activation/", {"offer_id": offer.id}, format="json",
+                               HTTP_AUTHORIZATION=bearer(user))
+    assert response.status_code == 202
+    transactions_settle(transaction_id=response.json()["transaction_id"])
+
+    # then: the quoted amount is in a currency the offer no longer has: refused, nothing charged
+    txn = Transaction.objects.get(pk=response.json()["transaction_id"])
+    assert (txn.amount, txn.currency) == (Decimal("10.00"), quoted.currency)
+    assert (txn.status, txn.failure_code) == ("FAILED", "currency_mismatch")
+    user.account.refresh_from_db()
+    assert user.account.balance == Decimal("100.00")
