@@ -132,22 +132,6 @@ def _idempotency_lookup(*, scope: str, key: str, fingerprint: str, lock: bool = 
     return record.transaction
 
 
-def transactions_dispatch(txns: Iterable[Transaction]) -> None:
-    """After commit: publish PENDING statuses and make sure a settlement message is on its
-    way; the statuses and the "message wanted" flag go in one Redis command. A failure here
-    loses nothing (the rows are durable); the sweeper enqueues whatever is left behind."""
-    txns = list(txns)
-    if not txns:
-        return
-    payloads = [transaction_status_payload(t) for t in txns]
-    if time.monotonic() < _broker_down_until:
-        statuses_publish(payloads)
-        return
-    if statuses_publish_and_flag_set(payloads, flag_key=SETTLEMENT_WANTED_KEY,
-                                     flag_ttl_ms=settings.SETTLEMENT_WANTED_TTL_MS):
-        _settlement_message_publish_or_lower_flag(txns[0].id)
-
-
 BROKER_BACKOFF_SECONDS = 5.0
 _broker_down_until = 0.0
 
@@ -161,15 +145,24 @@ _broker_down_until = 0.0
 SETTLEMENT_WANTED_KEY = "offers:settlement:wanted"
 
 
-def transactions_enqueue(*, transaction_ids: Iterable[UUID]) -> int:
-    """After commit of new PENDING transactions: makes sure a settlement message is on its way
-    (at most one is published; none if one is already queued). Returns the number published.
-    After a broker failure this process stops trying for a few seconds, so requests stay
-    fast during an outage; the sweeper enqueues what is skipped."""
-    transaction_ids = list(transaction_ids)
-    if not transaction_ids or time.monotonic() < _broker_down_until:
+def transactions_dispatch(txns: Iterable[Transaction]) -> int:
+    """After commit of new PENDING transactions: publishes their statuses and makes sure a
+    settlement message is on its way (at most one is published; none if one is already
+    queued); the statuses and the "message wanted" flag go in one Redis command. Returns the
+    number of messages published. A failure here loses nothing (the rows are durable): after
+    a broker failure this process stops publishing for a few seconds, so requests stay fast
+    during an outage, and the sweeper enqueues whatever is left behind."""
+    txns = list(txns)
+    if not txns:
         return 0
-    return _settlement_message_ensure(transaction_ids[0])
+    payloads = [transaction_status_payload(t) for t in txns]
+    if time.monotonic() < _broker_down_until:
+        statuses_publish(payloads)
+        return 0
+    if statuses_publish_and_flag_set(payloads, flag_key=SETTLEMENT_WANTED_KEY,
+                                     flag_ttl_ms=settings.SETTLEMENT_WANTED_TTL_MS):
+        return _settlement_message_publish_or_lower_flag(txns[0].id)
+    return 0
 
 
 def _settlement_message_ensure(transaction_id: UUID | None) -> int:

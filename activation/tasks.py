@@ -7,7 +7,7 @@ from django.db import InterfaceError, OperationalError
              retry_backoff_max=60, retry_jitter=True, max_retries=10)
 def transaction_settle_task(transaction_id: str | None = None) -> int:
     """Settles `transaction_id` first, then drains every pending transaction (messages are
-    coalesced: see activation.services.transactions_enqueue)."""
+    coalesced: see activation.services.transactions_dispatch)."""
     from uuid import UUID
 
     from activation.services import transactions_settle_pending

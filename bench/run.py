@@ -186,10 +186,13 @@ class Bench:
         return {"transactions": done, "seconds": round(elapsed, 3), "settled_per_second": round(done / elapsed, 1),
                 "left_unsettled": left}
 
-    def enqueue(self, ids) -> None:
-        from activation.services import transactions_enqueue
+    def dispatch(self, ids) -> None:
+        """What the API does after its commits: PENDING statuses stored, one message queued."""
+        from activation.models import Transaction
+        from activation.services import transactions_dispatch
 
-        transactions_enqueue(transaction_ids=ids)
+        for start in range(0, len(ids), 5000):
+            transactions_dispatch(Transaction.objects.filter(pk__in=ids[start:start + 5000]).order_by("created_at"))
 
     # --- baselines ----------------------------------------------------------------------------
     def baselines(self) -> None:
@@ -265,7 +268,7 @@ class Bench:
         self.settlement_pause()
         log(f"pre-loading {n} pending redemptions over {len(campaign_ids)} campaign(s), workers paused")
         ids = data.redemptions_preload(self.users, campaign_ids, n)
-        self.enqueue(ids)
+        self.dispatch(ids)
         log("resuming settlement; timing the drain")
         resumed = time.time()
         self.settlement_resume()

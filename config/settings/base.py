@@ -270,7 +270,7 @@ CELERY_TIMEZONE = "UTC"
 # --- The transaction engine ----------------------------------------------------------------
 SETTLEMENT_BATCH_SIZE = env_int("SETTLEMENT_BATCH_SIZE", 500)
 SETTLEMENT_DRAIN_SECONDS = env_int("SETTLEMENT_DRAIN_SECONDS", 5)  # one message's share before it hands over
-SETTLEMENT_WANTED_TTL_MS = env_int("SETTLEMENT_WANTED_TTL_MS", 2000)  # see activation.services.transactions_enqueue
+SETTLEMENT_WANTED_TTL_MS = env_int("SETTLEMENT_WANTED_TTL_MS", 2000)  # see activation.services.SETTLEMENT_WANTED_KEY
 OFFER_CACHE_SECONDS = float(env_str("OFFER_CACHE_SECONDS", "2"))  # offers.selectors.offer_quote; 0 turns it off
 SETTLEMENT_MAX_ATTEMPTS = env_int("SETTLEMENT_MAX_ATTEMPTS", 5)
 SWEEPER_INTERVAL_SECONDS = env_int("SWEEPER_INTERVAL_SECONDS", 30)

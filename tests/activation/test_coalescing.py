@@ -15,7 +15,7 @@ import redis
 from django.conf import settings
 
 from activation.models import Transaction
-from activation.services import (SETTLEMENT_WANTED_KEY, transactions_enqueue, transactions_settle_pending,
+from activation.services import (SETTLEMENT_WANTED_KEY, transactions_dispatch, transactions_settle_pending,
                                  transactions_sweep)
 from tests.activation.test_settlement import pending_activation
 from tests.conftest import LiveWorker
@@ -54,7 +54,7 @@ def test_while_a_message_is_queued_new_transactions_publish_none(published):
     txns = [pending_activation(user, offer) for _ in range(5)]
 
     # when: each is dispatched as the API does after its commit
-    counts = [transactions_enqueue(transaction_ids=[t.id]) for t in txns]
+    counts = [transactions_dispatch([t]) for t in txns]
 
     # then: one message, naming the first
     assert counts == [1, 0, 0, 0, 0]
@@ -67,7 +67,7 @@ def test_a_message_drains_every_pending_transaction_then_the_next_one_publishes_
     user = customer(balance="100.00")
     offer = OfferFactory()
     txns = [pending_activation(user, offer) for _ in range(10)]
-    transactions_enqueue(transaction_ids=[txns[0].id])
+    transactions_dispatch([txns[0]])
 
     # when: the message's task runs
     finished = transactions_settle_pending(transaction_id=txns[0].id)
@@ -76,7 +76,7 @@ def test_a_message_drains_every_pending_transaction_then_the_next_one_publishes_
     assert finished == 10
     assert not Transaction.objects.filter(status__in=Transaction.SETTLEABLE).exists()
     later = pending_activation(user, offer)
-    transactions_enqueue(transaction_ids=[later.id])
+    transactions_dispatch([later])
     assert published() == [txns[0].id, later.id]
 
 
@@ -86,8 +86,8 @@ def test_a_lost_message_only_delays_until_its_flag_expires(published, settings):
     settings.SETTLEMENT_WANTED_TTL_MS = 2000
     user = customer(balance="100.00")
     offer = OfferFactory()
-    assert transactions_enqueue(transaction_ids=[pending_activation(user, offer).id]) == 1
-    assert transactions_enqueue(transaction_ids=[pending_activation(user, offer).id]) == 0
+    assert transactions_dispatch([pending_activation(user, offer)]) == 1
+    assert transactions_dispatch([pending_activation(user, offer)]) == 0
     redis.Redis.from_url(settings.CELERY_BROKER_URL).delete("settlement")  # the message is lost
 
     # when: the flag expires
@@ -95,7 +95,7 @@ def test_a_lost_message_only_delays_until_its_flag_expires(published, settings):
 
     # then: the next transaction publishes a message again
     third = pending_activation(user, offer)
-    assert transactions_enqueue(transaction_ids=[third.id]) == 1
+    assert transactions_dispatch([third]) == 1
     assert published() == [third.id]
 
 
