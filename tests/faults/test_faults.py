@@ -159,45 +159,50 @@ def _pg_restart() -> None:
 
 
 def test_postgres_restart_gives_503_not_500_and_the_service_recovers(live_stack):
-    # given: clients submitting continuously
+    # given: clients submitting continuously, each as its own customer: one client stays under
+    # the per-customer transaction throttle (600/min) even when every accept is fast
     web, _ = live_stack
-    user = customer(balance="1000.00")
+    users = [customer(balance="1000.00") for _ in range(4)]
     offer = OfferFactory(price=Decimal("1.00"))
-    headers = {"Authorization": bearer(user)}
     results = []
     stop = time.monotonic() + 8
 
-    def client_loop():
+    headers_of = {user.pk: {"Authorization": bearer(user)} for user in users}
+
+    def client_loop(user):
+        headers = headers_of[user.pk]
         while time.monotonic() < stop:
             try:
                 response = requests.post(f"{web.url}/api/v1/activation/", json={"offer_id": offer.id},
                                          headers=headers, timeout=30)
-                results.append((response.status_code, response.headers.get("Retry-After"),
-                                response.json() if response.status_code != 202 else response.json()))
+                results.append((user.pk, response.status_code, response.headers.get("Retry-After"),
+                                response.json()))
             except requests.RequestException as exc:  # pragma: no cover - reported below
-                results.append((0, None, repr(exc)))
+                results.append((user.pk, 0, None, repr(exc)))
             time.sleep(0.02)
 
     # when: PostgreSQL restarts in the middle
     with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = [pool.submit(client_loop) for _ in range(4)]
+        futures = [pool.submit(client_loop, user) for user in users]
         time.sleep(2)
         _pg_restart()
         [f.result() for f in futures]
     connection.close()
 
     # then: only 202s and 503s in the error shape with Retry-After; no 500s
-    codes = {code for code, _, _ in results}
-    assert codes <= {202, 503}, [r for r in results if r[0] not in (202, 503)][:3]
-    for code, retry_after, body in results:
+    codes = {code for _, code, _, _ in results}
+    assert codes <= {202, 503}, [r for r in results if r[1] not in (202, 503)][:3]
+    for _, code, retry_after, body in results:
         if code == 503:
             assert retry_after and set(body) == {"code", "message", "details"}
-    after = requests.post(f"{web.url}/api/v1/activation/", json={"offer_id": offer.id}, headers=headers, timeout=30)
+    after = requests.post(f"{web.url}/api/v1/activation/", json={"offer_id": offer.id},
+                          headers=headers_of[users[0].pk], timeout=30)
     assert after.status_code == 202
-    accepted = [body["transaction_id"] for code, _, body in results if code == 202] + [after.json()["transaction_id"]]
+    accepted = [body["transaction_id"] for _, code, _, body in results if code == 202] + [after.json()["transaction_id"]]
     txns = sweep_until_terminal(accepted, timeout=120)
     assert all(t.status == "SUCCEEDED" for t in txns)
-    account = Account.objects.get(user=user)
-    assert account.balance == Decimal("1000.00") - len(accepted)
+    for user in users:
+        debited = sum(code == 202 for pk, code, _, _ in results if pk == user.pk) + (user is users[0])
+        assert Account.objects.get(user=user).balance == Decimal("1000.00") - debited
     print(f"\n[faults] postgres restart: requests={len(results)} accepted={len(accepted) - 1} "
-          f"503s={sum(c == 503 for c, _, _ in results)} 500s=0")
+          f"503s={sum(c == 503 for _, c, _, _ in results)} 500s=0")

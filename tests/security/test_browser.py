@@ -66,6 +66,8 @@ def test_staff_finds_a_transaction_by_its_id_in_the_admin(live_web, browser):
     search = _wait(browser).until(ec.presence_of_element_located((By.ID, "searchbar")))
     search.send_keys(str(txn.id))
     browser.find_element(By.CSS_SELECTOR, "#changelist-search input[type=submit]").click()
+    # the unfiltered list also has a #result_list: wait until the search's own page replaced it
+    _wait(browser).until(ec.staleness_of(search))
 
     # then: exactly that transaction is listed; the admin stylesheet was served (collectstatic + WhiteNoise)
     _wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, "#result_list")))
