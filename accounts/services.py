@@ -2,22 +2,44 @@
 from decimal import Decimal
 from uuid import UUID
 
+from django.db import connection
 from django.db import transaction as db_transaction
+from django.utils import timezone
 
 from accounts.models import Account, CustomerProfile, LedgerEntry, Segment, User
 from accounts.money import money_quantize
+
+
+_LEDGER_WRITE_SQL = f"""
+WITH account AS (
+    UPDATE {Account._meta.db_table} SET balance = %(balance)s, updated_at = %(now)s WHERE id = %(account)s RETURNING id
+)
+INSERT INTO {LedgerEntry._meta.db_table} (account_id, amount, balance_after, reason, transaction_id, description,
+                                           created_at)
+SELECT account.id, %(amount)s, %(balance)s, %(reason)s, %(transaction)s, %(description)s, %(now)s FROM account
+RETURNING id
+"""
 
 
 def account_ledger_write(*, account: Account, amount: Decimal, reason: str, transaction_id: UUID | None,
                          description: str = "") -> LedgerEntry:
     """Applies a signed amount to an account that the caller holds locked, and records it.
     The caller checks the business rule (e.g. sufficient balance) first; the database check
-    constraint is the last line of defence."""
+    constraints (balance >= 0, amount != 0) are the last line of defence. The balance and
+    its ledger row are written by one statement: one round trip on every money path."""
     amount = money_quantize(amount, account.currency)
-    account.balance = money_quantize(account.balance + amount, account.currency)
-    account.save(update_fields=["balance", "updated_at"])
-    return LedgerEntry.objects.create(account=account, amount=amount, balance_after=account.balance,
-                                      reason=reason, transaction_id=transaction_id, description=description)
+    balance = money_quantize(account.balance + amount, account.currency)
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_LEDGER_WRITE_SQL, {"balance": balance, "now": now, "account": account.pk, "amount": amount,
+                                           "reason": reason, "transaction": transaction_id,
+                                           "description": description})
+        (entry_id,) = cursor.fetchone()
+    account.balance, account.updated_at = balance, now
+    entry = LedgerEntry(id=entry_id, account=account, amount=amount, balance_after=balance, reason=reason,
+                        transaction_id=transaction_id, description=description, created_at=now)
+    entry._state.adding, entry._state.db = False, connection.alias
+    return entry
 
 
 def account_debit(*, account: Account, amount: Decimal, transaction_id: UUID, description: str = "") -> LedgerEntry:

@@ -2,6 +2,7 @@
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from django.db import connection
 from django.utils import timezone
 
 from activation.services import Accepted, transaction_accept
@@ -31,19 +32,32 @@ def offer_renewal_request(*, user_id: int, subscription: Subscription, idempoten
                               amount=offer.price, currency=offer.currency, idempotency_key=idempotency_key)
 
 
+_SUBSCRIPTION_EXTEND_OR_CREATE_SQL = f"""
+INSERT INTO {Subscription._meta.db_table} AS s (user_id, offer_id, status, started_at, expires_at, auto_renew,
+                                                created_by_transaction_id, updated_at)
+VALUES (%(user)s, %(offer)s, 'active', %(now)s, %(now)s + %(period)s, false, %(transaction)s, %(now)s)
+ON CONFLICT (user_id, offer_id) WHERE status = 'active'
+DO UPDATE SET expires_at = GREATEST(s.expires_at, %(now)s) + %(period)s, updated_at = %(now)s
+RETURNING id, status, started_at, expires_at, auto_renew, created_by_transaction_id
+"""
+
+
 def subscription_extend_or_create(*, user_id: int, offer: Offer, transaction_id: UUID,
                                   now: datetime | None = None) -> Subscription:
     """Called by settlement with the account locked. Activating an offer the customer
-    already has adds its validity to the end of the current period."""
+    already has adds its validity to the end of the current period. One statement: the
+    one-active-subscription-per-offer constraint decides between insert and extend."""
     now = now or timezone.now()
-    period = timedelta(days=offer.validity_days)
-    current = Subscription.objects.filter(user_id=user_id, offer=offer, status=Subscription.Status.ACTIVE).first()
-    if current is not None:
-        current.expires_at = max(current.expires_at, now) + period
-        current.save(update_fields=["expires_at", "updated_at"])
-        return current
-    return Subscription.objects.create(user_id=user_id, offer=offer, started_at=now, expires_at=now + period,
-                                       created_by_transaction_id=transaction_id)
+    with connection.cursor() as cursor:
+        cursor.execute(_SUBSCRIPTION_EXTEND_OR_CREATE_SQL, {"user": user_id, "offer": offer.id, "now": now,
+                                                            "period": timedelta(days=offer.validity_days),
+                                                            "transaction": transaction_id})
+        pk, status, started_at, expires_at, auto_renew, created_by = cursor.fetchone()
+    subscription = Subscription(id=pk, user_id=user_id, offer=offer, status=status, started_at=started_at,
+                                expires_at=expires_at, auto_renew=auto_renew, created_by_transaction_id=created_by,
+                                updated_at=now)
+    subscription._state.adding, subscription._state.db = False, connection.alias
+    return subscription
 
 
 def subscription_renew(*, subscription: Subscription, now: datetime | None = None) -> Subscription:
