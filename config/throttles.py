@@ -5,8 +5,8 @@ durable transaction matters more than rate accounting during a Redis outage.
 DRF's SimpleRateThrottle keeps each client's request history as a list in the cache and
 reads then rewrites it (two round trips, and two concurrent requests can both read the
 same history, so both pass and one write is lost). Here the same sliding-window rule runs
-as one Lua call on a sorted set: one round trip, and exact under concurrency. Rates,
-scopes, cache keys and `Retry-After` are DRF's."""
+as one Lua call on sorted sets: exact under concurrency, and one round trip for all the
+windows of a request (user and scope). Rates, scopes, cache keys and `Retry-After` are DRF's."""
 import logging
 import time
 import uuid
@@ -20,34 +20,53 @@ logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "offers:throttle:"
 
-# KEYS[1]: the client's window. ARGV: now (seconds), window (seconds), limit, a unique member.
-# Returns {allowed 0/1, seconds until the oldest request in the window leaves it}.
-_SLIDING_WINDOW = """
-local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[4])
-  redis.call('EXPIRE', KEYS[1], math.ceil(window))
-  return {1, '0'}
+# KEYS: one window per key. ARGV: now (seconds), a unique member, then (window seconds,
+# limit) per key. Each window is decided on its own, as DRF's throttles are one after the
+# other: a window under its limit counts the request, a full one does not. Returns, per
+# key, allowed 0/1 and the seconds until the oldest request in that window leaves it.
+_SLIDING_WINDOWS = """
+local now = tonumber(ARGV[1])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local window, limit = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZCARD', key) < limit then
+    redis.call('ZADD', key, now, ARGV[2])
+    redis.call('EXPIRE', key, math.ceil(window))
+    out[#out + 1] = 1
+    out[#out + 1] = '0'
+  else
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    out[#out + 1] = 0
+    out[#out + 1] = tostring(tonumber(oldest[2]) + window - now)
+  end
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, tostring(tonumber(oldest[2]) + window - now)}
+return out
 """
 _script = None
 
 
-def _sliding_window_hit(key: str, *, window: int, limit: int) -> tuple[bool, float]:
+def _sliding_windows_hit(windows: list[tuple[str, int, int]]) -> list[tuple[bool, float]]:
+    """One request against several (key, window seconds, limit) windows, in one atomic call."""
     global _script
+    if not windows:
+        return []
     if _script is None:
-        _script = redis_store().register_script(_SLIDING_WINDOW)
-    allowed, wait = _script(keys=[KEY_PREFIX + key], args=[time.time(), window, limit, uuid.uuid4().hex])
-    return bool(allowed), float(wait)
+        _script = redis_store().register_script(_SLIDING_WINDOWS)
+    args: list = [time.time(), uuid.uuid4().hex]
+    for _, window, limit in windows:
+        args += [window, limit]
+    flat = _script(keys=[KEY_PREFIX + key for key, _, _ in windows], args=args)
+    return [(bool(flat[i]), float(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+
+def _sliding_window_hit(key: str, *, window: int, limit: int) -> tuple[bool, float]:
+    return _sliding_windows_hit([(key, window, limit)])[0]
 
 
 class AtomicSimpleRateThrottle(throttling.SimpleRateThrottle):
     """SimpleRateThrottle's rule, counted by one atomic Redis call. Listed after a DRF
-    throttle class in the bases, it takes SimpleRateThrottle's place in the MRO, so
-    ScopedRateThrottle's scope handling still runs first."""
+    throttle class in the bases, it takes SimpleRateThrottle's place in the MRO."""
 
     def allow_request(self, request, view):
         if self.rate is None:
@@ -78,13 +97,44 @@ def throttled_request_observed(*, scope: str) -> None:
     """Hook for metrics; `monitoring` replaces it from its AppConfig (config wires it)."""
 
 
-class AnonRateThrottle(FailOpenThrottleMixin, throttling.AnonRateThrottle, AtomicSimpleRateThrottle):
-    pass
+class RequestRateThrottle(throttling.BaseThrottle):
+    """The default throttles of every API view: DRF's anon, user and scoped throttles (their
+    rates, `DEFAULT_THROTTLE_RATES` scopes, cache keys and `Retry-After`), with every window
+    that applies to the request counted by one Redis call instead of one call each. Fails
+    open like the others."""
 
+    def allow_request(self, request, view):
+        windows = [w for w in (self._window(throttling.AnonRateThrottle(), request, view),
+                               self._window(throttling.UserRateThrottle(), request, view),
+                               self._scoped_window(request, view)) if w is not None]
+        try:
+            hits = _sliding_windows_hit([(key, duration, limit) for _, key, duration, limit in windows])
+        except RedisError as exc:
+            logger.warning("throttle store unavailable, failing open: %r", exc)
+            return True
+        refused = [(scope, wait) for (scope, *_), (allowed, wait) in zip(windows, hits) if not allowed]
+        for scope, _ in refused:
+            throttled_request_observed(scope=scope)
+        self._wait = max((wait for _, wait in refused), default=0.0)
+        return not refused
 
-class UserRateThrottle(FailOpenThrottleMixin, throttling.UserRateThrottle, AtomicSimpleRateThrottle):
-    pass
+    def wait(self):
+        return max(self._wait, 1.0)
 
+    @staticmethod
+    def _window(throttle: throttling.SimpleRateThrottle, request, view) -> tuple[str, str, int, int] | None:
+        if throttle.rate is None:
+            return None
+        key = throttle.get_cache_key(request, view)
+        return None if key is None else (throttle.scope, key, throttle.duration, throttle.num_requests)
 
-class ScopedRateThrottle(FailOpenThrottleMixin, throttling.ScopedRateThrottle, AtomicSimpleRateThrottle):
-    pass
+    @classmethod
+    def _scoped_window(cls, request, view) -> tuple[str, str, int, int] | None:
+        scope = getattr(view, "throttle_scope", None)
+        if not scope:
+            return None
+        throttle = throttling.ScopedRateThrottle()
+        throttle.scope = scope
+        throttle.rate = throttle.get_rate()
+        throttle.num_requests, throttle.duration = throttle.parse_rate(throttle.rate)
+        return cls._window(throttle, request, view)

@@ -182,11 +182,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "config.api.StandardPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": [
-        "config.throttles.AnonRateThrottle",
-        "config.throttles.UserRateThrottle",
-        "config.throttles.ScopedRateThrottle",
-    ],
+    # DRF's anon, user and scoped throttles, counted together by one Redis call
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttles.RequestRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("THROTTLE_ANON", "120/min"),
         "user": env_str("THROTTLE_USER", "1200/min"),

@@ -45,3 +45,34 @@ def test_a_slot_frees_when_the_oldest_request_leaves_the_window(window_key, monk
     # then
     assert not too_soon
     assert _sliding_window_hit(window_key, window=60, limit=2)[0]
+
+
+@pytest.mark.django_db
+def test_a_request_counts_its_user_and_scope_windows_in_one_call(api_client, monkeypatch):
+    # given: a customer allowed 5 requests a minute in all and 3 transactions a minute
+    from rest_framework.throttling import SimpleRateThrottle
+
+    from config import throttles
+    from tests.factories import OfferFactory, bearer, customer
+
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "user", "5/min")
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "transactions", "3/min")
+    calls = []
+    real = throttles._sliding_windows_hit
+    monkeypatch.setattr(throttles, "_sliding_windows_hit", lambda windows: calls.append(windows) or real(windows))
+    user, offer = customer(), OfferFactory()
+    api_client.credentials(HTTP_AUTHORIZATION=bearer(user))
+
+    # when: four activations
+    responses = [api_client.post("/api/v1/activation/", {"offer_id": offer.id}, format="json") for _ in range(4)]
+
+    # then: the fourth is refused by the transactions window with DRF's Retry-After; each
+    # request made one Redis call for both windows, and (as with DRF's throttles one after
+    # the other) the user window counted the refused request too
+    assert [r.status_code for r in responses] == [202, 202, 202, 429]
+    assert responses[3].json()["code"] == "throttled" and 0 < int(responses[3]["Retry-After"]) <= 61
+    assert [[key for key, _, _ in windows] for windows in calls] == [[f"throttle_user_{user.pk}",
+                                                                      f"throttle_transactions_{user.pk}"]] * 4
+    store = redis.Redis.from_url(settings.CACHE_REDIS_URL)
+    assert store.zcard(f"{throttles.KEY_PREFIX}throttle_user_{user.pk}") == 4
+    assert store.zcard(f"{throttles.KEY_PREFIX}throttle_transactions_{user.pk}") == 3
