@@ -40,6 +40,8 @@ def test_bench_smoke_run_completes_with_invariants(bench_database, tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["failed"] == []
     assert set(report["scenarios"]) == {"P1", "P2", "P3", "P4", "P5", "P6", "P7"}
+    # P3 and P4 run in rounds, each ratio against a baseline measured right before it
+    assert [len(report["scenarios"][name]["rounds"]) for name in ("P3", "P4")] == [2, 2]
     assert all(not any(checks.values()) for checks in report["invariants"].values())
     assert (out / "report.md").read_text().startswith("# Benchmark report")
     for png in ("throughput.png", "latency.png", "rss.png"):
