@@ -137,6 +137,7 @@ def plots_write(out: Path, results: dict) -> list[str]:
     lat = {k: v for k, v in results.get("latencies", {}).items() if v}
     if lat:
         fig, ax = plt.subplots(figsize=(10, 5))
+        ax.set_prop_cycle(color=plt.cm.tab20.colors)  # rounds add series: 20 distinct colours
         for name, values in lat.items():
             values = sorted(v * 1000 for v in values)
             ys = [(i + 1) / len(values) for i in range(len(values))]
