@@ -29,6 +29,7 @@ from django.db import transaction as db_transaction
 from django.utils import timezone
 from psycopg.errors import DeadlockDetected, SerializationFailure
 
+from activation.locks import transaction_for_update
 from activation.models import IdempotencyKey, Transaction
 from activation.registry import (REVERSERS, SETTLERS, LockedRows, LockTarget, Outcome, idempotency_conflict,
                                  idempotency_replayed, transaction_accepted, transactions_finished,
@@ -269,12 +270,12 @@ WITH no_flush_wait AS MATERIALIZED (
 ), first AS (
     SELECT id FROM activation_transaction
      WHERE id = %(first)s::uuid AND status IN ('PENDING', 'PROCESSING')
-     FOR UPDATE SKIP LOCKED
+     FOR NO KEY UPDATE SKIP LOCKED
 ), more AS (
     SELECT id FROM activation_transaction
      WHERE status = 'PENDING' AND id IS DISTINCT FROM %(first)s::uuid
      ORDER BY created_at LIMIT %(more)s
-     FOR UPDATE SKIP LOCKED
+     FOR NO KEY UPDATE SKIP LOCKED
 )
 UPDATE activation_transaction t
    SET status = 'PROCESSING', attempts = t.attempts + 1, processing_started_at = now(), updated_at = now()
@@ -300,8 +301,7 @@ def _transactions_claim(*, first_id: UUID | None, limit: int) -> list[UUID]:
 def _claimed_transactions_settle(*, transaction_ids: list[UUID]) -> list[Transaction]:
     finished: list[Transaction] = []
     with db_transaction.atomic():
-        txns = list(Transaction.objects.select_for_update().filter(pk__in=transaction_ids,
-                                                                   status__in=Transaction.SETTLEABLE).order_by("pk"))
+        txns = list(transaction_for_update().filter(pk__in=transaction_ids, status__in=Transaction.SETTLEABLE))
         runnable: list[Transaction] = []
         for txn in txns:
             if txn.attempts > settings.SETTLEMENT_MAX_ATTEMPTS:
@@ -455,7 +455,7 @@ def transaction_reverse(*, transaction_id: UUID, requested_by_id: int) -> Transa
     every counter the original consumed and the original becomes REVERSED. Reversing an
     already reversed transaction returns the existing reversal and changes nothing."""
     with db_transaction.atomic():
-        original = Transaction.objects.select_for_update().get(pk=transaction_id)
+        original = transaction_for_update().get(pk=transaction_id)
         if original.status == Transaction.Status.REVERSED:
             return original.reversal
         if original.status != Transaction.Status.SUCCEEDED:

@@ -191,6 +191,54 @@ def test_parallel_settlements_on_one_account_never_overspend():
     assert assert_ledger_matches_balance(user) == Decimal("0.00")
 
 
+@pytest.mark.concurrency
+@pytest.mark.django_db(transaction=True)
+def test_a_settlement_commit_never_waits_for_the_lock_another_settler_left_on_a_settled_transaction():
+    # given: a subscription created by t1; another settler still holds t1 in the mode settlers
+    # lock transactions in (PostgreSQL keeps a row locked that a waiting SELECT ... FOR UPDATE
+    # then skipped because it was settled meanwhile: that happens when two workers claimed it)
+    import psycopg
+    from django.conf import settings as django_settings
+    from django.db import transaction as db_transaction
+
+    from activation.locks import transaction_for_update
+
+    user = customer(balance="100.00")
+    offer = OfferFactory(price=Decimal("10.00"))
+    t1 = pending_activation(user, offer)
+    transactions_settle(transaction_id=t1.id, batch_size=1)
+    t2, t3 = pending_activation(user, offer), pending_activation(user, offer)
+    with db_transaction.atomic():  # Django compiles a locking query only inside a transaction
+        sql, params = transaction_for_update().filter(pk=t1.id).query.sql_with_params()
+    db = django_settings.DATABASES["default"]
+    other = psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"])
+    other.execute(sql, params)
+
+    # when: t2 and t3 settle in one batch, extending the subscription twice in one transaction,
+    # so its foreign key to t1 is checked (KEY SHARE on t1) when that transaction commits
+    done = threading.Event()
+
+    def settle():
+        try:
+            transactions_settle(transaction_id=t2.id, batch_size=2)
+            done.set()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=settle)
+    thread.start()
+    committed_while_t1_was_held = done.wait(timeout=30)
+    other.rollback()
+    other.close()
+    thread.join()
+
+    # then: the commit did not wait (under FOR UPDATE it did, and with the account locked that
+    # made a three-way deadlock with the settlers queued on the account)
+    assert committed_while_t1_was_held
+    assert {t.status for t in Transaction.objects.filter(pk__in=[t2.id, t3.id])} == {"SUCCEEDED"}
+    assert assert_ledger_matches_balance(user) == Decimal("70.00")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_claim_is_one_statement_whose_own_transaction_commits_without_waiting_for_the_wal_flush():
     # given: pending activations (committed: this test runs in autocommit, as workers do)
