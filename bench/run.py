@@ -331,8 +331,9 @@ class Bench:
                    "health_requests_per_second": health["requests_per_second"],
                    "ratio": round(rate / health["requests_per_second"], 3),
                    **latency_summary([x[1] for x in r.rows if 200 <= x[2] < 300])}
-            self.results["series"]["P3" if i == 0 else f"P3 round {i + 1}"] = self.rate_series(r)
-            self.results["latencies"]["P3 accept (closed loop)"] = [x[1] for x in r.rows]
+            name = "P3" if i == 0 else f"P3 round {i + 1}"
+            self.results["series"][name] = self.rate_series(r)
+            self.results["latencies"][f"{name} accept (closed loop)"] = [x[1] for x in r.rows]
             log(f"  {rate} accepted/s vs /health/ {health['requests_per_second']}/s = {out['ratio']}; {r.errors} "
                 f"errors {r.error_kinds or ''}; waiting for settlement to catch up")
             out["drain_after"] = self.drain("P3-drain")

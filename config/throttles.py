@@ -60,53 +60,23 @@ def _sliding_windows_hit(windows: list[tuple[str, int, int]]) -> list[tuple[bool
     return [(bool(flat[i]), float(flat[i + 1])) for i in range(0, len(flat), 2)]
 
 
-def _sliding_window_hit(key: str, *, window: int, limit: int) -> tuple[bool, float]:
-    return _sliding_windows_hit([(key, window, limit)])[0]
-
-
-class AtomicSimpleRateThrottle(throttling.SimpleRateThrottle):
-    """SimpleRateThrottle's rule, counted by one atomic Redis call. Listed after a DRF
-    throttle class in the bases, it takes SimpleRateThrottle's place in the MRO."""
-
-    def allow_request(self, request, view):
-        if self.rate is None:
-            return True
-        self.key = self.get_cache_key(request, view)
-        if self.key is None:
-            return True
-        allowed, self._wait = _sliding_window_hit(self.key, window=self.duration, limit=self.num_requests)
-        return allowed
-
-    def wait(self):
-        return max(getattr(self, "_wait", self.duration), 1.0)
-
-
-class FailOpenThrottleMixin:
-    def allow_request(self, request, view):
-        try:
-            allowed = super().allow_request(request, view)
-        except RedisError as exc:
-            logger.warning("throttle store unavailable, failing open: %r", exc)
-            return True
-        if not allowed:
-            throttled_request_observed(scope=getattr(self, "scope", None) or "unknown")
-        return allowed
-
-
 def throttled_request_observed(*, scope: str) -> None:
     """Hook for metrics; `monitoring` replaces it from its AppConfig (config wires it)."""
 
 
-class RequestRateThrottle(throttling.BaseThrottle):
-    """The default throttles of every API view: DRF's anon, user and scoped throttles (their
-    rates, `DEFAULT_THROTTLE_RATES` scopes, cache keys and `Retry-After`), with every window
-    that applies to the request counted by one Redis call instead of one call each. Fails
-    open like the others."""
+Window = tuple[str, str, int, int]  # (scope, cache key, window seconds, limit)
+
+
+class SlidingWindowsThrottle(throttling.BaseThrottle):
+    """A throttle that names the windows a request falls in (`windows`) and counts it in all
+    of them with one Redis call. A request is refused if any window is full; `Retry-After` is
+    the longest wait; each refusal is observed per scope. Fails open when Redis is down."""
+
+    def windows(self, request, view) -> list[Window]:
+        raise NotImplementedError
 
     def allow_request(self, request, view):
-        windows = [w for w in (self._window(throttling.AnonRateThrottle(), request, view),
-                               self._window(throttling.UserRateThrottle(), request, view),
-                               self._scoped_window(request, view)) if w is not None]
+        windows = self.windows(request, view)
         try:
             hits = _sliding_windows_hit([(key, duration, limit) for _, key, duration, limit in windows])
         except RedisError as exc:
@@ -122,14 +92,25 @@ class RequestRateThrottle(throttling.BaseThrottle):
         return max(self._wait, 1.0)
 
     @staticmethod
-    def _window(throttle: throttling.SimpleRateThrottle, request, view) -> tuple[str, str, int, int] | None:
+    def window_of(throttle: throttling.SimpleRateThrottle, request, view) -> Window | None:
+        """A DRF throttle's window for this request: its scope, key, duration and limit."""
         if throttle.rate is None:
             return None
         key = throttle.get_cache_key(request, view)
         return None if key is None else (throttle.scope, key, throttle.duration, throttle.num_requests)
 
-    @classmethod
-    def _scoped_window(cls, request, view) -> tuple[str, str, int, int] | None:
+
+class RequestRateThrottle(SlidingWindowsThrottle):
+    """The default throttles of every API view: DRF's anon, user and scoped throttles (their
+    rates, `DEFAULT_THROTTLE_RATES` scopes, cache keys and `Retry-After`), every window that
+    applies to the request counted by one Redis call instead of one call each."""
+
+    def windows(self, request, view) -> list[Window]:
+        return [w for w in (self.window_of(throttling.AnonRateThrottle(), request, view),
+                            self.window_of(throttling.UserRateThrottle(), request, view),
+                            self._scoped_window(request, view)) if w is not None]
+
+    def _scoped_window(self, request, view) -> Window | None:
         scope = getattr(view, "throttle_scope", None)
         if not scope:
             return None
@@ -137,4 +118,4 @@ class RequestRateThrottle(throttling.BaseThrottle):
         throttle.scope = scope
         throttle.rate = throttle.get_rate()
         throttle.num_requests, throttle.duration = throttle.parse_rate(throttle.rate)
-        return cls._window(throttle, request, view)
+        return self.window_of(throttle, request, view)

@@ -7,7 +7,11 @@ import pytest
 import redis
 from django.conf import settings
 
-from config.throttles import KEY_PREFIX, _sliding_window_hit
+from config.throttles import KEY_PREFIX, _sliding_windows_hit
+
+
+def _sliding_window_hit(key: str, *, window: int, limit: int) -> tuple[bool, float]:
+    return _sliding_windows_hit([(key, window, limit)])[0]
 
 
 @pytest.fixture
