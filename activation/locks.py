@@ -1,6 +1,16 @@
+from uuid import UUID
+
+from django.db import connection
 from django.db.models import QuerySet
 
 from activation.models import Transaction
+
+_SETTLEABLE_LOCK_SQL = f"""
+SELECT id FROM {Transaction._meta.db_table}
+ WHERE id = ANY(%s) AND status IN ('PENDING', 'PROCESSING')
+ ORDER BY id
+   FOR NO KEY UPDATE
+"""
 
 
 def transaction_for_update() -> QuerySet[Transaction]:
@@ -16,3 +26,12 @@ def transaction_for_update() -> QuerySet[Transaction]:
     holder waited for the account: a three-way deadlock, reproduced under CPU load by the
     parallel-settlement test and gone with this lock mode (docs/ARCHITECTURE.md)."""
     return Transaction.objects.select_for_update(no_key=True).order_by("pk")
+
+
+def transactions_lock_settleable(transaction_ids: list[UUID]) -> set[UUID]:
+    """Locks the given transactions that are still settleable, as transaction_for_update()
+    does (same mode, same order), and returns their ids: the settlement already holds their
+    columns from its claim, so it re-reads only what can have changed since, the status."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SETTLEABLE_LOCK_SQL, [transaction_ids])
+        return {row[0] for row in cursor.fetchall()}

@@ -29,7 +29,7 @@ from django.db import transaction as db_transaction
 from django.utils import timezone
 from psycopg.errors import DeadlockDetected, SerializationFailure
 
-from activation.locks import transaction_for_update
+from activation.locks import transaction_for_update, transactions_lock_settleable
 from activation.models import IdempotencyKey, Transaction
 from activation.registry import (REVERSERS, SETTLERS, LockedRows, LockTarget, Outcome, idempotency_conflict,
                                  idempotency_replayed, transaction_accepted, transactions_finished,
@@ -37,6 +37,7 @@ from activation.registry import (REVERSERS, SETTLERS, LockedRows, LockTarget, Ou
 from activation.selectors import transaction_status_payload
 from activation.status import statuses_publish, statuses_publish_and_flag_set
 from config.errors import ConflictError, IdempotencyInProgress, IdempotencyKeyReused
+from config.fastjson import json_text
 from config.redis_store import redis_store
 
 logger = logging.getLogger(__name__)
@@ -247,10 +248,10 @@ def _transactions_claim_and_settle(*, first_id: UUID | None, batch_size: int) ->
     return len(claimed), _claimed_transactions_settle_retrying(claimed)
 
 
-def _claimed_transactions_settle_retrying(claimed: list[UUID]) -> list[Transaction]:
+def _claimed_transactions_settle_retrying(claimed: list[tuple]) -> list[Transaction]:
     for attempt in range(DEADLOCK_RETRIES):
         try:
-            return _claimed_transactions_settle(transaction_ids=claimed)
+            return _claimed_transactions_settle(claimed=claimed)
         except _LoneItemRaised as exc:
             logger.error("settling %s raised; it will be retried", exc.args[0], exc_info=exc.__cause__)
             return []
@@ -281,27 +282,45 @@ UPDATE activation_transaction t
    SET status = 'PROCESSING', attempts = t.attempts + 1, processing_started_at = now(), updated_at = now()
  WHERE t.id IN (SELECT id FROM first UNION ALL SELECT id FROM more)
    AND EXISTS (SELECT FROM no_flush_wait)
-RETURNING t.id
+RETURNING %(returning)s
 """
+# What the claim returns of each row: everything settlers, the status payload and the
+# finished-signal receivers read; it cannot change while the row is claimed, except the
+# status, which the settlement re-reads under its lock (activation.locks). Left out and so
+# deferred on the instances: updated_at and processing_started_at (the claim just set them)
+# and what the settlement itself writes (result, failure_*, settled_at).
+_CLAIMED_COLUMNS = ("id", "kind", "user_id", "status", "amount", "currency", "payload", "idempotency_key",
+                    "reverses_id", "attempts", "created_at")
+_CLAIM_SQL = _CLAIM_SQL.replace("%(returning)s", ", ".join(f"t.{column}" for column in _CLAIMED_COLUMNS))
 
 
-def _transactions_claim(*, first_id: UUID | None, limit: int) -> list[UUID]:
+def _transactions_claim(*, first_id: UUID | None, limit: int) -> list[tuple]:
     """PENDING -> PROCESSING in one statement, its own transaction (one round trip), skipping
     rows another worker holds. Its commit does not wait for the WAL flush (the statement
     sets synchronous_commit off for its own transaction, as SET LOCAL would): losing a claim
     in a database crash only leaves the row PENDING with its previous attempt count, and
     the settlement commit that follows flushes the claim's WAL record with its own. Inside a
-    caller's transaction it leaves the setting alone (it would last until that commit)."""
+    caller's transaction it leaves the setting alone (it would last until that commit).
+    Returns the claimed rows (_CLAIMED_COLUMNS), so the settlement need not load them again."""
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL, {"first": first_id, "more": max(limit - (1 if first_id else 0), 0),
                                     "no_flush_wait": not connection.in_atomic_block})
-        return [row[0] for row in cursor.fetchall()]
+        return cursor.fetchall()
 
 
-def _claimed_transactions_settle(*, transaction_ids: list[UUID]) -> list[Transaction]:
+def _claimed_transaction_build(row: tuple) -> Transaction:
+    columns = dict(zip(_CLAIMED_COLUMNS, row, strict=True))
+    columns["payload"] = json.loads(columns["payload"])  # jsonb arrives as text, as for the ORM
+    return Transaction.from_loaded_columns(columns)
+
+
+def _claimed_transactions_settle(*, claimed: list[tuple]) -> list[Transaction]:
+    """Settles claimed rows in one database transaction. Instances are built afresh from the
+    claimed rows on each call (a retry after a deadlock starts from what the claim saw)."""
     finished: list[Transaction] = []
     with db_transaction.atomic():
-        txns = list(transaction_for_update().filter(pk__in=transaction_ids, status__in=Transaction.SETTLEABLE))
+        settleable = transactions_lock_settleable([row[0] for row in claimed])
+        txns = [_claimed_transaction_build(row) for row in claimed if row[0] in settleable]
         runnable: list[Transaction] = []
         for txn in txns:
             if txn.attempts > settings.SETTLEMENT_MAX_ATTEMPTS:
@@ -430,7 +449,7 @@ def _transactions_finish(items: list[tuple[Transaction, Outcome]]) -> None:
                      "failure_message": txn.failure_message, "result": txn.result})
     if rows:
         with connection.cursor() as cursor:
-            cursor.execute(_FINISH_SQL, {"now": now, "rows": json.dumps(rows, default=str)})
+            cursor.execute(_FINISH_SQL, {"now": now, "rows": json_text(rows)})
 
 
 def transaction_transition(txn: Transaction, target: str) -> None:

@@ -12,6 +12,7 @@ import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
+from config.fastjson import json_bytes
 from config.redis_store import redis_store
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def _statuses_script(payloads: Iterable[dict], *, flag_key: str | None, flag_ttl
     args: list = [settings.TRANSACTION_STATUS_TTL_SECONDS, flag_ttl_ms]
     for payload in payloads:
         args += [payload["transaction_id"], "0" if payload["status"] in ("PENDING", "PROCESSING") else "1",
-                 json.dumps(payload)]
+                 json_bytes(payload)]
     if len(args) == 2 and flag_key is None:
         return 0
     try:

@@ -1,5 +1,6 @@
 """python -m bench.profile_settle [N]: cProfile of settling N pending redemptions on one hot
-campaign in-process (batches as a worker runs them), plus the SQL statement count per item.
+campaign in-process (batches as a worker runs them), plus the SQL statement count per item
+(PROFILE=0: the rate without the profiler's overhead).
 Needs a migrated database (DATABASE_URL) and Redis (REDIS_URL)."""
 import cProfile
 import io
@@ -25,11 +26,13 @@ def main() -> None:
     users = data.customers_create(200, f"prof-{tag}")
     hot = data.campaigns_create(1, f"prof-{tag}")
     data.redemptions_preload(users, hot, n)
+    profiling = os.environ.get("PROFILE", "1") == "1"
     profiler = cProfile.Profile()
     t0 = time.perf_counter()
     settled = 0
     with CaptureQueriesContext(connection) as queries:
-        profiler.enable()
+        if profiling:
+            profiler.enable()
         while True:
             done = len(transactions_settle())
             if not done:
@@ -47,6 +50,8 @@ def main() -> None:
     print("SQL time by statement (s, count), as the client saw it:")
     for key, times in sorted(by_statement.items(), key=lambda kv: -sum(kv[1]))[:12]:
         print(f"  {sum(times):7.3f} {len(times):5d}  {key}")
+    if not profiling:
+        return
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(int(os.environ.get("PROFILE_LINES", "35")))
     print(out.getvalue())

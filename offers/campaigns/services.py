@@ -1,5 +1,4 @@
 """Writes of campaigns, and the budget consumption that settlement calls under the lock."""
-import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -13,6 +12,7 @@ from redis.exceptions import RedisError
 
 from activation.services import Accepted, transaction_accept
 from config.errors import ConflictError
+from config.fastjson import json_text
 from offers.campaigns.models import Campaign, CampaignRedemption
 from offers.campaigns.rules import Evaluation, campaign_evaluate, campaign_local_day
 from offers.campaigns.selectors import (CAMPAIGN_CACHE_KEY, campaign_targeting_prefetch, campaign_targets_customer,
@@ -220,7 +220,7 @@ def _redemptions_insert(redemptions: list[RedemptionGranted], *, now: datetime) 
              "amount": str(r.amount), "base_value": str(r.base_value), "order_reference": r.order_reference,
              "local_day": r.local_day.isoformat()} for r in redemptions]
     with connection.cursor() as cursor:
-        cursor.execute(_REDEMPTIONS_INSERT_SQL, {"now": now, "rows": json.dumps(rows)})
+        cursor.execute(_REDEMPTIONS_INSERT_SQL, {"now": now, "rows": json_text(rows)})
         ids = dict((transaction_id, pk) for pk, transaction_id in cursor.fetchall())
     for redemption in redemptions:
         redemption.id = ids[redemption.transaction_id]

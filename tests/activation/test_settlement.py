@@ -256,8 +256,8 @@ def test_the_claim_is_one_statement_whose_own_transaction_commits_without_waitin
 
     # then: one statement; and the same statement, asked to return the setting its own rows
     # were updated under, says synchronous_commit was off there, while the session stays on
-    assert claimed == [first.id] and len(queries) == 1
-    probe = services._CLAIM_SQL.replace("RETURNING t.id", "RETURNING current_setting('synchronous_commit')")
+    assert [row[0] for row in claimed] == [first.id] and len(queries) == 1
+    probe = services._CLAIM_SQL.split("RETURNING")[0] + "RETURNING current_setting('synchronous_commit')"
     with connection.cursor() as cursor:
         cursor.execute(probe, {"first": second.id, "more": 0, "no_flush_wait": True})
         assert cursor.fetchall() == [("off",)]
@@ -274,7 +274,7 @@ def test_a_claim_inside_a_callers_transaction_leaves_that_transaction_durable():
     txn = pending_activation(user, OfferFactory())
 
     # when
-    assert services._transactions_claim(first_id=txn.id, limit=1) == [txn.id]
+    assert [row[0] for row in services._transactions_claim(first_id=txn.id, limit=1)] == [txn.id]
 
     # then
     with connection.cursor() as cursor:
