@@ -216,7 +216,7 @@ def _redemptions_insert(redemptions: list[RedemptionGranted], *, now: datetime) 
     than the ORM's bulk_create parameters). Sets each record's id."""
     if not redemptions:
         return
-    rows = [{"campaign_id": r.campaign.id, "user_id": r.user_id, "transaction_id": str(r.transaction_id),
+    rows = [{"campaign_id": r.campaign.id, "user_id": r.user_id, "transaction_id": r.transaction_id,
              "amount": str(r.amount), "base_value": str(r.base_value), "order_reference": r.order_reference,
              "local_day": r.local_day.isoformat()} for r in redemptions]
     with connection.cursor() as cursor:

@@ -62,8 +62,8 @@ def test_while_a_message_is_queued_new_transactions_publish_none(published):
 
 
 def test_a_message_drains_every_pending_transaction_then_the_next_one_publishes_again(published, settings):
-    # given: more pending work than one batch
-    settings.SETTLEMENT_BATCH_SIZE = 4
+    # given: pending work that fits one batch
+    settings.SETTLEMENT_BATCH_SIZE = 16
     user = customer(balance="100.00")
     offer = OfferFactory()
     txns = [pending_activation(user, offer) for _ in range(10)]
@@ -72,12 +72,32 @@ def test_a_message_drains_every_pending_transaction_then_the_next_one_publishes_
     # when: the message's task runs
     finished = transactions_settle_pending(transaction_id=txns[0].id)
 
-    # then: all ten settled (three batches), and the flag is down so a new transaction publishes
+    # then: all ten settled, and the flag is down so a new transaction publishes
     assert finished == 10
     assert not Transaction.objects.filter(status__in=Transaction.SETTLEABLE).exists()
     later = pending_activation(user, offer)
     transactions_dispatch([later])
     assert published() == [txns[0].id, later.id]
+
+
+def test_a_drain_that_finds_a_backlog_calls_one_more_process_in(published, settings):
+    # given: a backlog of several batches behind one message
+    settings.SETTLEMENT_BATCH_SIZE = 4
+    user = customer(balance="100.00")
+    offer = OfferFactory()
+    txns = [pending_activation(user, offer) for _ in range(10)]
+    transactions_dispatch([txns[0]])
+
+    # when: the message's task runs (two full batches, then a short one)
+    finished = transactions_settle_pending(transaction_id=txns[0].id)
+
+    # then: all ten settled, and the first full batch queued one message (naming none) for an
+    # idle settlement process to join; the second found it still queued and added none, and
+    # a new transaction needs none of its own while it is
+    assert finished == 10
+    assert not Transaction.objects.filter(status__in=Transaction.SETTLEABLE).exists()
+    transactions_dispatch([pending_activation(user, offer)])
+    assert published() == [txns[0].id, None]
 
 
 def test_a_lost_message_only_delays_until_its_flag_expires(published, settings):
