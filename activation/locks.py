@@ -31,7 +31,8 @@ def transaction_for_update() -> QuerySet[Transaction]:
 def transactions_lock_settleable(transaction_ids: list[UUID]) -> set[UUID]:
     """Locks the given transactions that are still settleable, as transaction_for_update()
     does (same mode, same order), and returns their ids: the settlement already holds their
-    columns from its claim, so it re-reads only what can have changed since, the status."""
+    columns from its claim, so it re-reads only what decides whether it may settle them, the
+    status."""
     with connection.cursor() as cursor:
         cursor.execute(_SETTLEABLE_LOCK_SQL, [transaction_ids])
         return {row[0] for row in cursor.fetchall()}

@@ -289,10 +289,12 @@ UPDATE activation_transaction t
 RETURNING %(returning)s
 """
 # What the claim returns of each row: everything settlers, the status payload and the
-# finished-signal receivers read; it cannot change while the row is claimed, except the
-# status, which the settlement re-reads under its lock (activation.locks). Left out and so
-# deferred on the instances: updated_at and processing_started_at (the claim just set them)
-# and what the settlement itself writes (result, failure_*, settled_at).
+# finished-signal receivers read. None of it changes while the row is claimed except the
+# status, which the settlement re-reads under its lock (activation.locks), and the attempt
+# count, which only a second claim of the same row raises (a message naming a stale
+# PROCESSING row): this claim's count is then one low, which only delays giving up. Left out
+# and so deferred on the instances: updated_at and processing_started_at (the claim just set
+# them) and what the settlement itself writes (result, failure_*, settled_at).
 # created_at travels as ISO 8601 text for datetime.fromisoformat (C), about 30x cheaper than
 # the timestamptz loader Django installs (Python), whatever the session's time zone.
 _CLAIMED_COLUMNS = ("id", "kind", "user_id", "status", "amount", "currency", "payload", "idempotency_key",

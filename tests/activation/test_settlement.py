@@ -280,3 +280,29 @@ def test_a_claim_inside_a_callers_transaction_leaves_that_transaction_durable():
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"
+
+
+@pytest.mark.django_db
+def test_settled_instances_built_from_the_claim_match_the_database_and_need_no_query_to_announce():
+    # given: a succeeded and a refused activation settled in one batch
+    from django.test.utils import CaptureQueriesContext
+
+    from activation.selectors import transaction_status_payload
+
+    user = customer(balance="15.00")
+    offer = OfferFactory(price=Decimal("10.00"))
+    txns = [pending_activation(user, offer), pending_activation(user, offer)]
+
+    # when
+    settled = transactions_settle(transaction_id=txns[0].id, batch_size=2)
+
+    # then: what is announced after commit (statuses, signal receivers) reads only loaded
+    # columns, and says what a fresh load from the database says
+    with CaptureQueriesContext(connection) as queries:
+        announced = {t.id: transaction_status_payload(t) for t in settled}
+    assert len(queries) == 0
+    assert announced == {t.id: transaction_status_payload(t)
+                         for t in Transaction.objects.filter(pk__in=[t.id for t in txns])}
+    assert sorted(p["status"] for p in announced.values()) == ["FAILED", "SUCCEEDED"]
+    # a column the claim did not return is deferred, and loads when read
+    assert settled[0].processing_started_at is not None
