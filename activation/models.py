@@ -1,7 +1,7 @@
 import uuid
 
 from django.conf import settings
-from django.db import models
+from django.db import DEFAULT_DB_ALIAS, models
 from django.db.models import Q
 from django.db.models.base import ModelState
 from django.utils import timezone
@@ -73,7 +73,7 @@ class Transaction(models.Model):
         txn.__dict__.update(columns)
         txn._state = ModelState()
         txn._state.adding = False
-        txn._state.db = "default"
+        txn._state.db = DEFAULT_DB_ALIAS
         return txn
 
     @property
