@@ -61,35 +61,33 @@ def test_while_a_message_is_queued_new_transactions_publish_none(published):
     assert published() == [txns[0].id]
 
 
-def test_a_message_drains_every_pending_transaction_then_the_next_one_publishes_again(published, settings):
-    # given: pending work that fits one batch
-    settings.SETTLEMENT_BATCH_SIZE = 16
+def _ten_pending_drained_by_one_message(settings, *, batch_size: int):
+    """Given ten pending activations and the message the first one published, when that
+    message's task runs: returns (how many it finished, the first transaction, user, offer)."""
+    settings.SETTLEMENT_BATCH_SIZE = batch_size
     user = customer(balance="100.00")
     offer = OfferFactory()
     txns = [pending_activation(user, offer) for _ in range(10)]
     transactions_dispatch([txns[0]])
+    return transactions_settle_pending(transaction_id=txns[0].id), txns[0], user, offer
 
-    # when: the message's task runs
-    finished = transactions_settle_pending(transaction_id=txns[0].id)
+
+def test_a_message_drains_every_pending_transaction_then_the_next_one_publishes_again(published, settings):
+    # given / when: pending work that fits one batch, drained by the first one's message
+    finished, first, user, offer = _ten_pending_drained_by_one_message(settings, batch_size=16)
 
     # then: all ten settled, and the flag is down so a new transaction publishes
     assert finished == 10
     assert not Transaction.objects.filter(status__in=Transaction.SETTLEABLE).exists()
     later = pending_activation(user, offer)
     transactions_dispatch([later])
-    assert published() == [txns[0].id, later.id]
+    assert published() == [first.id, later.id]
 
 
 def test_a_drain_that_finds_a_backlog_calls_one_more_process_in(published, settings):
-    # given: a backlog of several batches behind one message
-    settings.SETTLEMENT_BATCH_SIZE = 4
-    user = customer(balance="100.00")
-    offer = OfferFactory()
-    txns = [pending_activation(user, offer) for _ in range(10)]
-    transactions_dispatch([txns[0]])
-
-    # when: the message's task runs (two full batches, then a short one)
-    finished = transactions_settle_pending(transaction_id=txns[0].id)
+    # given / when: a backlog of several batches behind one message (two full batches, then
+    # a short one)
+    finished, first, user, offer = _ten_pending_drained_by_one_message(settings, batch_size=4)
 
     # then: all ten settled, and the first full batch queued one message (naming none) for an
     # idle settlement process to join; the second found it still queued and added none, and
@@ -97,7 +95,7 @@ def test_a_drain_that_finds_a_backlog_calls_one_more_process_in(published, setti
     assert finished == 10
     assert not Transaction.objects.filter(status__in=Transaction.SETTLEABLE).exists()
     transactions_dispatch([pending_activation(user, offer)])
-    assert published() == [txns[0].id, None]
+    assert published() == [first.id, None]
 
 
 def test_a_lost_message_only_delays_until_its_flag_expires(published, settings):
