@@ -72,6 +72,17 @@ def last_settled_at(*, since: float) -> float | None:
     return last.timestamp() if last else None
 
 
+def stage_times(ids) -> dict[str, tuple[float, float | None, float | None]]:
+    """Per transaction id: (created_at, processing_started_at, settled_at) as epoch seconds.
+    created_at is stamped by the web process, processing_started_at by the claim (PostgreSQL's
+    transaction time), settled_at by the settling worker just before it writes the outcome."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"""SELECT id::text, extract(epoch FROM created_at), extract(epoch FROM processing_started_at),
+                                  extract(epoch FROM settled_at)
+                             FROM {Transaction._meta.db_table} WHERE id = ANY(%s::uuid[])""", [list(ids)])
+        return {row[0]: tuple(None if v is None else float(v) for v in row[1:]) for row in cursor.fetchall()}
+
+
 def terminal_count(ids_since=None) -> int:
     return Transaction.objects.filter(status__in=Transaction.TERMINAL).count()
 

@@ -4,6 +4,7 @@ loop, for capacity). Several OS processes so the generator is not one core's wor
 from __future__ import annotations
 
 import asyncio
+import os
 import multiprocessing
 import time
 from dataclasses import dataclass, field
@@ -104,19 +105,21 @@ async def closed_model(base_url: str, items: list[dict], concurrency: int, durat
 
 
 def _run(args: tuple) -> Result:
-    kind, base_url, items, a, duration, offset, collect_ids = args
+    kind, base_url, items, a, duration, offset, collect_ids, nice = args
+    if nice:
+        os.nice(nice)
     if kind == "open":
         return asyncio.run(open_model(base_url, items, a, duration, collect_ids=collect_ids, offset=offset))
     return asyncio.run(closed_model(base_url, items, a, duration, offset=offset))
 
 
 def run(kind: str, base_url: str, items: list[dict], amount: float, duration: float, procs: int = 2,
-        collect_ids: bool = False) -> Result:
+        collect_ids: bool = False, nice: int = 0) -> Result:
     """`amount` is the total rate (open) or the total number of clients (closed), split over procs."""
     procs = max(1, procs)
     share = amount / procs if kind == "open" else max(1, int(amount // procs))
     stride = len(items) // procs or 1
-    jobs = [(kind, base_url, items, share, duration, i * stride, collect_ids) for i in range(procs)]
+    jobs = [(kind, base_url, items, share, duration, i * stride, collect_ids, nice) for i in range(procs)]
     result = Result()
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(procs) as pool:

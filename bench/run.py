@@ -1,6 +1,7 @@
 """The run: baselines, scenarios P1-P7, invariants after each, then the report."""
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -55,7 +56,7 @@ class Bench:
         self.failed: list[str] = []
         env = dict(os.environ)
         self.env = env
-        self.web = Web(env, out / "logs", _free_port(), params.web_processes)
+        self.web = Web(env, out / "logs", _free_port(), params.web_processes, nice=params.web_nice)
         self.worker = Worker(env, out / "logs", params.worker_processes)
         self.cache = redis.Redis.from_url(settings.CACHE_REDIS_URL)
         self.broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
@@ -144,7 +145,7 @@ class Bench:
     def load(self, kind, items, amount, duration, collect_ids=False) -> load.Result:
         connections.close_all()  # the load processes are forked
         return load.run(kind, self.web.url, items, amount, duration, procs=self.p.load_procs,
-                        collect_ids=collect_ids)
+                        collect_ids=collect_ids, nice=self.p.load_nice)
 
     # --- worker control -----------------------------------------------------------------------
     def _control(self, method: str) -> None:
@@ -344,7 +345,7 @@ class Bench:
         """P4 in rounds, each with its own no-op round trip measured right before it (the first
         round uses the baselines' one); the report takes the median round."""
         p3 = self.results["scenarios"].get("P3", {}).get("accepted_per_second") or 20
-        rate = max(1.0, round(p3 / 2, 1))
+        rate = self.p.p4_rate or max(1.0, round(p3 / 2, 1))
         rounds = []
         for i in range(self.p.p34_rounds):
             if i == 0:
@@ -358,6 +359,8 @@ class Bench:
             out = self.p4_round(rate, ping["p99_ms"], "P4" if i == 0 else f"P4 round {i + 1}")
             log(f"  accept->final p50 {out['accept_to_final']['p50_ms']} ms p99 {out['accept_to_final']['p99_ms']} ms "
                 f"vs ping p99 {ping['p99_ms']} ms = {out['ratio']}; {out['final_status_not_seen']} not seen")
+            log("  stages p50/p99/slowest-1%-mean ms: " + "; ".join(
+                f"{stage} {v['p50_ms']}/{v['p99_ms']}/{v['slowest_1pct_mean_ms']}" for stage, v in out["stages"].items()))
             rounds.append(out)
         self.results["scenarios"]["P4"] = self.median_round(rounds, higher_is_better=False)
 
@@ -390,10 +393,11 @@ class Bench:
         end_to_end = [arrivals[i] - due for i, due in r.ids.items() if i in arrivals]
         missing = len(set(r.ids) - set(arrivals))
         summary = latency_summary(final)
+        stages = self.p4_stages(r, arrivals, self.out / f"{name.replace(' ', '-')}-transactions.json")
         out = {"offered_per_second": rate, "achieved_per_second": round(r.ok / r.duration, 1), "errors": r.errors,
                "dropped": r.dropped, "accept": latency_summary([x[1] for x in r.rows]),
                "accept_to_final": summary, "due_to_final": latency_summary(end_to_end),
-               "final_status_not_seen": missing, "celery_ping_p99_ms": ping_p99_ms,
+               "final_status_not_seen": missing, "stages": stages, "celery_ping_p99_ms": ping_p99_ms,
                "ratio": round(summary["p99_ms"] / ping_p99_ms, 2) if summary["p99_ms"] and ping_p99_ms else None}
         self.results["latencies"][f"{name} accept -> final status"] = final
         self.results["latencies"][f"{name} due -> final status"] = end_to_end
@@ -401,6 +405,35 @@ class Bench:
         if missing:
             self.failed.append(f"{name}: {missing} final status(es) never published")
         self.drain(f"{name}-drain")
+        return out
+
+    @staticmethod
+    def p4_stages(r: load.Result, arrivals: dict[str, float], dump: Path) -> dict:
+        """Where accept -> final goes, from the rows' own clocks (one host): created -> claimed
+        (the after-commit message, the broker, the worker picking it up), claimed -> settled
+        (the settlement's queries), settled -> published (finish, commit, the status call and
+        its pub/sub delivery); p50/p99 of each over all transactions, and their means over the
+        slowest 1 % (by accept -> final), which is what p99 is made of. Every transaction's
+        figures go to `dump` (JSON, in creation order) for a closer look."""
+        times = data.stage_times([i for i in r.accepted if i in arrivals])
+        rows = []
+        for i, (created, claimed, settled) in times.items():
+            if claimed is None or settled is None:
+                continue
+            rows.append({"accept_to_final": max(arrivals[i] - r.accepted[i], 0.0),
+                         "created_to_accepted": r.accepted[i] - created, "created_to_claimed": claimed - created,
+                         "claimed_to_settled": settled - claimed, "settled_to_published": arrivals[i] - settled,
+                         "created": created})
+        if not rows:
+            return {}
+        dump.write_text(json.dumps(sorted(rows, key=lambda row: row["created"])))
+        rows.sort(key=lambda row: row["accept_to_final"])
+        slowest = rows[-max(1, len(rows) // 100):]
+        out = {}
+        for stage in ("created_to_accepted", "created_to_claimed", "claimed_to_settled", "settled_to_published"):
+            values = [row[stage] for row in rows]
+            out[stage] = {"p50_ms": _ms(pct(values, 50)), "p99_ms": _ms(pct(values, 99)),
+                          "slowest_1pct_mean_ms": _ms(statistics.mean(row[stage] for row in slowest))}
         return out
 
     def p5(self) -> None:
@@ -517,13 +550,17 @@ class Bench:
         self.drain("P7-drain")
 
     def quiesce(self, name: str) -> None:
-        """Before a scenario: VACUUM ANALYZE what the previous ones wrote and wait for any
-        autovacuum to end, so a scenario is not measured against its predecessor's cleanup
+        """Before a scenario: VACUUM ANALYZE what the previous ones wrote, CHECKPOINT, and wait
+        for any autovacuum to end, so a scenario is not measured against its predecessor's cleanup
         (P3 after the 40,000-row drains of P1/P2 was). Recorded in the report."""
         t0 = time.monotonic()
         with connection.cursor() as cursor:
             cursor.execute("VACUUM (ANALYZE) activation_transaction, offers_campaignredemption, offers_campaign, "
                            "accounts_account, accounts_ledgerentry, offers_subscription")
+            # The WAL of what came before (pgbench's 40 s, a 20,000-item drain) would otherwise
+            # trigger a checkpoint inside the next scenario: its writes and fsyncs are the
+            # predecessor's cost, not the scenario's.
+            cursor.execute("CHECKPOINT")
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")

@@ -8,6 +8,8 @@ class Params:
     web_processes: int = 2
     worker_processes: int = 2
     load_procs: int = 2
+    load_nice: int = 0  # EXPERIMENT
+    web_nice: int = 0  # EXPERIMENT
     pgbench_seconds: float = 20
     pgbench_clients: int = 8
     pgbench_scale: int = 10
@@ -17,12 +19,13 @@ class Params:
     p3_seconds: float = 20
     p3_clients: int = 64
     p4_seconds: float = 30
+    p4_rate: float = 0.0  # 0: half of the (median) P3 accept rate
     p34_rounds: int = 3  # P3 and P4 are measured this many times, each against its own baseline
     p5_seconds: float = 60
-    p5_rate: float = 0  # 0: half of the P3 accept rate
+    p5_rate: float = 0.0  # 0: half of the P3 accept rate
     p6_transactions: int = 20000
     p7_seconds: float = 600
-    p7_rate: float = 0  # 0: a quarter of the P3 accept rate
+    p7_rate: float = 0.0  # 0: a quarter of the P3 accept rate
     drain_timeout: float = 600
 
     def as_dict(self) -> dict:

@@ -80,9 +80,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Web(Proc):
-    def __init__(self, env: dict, log_dir: Path, port: int, processes: int):
+    def __init__(self, env: dict, log_dir: Path, port: int, processes: int, nice: int = 0):
         env = {**env, "PORT": str(port), "WEB_CONCURRENCY": str(processes), "ACCESS_LOG": "0"}
-        super().__init__("web", [str(BIN / "gunicorn"), "config.asgi:application", "-c", "config/gunicorn.conf.py"],
+        super().__init__("web", (["nice", "-n", str(nice)] if nice else []) +
+                         [str(BIN / "gunicorn"), "config.asgi:application", "-c", "config/gunicorn.conf.py"],
                          env, log_dir)
         self.url = f"http://127.0.0.1:{port}"
 

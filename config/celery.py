@@ -1,8 +1,10 @@
 """The one Celery app. Settings come from Django settings with the CELERY_ prefix."""
 import os
+import time
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun, worker_process_shutdown, worker_ready, worker_shutdown
+from django.db import OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -15,13 +17,53 @@ app.autodiscover_tasks()
 # as Django recycles them between requests: past CONN_MAX_AGE, or once unusable (a restarted
 # PostgreSQL), so the next task reconnects instead of failing. (Not for a task run eagerly
 # with .apply(): that runs inside the caller's own database transaction.)
-@task_prerun.connect
-@task_postrun.connect
-def _db_connections_recycle(task=None, **kwargs):
-    from django.db import close_old_connections
+#
+# Django's health check (CONN_HEALTH_CHECKS) costs a `SELECT 1` round trip before the first
+# query of every task. A task that retries on connection errors (autoretry_for includes
+# OperationalError) skips it while its process's connection answered within the last
+# DB_HEALTH_CHECK_TRUSTED_MS: if PostgreSQL restarted in that window the task fails
+# on its first query, the connection is closed as unusable, and the retry reconnects. The
+# settlement task is one: at low load it runs once per activation, and the check was one
+# of its dozen round trips.
+_db_answered_at: dict[str, float] = {}
 
-    if task is not None and getattr(task.request, "is_eager", False):
+
+def _is_eager(task) -> bool:
+    return task is not None and getattr(task.request, "is_eager", False)
+
+
+def _retries_on_db_errors(task) -> bool:
+    return any(issubclass(OperationalError, kind) for kind in getattr(task, "autoretry_for", ()) or ())
+
+
+@task_prerun.connect
+def _db_connections_recycle_before(task=None, **kwargs):
+    from django.conf import settings
+    from django.db import close_old_connections, connections
+
+    if _is_eager(task):
         return
+    close_old_connections()
+    if task is None or not _retries_on_db_errors(task):
+        return
+    trusted_since = time.monotonic() - settings.DB_HEALTH_CHECK_TRUSTED_MS / 1000
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is not None and _db_answered_at.get(conn.alias, float("-inf")) >= trusted_since:
+            conn.health_check_done = True
+
+
+@task_postrun.connect
+def _db_connections_recycle_after(task=None, **kwargs):
+    from django.db import close_old_connections, connections
+
+    if _is_eager(task):
+        return
+    now = time.monotonic()
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is not None and not conn.errors_occurred:
+            _db_answered_at[conn.alias] = now
+        else:
+            _db_answered_at.pop(conn.alias, None)
     close_old_connections()
 
 

@@ -49,3 +49,15 @@ def offer_quote(offer_id: int) -> Offer | None:
 
 def offer_quote_forget(offer_id: int) -> None:
     _offers_quoted.pop(offer_id, None)
+
+
+# What Offer.objects.get(pk=...) sends, written once: settlement re-reads the offer of every
+# activation, and compiling that queryset cost more than running it (docs/PERFORMANCE.md).
+_OFFER_SETTLEMENT_READ_SQL = f"SELECT * FROM {Offer._meta.db_table} WHERE id = %s"
+
+
+def offer_for_settlement(offer_id: int) -> Offer:
+    """The offer as it is now (no cache), for settlement to re-check; Offer.DoesNotExist if gone."""
+    for offer in Offer.objects.raw(_OFFER_SETTLEMENT_READ_SQL, [offer_id]):
+        return offer
+    raise Offer.DoesNotExist(f"Offer {offer_id} does not exist.")

@@ -11,6 +11,7 @@ from offers.campaigns.services import campaign_budget_consume, campaign_redempti
 from offers.campaigns.settlement import campaign_lock_target
 from offers.failures import OfferFailure
 from offers.models import Offer, Subscription
+from offers.selectors import offer_for_settlement
 from offers.services import (KIND_OFFER_ACTIVATION, KIND_OFFER_RENEWAL, subscription_extend_or_create,
                              subscription_renew)
 
@@ -49,7 +50,7 @@ class OfferActivationSettler:
 
     def settle(self, txn, locked: LockedRows) -> Outcome:
         account = locked.get(Account, "user_id", txn.user_id)
-        offer = Offer.objects.get(pk=txn.payload["offer_id"])
+        offer = offer_for_settlement(txn.payload["offer_id"])
         if txn.currency != offer.currency:  # quoted before the offer changed currency: the amount means nothing now
             return _failure(OfferFailure.CURRENCY_MISMATCH)
         campaign, evaluation, charge = None, None, txn.amount

@@ -227,6 +227,9 @@ CELERY_TASK_ACKS_LATE = True
 # task's latency). Workers keep their connection instead; config/celery.py closes it the
 # way Django does between requests (CONN_MAX_AGE reached, or unusable after an error).
 CELERY_DB_REUSE_MAX = 1_000_000
+# A task that retries on connection errors trusts a connection that answered this recently
+# and skips Django's per-task health check (config/celery.py). 0: always check.
+DB_HEALTH_CHECK_TRUSTED_MS = env_int("DB_HEALTH_CHECK_TRUSTED_MS", 1000)
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 120)
