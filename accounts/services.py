@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.models import Account, CustomerProfile, LedgerEntry, Segment, User
 from accounts.money import money_quantize
+from config.prepared_sql import prepared_cursor
 
 
 _LEDGER_WRITE_SQL = f"""
@@ -16,7 +17,7 @@ WITH account AS (
 )
 INSERT INTO {LedgerEntry._meta.db_table} (account_id, amount, balance_after, reason, transaction_id, description,
                                            created_at)
-SELECT account.id, %(amount)s, %(balance)s, %(reason)s, %(transaction)s, %(description)s, %(now)s FROM account
+SELECT account.id, %(amount)s, %(balance)s, %(reason)s, %(transaction)s::uuid, %(description)s, %(now)s FROM account
 RETURNING id
 """
 
@@ -30,7 +31,7 @@ def account_ledger_write(*, account: Account, amount: Decimal, reason: str, tran
     amount = money_quantize(amount, account.currency)
     balance = money_quantize(account.balance + amount, account.currency)
     now = timezone.now()
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_LEDGER_WRITE_SQL, {"balance": balance, "now": now, "account": account.pk, "amount": amount,
                                            "reason": reason, "transaction": transaction_id,
                                            "description": description})

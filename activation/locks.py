@@ -1,9 +1,9 @@
 from uuid import UUID
 
-from django.db import connection
 from django.db.models import QuerySet
 
 from activation.models import Transaction
+from config.prepared_sql import prepared_cursor
 
 _SETTLEABLE_LOCK_SQL = f"""
 SELECT id FROM {Transaction._meta.db_table}
@@ -33,6 +33,6 @@ def transactions_lock_settleable(transaction_ids: list[UUID]) -> set[UUID]:
     does (same mode, same order), and returns their ids: the settlement already holds their
     columns from its claim, so it re-reads only what decides whether it may settle them, the
     status."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_SETTLEABLE_LOCK_SQL, [transaction_ids])
         return {row[0] for row in cursor.fetchall()}

@@ -39,6 +39,7 @@ from activation.selectors import transaction_status_payload
 from activation.status import statuses_publish, statuses_publish_and_flag_set
 from config.errors import ConflictError, IdempotencyInProgress, IdempotencyKeyReused
 from config.fastjson import json_loads, json_text
+from config.prepared_sql import prepared_cursor
 from config.redis_store import redis_store
 
 logger = logging.getLogger(__name__)
@@ -312,7 +313,7 @@ def _transactions_claim(*, first_id: UUID | None, limit: int) -> list[tuple]:
     the settlement commit that follows flushes the claim's WAL record with its own. Inside a
     caller's transaction it leaves the setting alone (it would last until that commit).
     Returns the claimed rows (_CLAIMED_COLUMNS), so the settlement need not load them again."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_CLAIM_SQL, {"first": first_id, "more": max(limit - (1 if first_id else 0), 0),
                                     "no_flush_wait": not connection.in_atomic_block})
         return cursor.fetchall()
@@ -470,7 +471,7 @@ def _transactions_finish(items: list[tuple[Transaction, Outcome]]) -> None:
         rows.append({"id": txn.id, "status": txn.status, "failure_code": txn.failure_code,
                      "failure_message": txn.failure_message, "result": txn.result})
     if rows:
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(_FINISH_SQL, {"now": now, "rows": json_text(rows)})
 
 

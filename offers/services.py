@@ -6,6 +6,7 @@ from django.db import connection
 from django.utils import timezone
 
 from activation.services import Accepted, transaction_accept
+from config.prepared_sql import prepared_cursor
 from offers.models import Offer, Subscription
 
 KIND_OFFER_ACTIVATION = "offer_activation"
@@ -48,7 +49,7 @@ def subscription_extend_or_create(*, user_id: int, offer: Offer, transaction_id:
     already has adds its validity to the end of the current period. One statement: the
     one-active-subscription-per-offer constraint decides between insert and extend."""
     now = now or timezone.now()
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_SUBSCRIPTION_EXTEND_OR_CREATE_SQL, {"user": user_id, "offer": offer.id, "now": now,
                                                             "period": timedelta(days=offer.validity_days),
                                                             "transaction": transaction_id})

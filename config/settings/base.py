@@ -103,6 +103,9 @@ DATABASES = {
 }
 DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT", 3)
+# Django turns psycopg's statement preparation off. Its own cursors bind on the client and never
+# prepare anyway; this lets the hot-path statements of config.prepared_sql be prepared.
+DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 0
 
 
 def database_pool_enable(databases: dict) -> None:

@@ -5,7 +5,6 @@ from decimal import Decimal
 from uuid import UUID
 
 from django.core.cache import cache
-from django.db import connection
 from django.db import transaction as db_transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -13,6 +12,7 @@ from redis.exceptions import RedisError
 from activation.services import Accepted, transaction_accept
 from config.errors import ConflictError
 from config.fastjson import json_text
+from config.prepared_sql import prepared_cursor
 from offers.campaigns.models import Campaign, CampaignRedemption
 from offers.campaigns.rules import Evaluation, campaign_evaluate, campaign_local_day
 from offers.campaigns.selectors import (CAMPAIGN_CACHE_KEY, campaign_targeting_prefetch, campaign_targets_customer,
@@ -219,7 +219,7 @@ def _redemptions_insert(redemptions: list[RedemptionGranted], *, now: datetime) 
     rows = [{"campaign_id": r.campaign.id, "user_id": r.user_id, "transaction_id": r.transaction_id,
              "amount": str(r.amount), "base_value": str(r.base_value), "order_reference": r.order_reference,
              "local_day": r.local_day.isoformat()} for r in redemptions]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_REDEMPTIONS_INSERT_SQL, {"now": now, "rows": json_text(rows)})
         ids = dict((transaction_id, pk) for pk, transaction_id in cursor.fetchall())
     for redemption in redemptions:

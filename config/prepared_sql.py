@@ -1,0 +1,53 @@
+"""Hand-written hot-path statements as server-side prepared statements.
+
+Django's PostgreSQL cursors bind parameters on the client (psycopg's ClientCursor): every
+statement reaches PostgreSQL as new text, which it parses and plans again. The settlement
+path runs the same handful of statements (the claim, the locks, the ledger write, the
+finish) for every message, and planning them cost PostgreSQL about as much as running them
+(docs/PERFORMANCE.md). `prepared_cursor()` gives a cursor that binds on the server and
+prepares each statement on its connection's first use of it (psycopg keeps the statements
+per connection), wrapped as Django wraps its own cursors: database errors arrive as
+django.db errors, queries are logged where Django logs them, and counted in the
+django_prometheus metrics.
+
+Parameters are typed by PostgreSQL, not spliced in as literals, so the SQL must say the type
+where it cannot be inferred (`%s::uuid` for a NULL-able id). Not for use through a
+transaction-pooling proxy (PgBouncer in transaction mode), which this stack does not run.
+"""
+from __future__ import annotations
+
+import functools
+
+from django.db import connection
+from django.db.backends.postgresql.base import ServerBindingCursor
+from django_prometheus.db.common import ExportingCursorWrapper
+
+
+class _PreparingCursor(ServerBindingCursor):
+    log_sql = False  # set when Django logs this cursor's queries (DEBUG, CaptureQueriesContext)
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        result = self._execute_prepared(query, params, binary=binary)
+        if self.log_sql and self._query is None:
+            # psycopg records the query it sent, which Django logs, except when it sent only
+            # the name of a prepared statement: the statement's text ($1 placeholders) then
+            self._query = self._convert_query(query, params)
+        return result
+
+    def _execute_prepared(self, query, params, *, binary):
+        return super().execute(query, params, prepare=True, binary=binary)
+
+
+@functools.cache
+def _cursor_class(alias: str, vendor: str):
+    return ExportingCursorWrapper(_PreparingCursor, alias, vendor)
+
+
+def prepared_cursor():
+    """Like `connection.cursor()`, for statements worth preparing (see the module docstring)."""
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        raw = _cursor_class(connection.alias, connection.vendor)(connection.connection)
+    raw.log_sql = connection.queries_logged
+    return connection._prepare_cursor(raw)
