@@ -8,8 +8,8 @@ class Params:
     web_processes: int = 2
     worker_processes: int = 2
     load_procs: int = 2
-    load_nice: int = 0  # EXPERIMENT
-    web_nice: int = 0  # EXPERIMENT
+    load_nice: int = 0  # niceness of the load generator processes (tried at 10: no P4 gain)
+    web_nice: int = 0  # niceness of the web server (tried at 5 with load_nice=10: no P4 gain)
     pgbench_seconds: float = 20
     pgbench_clients: int = 8
     pgbench_scale: int = 10
