@@ -315,12 +315,15 @@ class Bench:
     def p3(self) -> None:
         """P3 in rounds: each round measures its own /health/ baseline right before its
         activations (the first round uses the baselines' one), so both sides of each ratio
-        see the same minute of a shared host; the report takes the median round."""
+        see the same minute of a shared host; the report takes the median round. Between
+        rounds the harness quiesces as between scenarios: the previous round's ~2,000 inserts
+        and 4,000 updates would otherwise set autovacuum off inside the next one."""
         rounds = []
         for i in range(self.p.p34_rounds):
             if i == 0:
                 health = self.results["baselines"]["health"]
             else:
+                self.quiesce(f"P3 round {i + 1}")
                 log(f"round {i + 1}/{self.p.p34_rounds}: /health/ again")
                 health = self.health(f"health (P3 round {i + 1})")
             log(f"round {i + 1}/{self.p.p34_rounds}: closed loop, {self.p.p3_clients} clients, "
@@ -343,7 +346,8 @@ class Bench:
 
     def p4(self) -> None:
         """P4 in rounds, each with its own no-op round trip measured right before it (the first
-        round uses the baselines' one); the report takes the median round."""
+        round uses the baselines' one), quiesced between rounds as P3's are; the report takes
+        the median round."""
         p3 = self.results["scenarios"].get("P3", {}).get("accepted_per_second") or 20
         rate = self.p.p4_rate or max(1.0, round(p3 / 2, 1))
         rounds = []
@@ -351,6 +355,7 @@ class Bench:
             if i == 0:
                 ping = self.results["baselines"]["celery_ping"]
             else:
+                self.quiesce(f"P4 round {i + 1}")
                 ping = self.ping(f"celery_ping (P4 round {i + 1})")
                 log(f"round {i + 1}/{self.p.p34_rounds}: no-op round trip again: p50 {ping['p50_ms']} ms, "
                     f"p99 {ping['p99_ms']} ms")
