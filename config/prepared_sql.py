@@ -11,7 +11,9 @@ django.db errors, queries are logged where Django logs them, and counted in the
 django_prometheus metrics.
 
 Parameters are typed by PostgreSQL, not spliced in as literals, so the SQL must say the type
-where it cannot be inferred (`%s::uuid` for a NULL-able id). Not for use through a
+where it cannot be inferred (`%s::uuid` for a NULL-able id). Name the columns a statement
+returns (no `SELECT *`): after a migration changes a table's columns, PostgreSQL refuses to
+run a prepared statement whose result shape would change. Not for use through a
 transaction-pooling proxy (PgBouncer in transaction mode), which this stack does not run.
 """
 from __future__ import annotations
@@ -27,15 +29,12 @@ class _PreparingCursor(ServerBindingCursor):
     log_sql = False  # set when Django logs this cursor's queries (DEBUG, CaptureQueriesContext)
 
     def execute(self, query, params=None, *, prepare=None, binary=None):
-        result = self._execute_prepared(query, params, binary=binary)
+        result = super().execute(query, params, prepare=True, binary=binary)
         if self.log_sql and self._query is None:
             # psycopg records the query it sent, which Django logs, except when it sent only
             # the name of a prepared statement: the statement's text ($1 placeholders) then
             self._query = self._convert_query(query, params)
         return result
-
-    def _execute_prepared(self, query, params, *, binary):
-        return super().execute(query, params, prepare=True, binary=binary)
 
 
 @functools.cache

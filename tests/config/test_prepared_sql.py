@@ -1,0 +1,57 @@
+"""The prepared-statement cursor of the hot paths (config/prepared_sql.py) prepares on the
+server and otherwise behaves as Django's own cursor: django.db errors, logged queries."""
+import uuid
+
+import pytest
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
+
+from activation.locks import _SETTLEABLE_LOCK_SQL
+from config.prepared_sql import prepared_cursor
+
+pytestmark = pytest.mark.django_db
+
+
+def _prepared_statements() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_a_statement_is_prepared_once_on_its_connection_and_answers_as_before():
+    # given: an id no transaction has
+    missing = uuid.uuid4()
+
+    # when: the settleable lock runs twice through the prepared cursor
+    answers = []
+    for _ in range(2):
+        with prepared_cursor() as cursor:
+            cursor.execute(_SETTLEABLE_LOCK_SQL, [[missing]])
+            answers.append(cursor.fetchall())
+
+    # then: PostgreSQL holds it prepared, once, and it answered like a plain cursor would
+    prepared = [statement for statement in _prepared_statements() if "FOR NO KEY UPDATE" in statement]
+    assert len(prepared) == 1 and "$1" in prepared[0]
+    assert answers == [[], []]
+
+
+def test_database_errors_arrive_as_django_errors():
+    # a constraint violation is Django's IntegrityError (what callers catch), not psycopg's
+    with pytest.raises(IntegrityError):
+        with prepared_cursor() as cursor:
+            cursor.execute("INSERT INTO accounts_user (username) VALUES (%s)", [None])
+
+
+def test_captured_queries_show_the_statement_also_when_only_its_name_was_sent():
+    # given: the statement is already prepared on this connection
+    with prepared_cursor() as cursor:
+        cursor.execute(_SETTLEABLE_LOCK_SQL, [[uuid.uuid4()]])
+
+    # when: it runs again while Django logs queries
+    with CaptureQueriesContext(connection) as queries:
+        with prepared_cursor() as cursor:
+            cursor.execute(_SETTLEABLE_LOCK_SQL, [[uuid.uuid4()]])
+
+    # then: the log has its text, not None
+    assert len(queries) == 1
+    assert "FOR NO KEY UPDATE" in queries[0]["sql"]
