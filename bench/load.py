@@ -4,8 +4,8 @@ loop, for capacity). Several OS processes so the generator is not one core's wor
 from __future__ import annotations
 
 import asyncio
-import os
 import multiprocessing
+import os
 import time
 from dataclasses import dataclass, field
 

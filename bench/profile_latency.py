@@ -22,6 +22,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from activation.services import transactions_settle_pending  # noqa: E402
 from bench import data  # noqa: E402
+from bench.stack import cpu_seconds  # noqa: E402
 from config.celery import app  # noqa: E402
 from offers.models import Offer  # noqa: E402
 from offers.services import offer_activation_request  # noqa: E402
@@ -33,12 +34,6 @@ def _backend_pid() -> int:
         return cursor.fetchone()[0]
 
 
-def _cpu_seconds(pid: int) -> float:
-    """user + system CPU of a process on this host (PostgreSQL runs here too)."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     users = data.customers_create(n, f"prof-lat-{time.time_ns()}")
@@ -47,7 +42,7 @@ def main() -> None:
     profiling = os.environ.get("PROFILE", "1") == "1"
     durations = []
     backend = _backend_pid()
-    cpu0, pg_cpu0 = time.process_time(), _cpu_seconds(backend)
+    cpu0, pg_cpu0 = time.process_time(), cpu_seconds(backend)
     with CaptureQueriesContext(connection) as queries:
         for user_id in users:
             offer_activation_request(user_id=user_id, offer=offer, idempotency_key=None)
@@ -61,7 +56,7 @@ def main() -> None:
             durations.append(time.perf_counter() - t0)
             assert finished == 1, finished
             last = queries.captured_queries[before:]
-    cpu, pg_cpu = time.process_time() - cpu0, _cpu_seconds(backend) - pg_cpu0
+    cpu, pg_cpu = time.process_time() - cpu0, cpu_seconds(backend) - pg_cpu0
     app.control.purge()
     durations.sort()
     print(f"{n} settlements one at a time: mean {statistics.mean(durations) * 1000:.2f} ms, "
