@@ -3,7 +3,8 @@ import os
 import time
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_process_shutdown, worker_ready, worker_shutdown
+from celery.signals import (task_postrun, task_prerun, worker_process_init, worker_process_shutdown, worker_ready,
+                            worker_shutdown)
 from django.db import OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -65,6 +66,23 @@ def _db_connections_recycle_after(task=None, **kwargs):
         else:
             _db_answered_at.pop(conn.alias, None)
     close_old_connections()
+
+
+# Startup objects leave the garbage collector's full passes (config/gc_freeze.py): in each
+# prefork child once it is initialised, and in the main process (which receives and acks the
+# messages; with the solo pool it runs the tasks too) once the worker is ready.
+@worker_process_init.connect
+def _worker_child_startup_objects_freeze(**kwargs):
+    from config.gc_freeze import startup_objects_freeze
+
+    startup_objects_freeze()
+
+
+@worker_ready.connect
+def _worker_main_startup_objects_freeze(**kwargs):
+    from config.gc_freeze import startup_objects_freeze
+
+    startup_objects_freeze()
 
 
 # Metrics of a worker (see monitoring/exporter.py): its main process serves them for the

@@ -26,3 +26,11 @@ def child_exit(server, worker):
     from monitoring.exporter import process_dead
 
     process_dead(worker.pid)
+
+
+# After the application is loaded in a worker, before it serves: startup objects leave the
+# garbage collector's full passes (config/gc_freeze.py).
+def post_worker_init(worker):
+    from config.gc_freeze import web_startup_objects_freeze
+
+    web_startup_objects_freeze()

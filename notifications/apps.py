@@ -19,18 +19,12 @@ class NotificationsConfig(AppConfig):
 
 
 def _transactions_finished(sender, transactions, **kwargs) -> None:
-    """Sent after commit in the settlement worker, once per batch: only enqueue (one message
-    per batch), so rendering and sending happen on the notifications queue and never slow
-    settlement down."""
-    from notifications.tasks import transactions_notify_task
+    """Sent after commit in the settlement worker, once per batch: only queue the ids (one
+    Redis call; notifications.finished_queue), so rendering and sending happen on the
+    notifications queue and never slow settlement down."""
+    from notifications.finished_queue import finished_transactions_queue_push
 
-    ids = [str(t.id) for t in transactions]
-    if not ids:
-        return
-    try:
-        transactions_notify_task.delay(ids)
-    except Exception as exc:
-        logger.warning("could not enqueue notifications of %d transaction(s): %r", len(ids), exc)
+    finished_transactions_queue_push(t.id for t in transactions)
 
 
 def _flash_promo_started(sender, promo_id, user_ids, **kwargs) -> None:

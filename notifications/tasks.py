@@ -2,6 +2,7 @@
 service here is idempotent (dedupe keys, conditional claims)."""
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
+from redis import RedisError
 
 _RETRY = dict(autoretry_for=(OperationalError, InterfaceError), retry_backoff=1, retry_backoff_max=60,
               retry_jitter=True, max_retries=10)
@@ -24,11 +25,21 @@ def notification_deliver_task(notification_id: str) -> str:
 
 @shared_task(acks_late=True, **_RETRY)
 def transactions_notify_task(transaction_ids: list[str]) -> int:
-    """One message per settled batch. Each notification has its own dedupe key, so a retry
-    of the whole list after a partial failure sends nothing twice."""
+    """The ids of finished transactions in a message of their own: what settlement sends when
+    the queue (notifications.finished_queue) is unavailable. Each notification has its own
+    dedupe key, so a retry of the whole list after a partial failure sends nothing twice."""
     from notifications.events import transactions_notify
 
     return transactions_notify(transaction_ids=transaction_ids)
+
+
+@shared_task(bind=True, acks_late=True, **{**_RETRY, "autoretry_for": (*_RETRY["autoretry_for"], RedisError)})
+def finished_transactions_notify_task(self) -> int:
+    """Drains the queue of finished transactions (notifications.finished_queue). The message
+    id names what this drain has taken, so a redelivered message finishes its own batch."""
+    from notifications.finished_queue import finished_transactions_queue_drain
+
+    return finished_transactions_queue_drain(drain_id=self.request.id)
 
 
 @shared_task(acks_late=True, **_RETRY)
@@ -54,6 +65,8 @@ def subscriptions_expired_notify_task() -> int:
 
 @shared_task(acks_late=True)
 def notifications_sweep_task() -> int:
+    from notifications.finished_queue import finished_transactions_queue_sweep
     from notifications.services import notifications_sweep
 
+    finished_transactions_queue_sweep()
     return notifications_sweep()

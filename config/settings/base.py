@@ -233,6 +233,9 @@ CELERY_DB_REUSE_MAX = 1_000_000
 # A task that retries on connection errors trusts a connection that answered this recently
 # and skips Django's per-task health check (config/celery.py). 0: always check.
 DB_HEALTH_CHECK_TRUSTED_MS = env_int("DB_HEALTH_CHECK_TRUSTED_MS", 1000)
+# Web and worker processes freeze their startup objects out of the garbage collector's
+# full passes (config/gc_freeze.py). 0: leave the collector as CPython sets it.
+GC_FREEZE_AT_STARTUP = env_bool("GC_FREEZE_AT_STARTUP", True)
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 120)
@@ -274,6 +277,11 @@ CELERY_TIMEZONE = "UTC"
 SETTLEMENT_BATCH_SIZE = env_int("SETTLEMENT_BATCH_SIZE", 500)
 SETTLEMENT_DRAIN_SECONDS = env_int("SETTLEMENT_DRAIN_SECONDS", 5)  # one message's share before it hands over
 SETTLEMENT_WANTED_TTL_MS = env_int("SETTLEMENT_WANTED_TTL_MS", 2000)  # see activation.services.SETTLEMENT_WANTED_KEY
+# Finished transactions wait in a Redis list for their notifications (notifications.finished_queue):
+# a drain message is published at most once per NOTIFY_DRAIN_DELAY_MS and carries them all.
+NOTIFY_DRAIN_DELAY_MS = env_int("NOTIFY_DRAIN_DELAY_MS", 500)
+NOTIFY_DRAIN_WANTED_TTL_MS = env_int("NOTIFY_DRAIN_WANTED_TTL_MS", 10_000)  # a lost drain message delays them this long
+NOTIFY_DRAIN_BATCH_SIZE = env_int("NOTIFY_DRAIN_BATCH_SIZE", 200)
 OFFER_CACHE_SECONDS = float(env_str("OFFER_CACHE_SECONDS", "2"))  # offers.selectors.offer_quote; 0 turns it off
 SETTLEMENT_MAX_ATTEMPTS = env_int("SETTLEMENT_MAX_ATTEMPTS", 5)
 SWEEPER_INTERVAL_SECONDS = env_int("SWEEPER_INTERVAL_SECONDS", 30)
