@@ -39,7 +39,7 @@ from activation.selectors import transaction_status_payload
 from activation.status import statuses_publish, statuses_publish_and_flag_set
 from config.errors import ConflictError, IdempotencyInProgress, IdempotencyKeyReused
 from config.fastjson import json_loads, json_text
-from config.prepared_sql import prepared_cursor
+from config.prepared_sql import model_columns, prepared_cursor, prepared_instances
 from config.redis_store import redis_store
 
 logger = logging.getLogger(__name__)
@@ -421,7 +421,7 @@ def rows_lock(targets: Iterable[LockTarget]) -> LockedRows:
     ordered = sorted(targets, key=lambda t: (t.rank, t.model._meta.label, t.field))
     for (_, model, field_name), group in groupby(ordered, key=lambda t: (t.rank, t.model, t.field)):
         values = list({t.value for t in group})
-        for instance in model.objects.raw(_rows_lock_sql(model, field_name), [values]):
+        for instance in prepared_instances(model, _rows_lock_sql(model, field_name), [values]):
             locked.add(model, field_name, instance)
     return locked
 
@@ -429,11 +429,11 @@ def rows_lock(targets: Iterable[LockTarget]) -> LockedRows:
 @functools.cache
 def _rows_lock_sql(model, field_name: str) -> str:
     """What select_for_update().filter(<field>__in=...).order_by("pk") sends, written once per
-    (model, field): compiling that queryset cost more than running it (a lone settlement
-    locks two or three rows)."""
+    (model, field) and prepared: compiling that queryset cost more than running it (a lone
+    settlement locks two or three rows), and planning it about as much again."""
     quote = connection.ops.quote_name
     column = model._meta.get_field(field_name).column
-    return (f"SELECT * FROM {quote(model._meta.db_table)} WHERE {quote(column)} = ANY(%s) "
+    return (f"SELECT {model_columns(model)} FROM {quote(model._meta.db_table)} WHERE {quote(column)} = ANY(%s) "
             f"ORDER BY {quote(model._meta.pk.column)} FOR UPDATE")
 
 

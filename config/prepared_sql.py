@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 
-from django.db import connection
+from django.db import connection, models
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django_prometheus.db.common import ExportingCursorWrapper
 
@@ -50,3 +50,43 @@ def prepared_cursor():
         raw = _cursor_class(connection.alias, connection.vendor)(connection.connection)
     raw.log_sql = connection.queries_logged
     return connection._prepare_cursor(raw)
+
+
+@functools.cache
+def _model_loading(model: type[models.Model]) -> tuple[str, list[str], dict[int, tuple[list, object]]]:
+    """For `model`: its columns as a SELECT list, the attribute names they load into, and the
+    converters the ORM applies to them (by position), as a compiler works them out."""
+    fields = model._meta.concrete_fields
+    quote = connection.ops.quote_name
+    converters = {}
+    for position, field in enumerate(fields):
+        column = field.get_col(model._meta.db_table)
+        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if found:
+            converters[position] = (found, column)
+    return ", ".join(quote(field.column) for field in fields), [field.attname for field in fields], converters
+
+
+def model_columns(model: type[models.Model]) -> str:
+    """Every column of `model`, named, for the SELECT list of a statement `prepared_instances` runs."""
+    return _model_loading(model)[0]
+
+
+def prepared_instances(model: type[models.Model], sql: str, params) -> list[models.Model]:
+    """Runs a prepared `SELECT {model_columns(model)} FROM ...` and builds the instances as the
+    ORM would (the same converters, `Model.from_db`), without compiling a queryset."""
+    _, attnames, converters = _model_loading(model)
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    instances = []
+    for row in rows:
+        if converters:
+            row = list(row)
+            for position, (functions, column) in converters.items():
+                value = row[position]
+                for convert in functions:
+                    value = convert(value, column, connection)
+                row[position] = value
+        instances.append(model.from_db(connection.alias, attnames, row))
+    return instances

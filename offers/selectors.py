@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from config.prepared_sql import model_columns, prepared_instances
 from offers.models import Offer, Subscription
 
 
@@ -51,13 +52,14 @@ def offer_quote_forget(offer_id: int) -> None:
     _offers_quoted.pop(offer_id, None)
 
 
-# What Offer.objects.get(pk=...) sends, written once: settlement re-reads the offer of every
-# activation, and compiling that queryset cost more than running it (docs/PERFORMANCE.md).
-_OFFER_SETTLEMENT_READ_SQL = f"SELECT * FROM {Offer._meta.db_table} WHERE id = %s"
+# What Offer.objects.get(pk=...) sends, written once and prepared: settlement re-reads the
+# offer of every activation, and compiling that queryset cost more than running it, planning
+# it about as much again (docs/PERFORMANCE.md).
+_OFFER_SETTLEMENT_READ_SQL = f"SELECT {model_columns(Offer)} FROM {Offer._meta.db_table} WHERE id = %s"
 
 
 def offer_for_settlement(offer_id: int) -> Offer:
     """The offer as it is now (no cache), for settlement to re-check; Offer.DoesNotExist if gone."""
-    for offer in Offer.objects.raw(_OFFER_SETTLEMENT_READ_SQL, [offer_id]):
+    for offer in prepared_instances(Offer, _OFFER_SETTLEMENT_READ_SQL, [offer_id]):
         return offer
     raise Offer.DoesNotExist(f"Offer {offer_id} does not exist.")

@@ -7,7 +7,7 @@ from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
 from activation.locks import _SETTLEABLE_LOCK_SQL
-from config.prepared_sql import prepared_cursor
+from config.prepared_sql import model_columns, prepared_cursor, prepared_instances
 
 pytestmark = pytest.mark.django_db
 
@@ -55,3 +55,29 @@ def test_captured_queries_show_the_statement_also_when_only_its_name_was_sent():
     # then: the log has its text, not None
     assert len(queries) == 1
     assert "FOR NO KEY UPDATE" in queries[0]["sql"]
+
+
+def test_prepared_instances_load_as_the_orm_loads_them():
+    # given: a campaign (JSON rules, decimals, timestamps, a foreign key) and an offer
+    from offers.campaigns.models import Campaign
+    from offers.models import Offer
+    from offers.selectors import offer_for_settlement
+    from tests.campaigns.factories import CampaignFactory
+    from tests.factories import OfferFactory
+
+    campaign = CampaignFactory()
+    offer = OfferFactory()
+    sql = f"SELECT {model_columns(Campaign)} FROM offers_campaign WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
+
+    # when: loaded through a prepared statement, as rows_lock and the settlement's offer read do
+    (loaded,) = prepared_instances(Campaign, sql, [[campaign.id]])
+    read = offer_for_settlement(offer.id)
+
+    # then: field for field what the ORM loads, and instances that know they are saved
+    for instance, orm in ((loaded, Campaign.objects.get(pk=campaign.id)), (read, Offer.objects.get(pk=offer.id))):
+        for field in type(orm)._meta.concrete_fields:
+            assert getattr(instance, field.attname) == getattr(orm, field.attname), field.name
+            assert type(getattr(instance, field.attname)) is type(getattr(orm, field.attname)), field.name
+        assert instance._state.adding is False and instance._state.db == "default"
+    with pytest.raises(Offer.DoesNotExist):
+        offer_for_settlement(offer.id + 1000)
