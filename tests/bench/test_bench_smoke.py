@@ -42,6 +42,10 @@ def test_bench_smoke_run_completes_with_invariants(bench_database, tmp_path):
     assert set(report["scenarios"]) == {"P1", "P2", "P3", "P4", "P5", "P6", "P7"}
     # P3 and P4 run in rounds, each ratio against a baseline measured right before it
     assert [len(report["scenarios"][name]["rounds"]) for name in ("P3", "P4")] == [2, 2]
+    # P4's warm-up runs at the same rate and is reported apart from the measured window
+    p4 = report["scenarios"]["P4"]
+    assert p4["warmup"]["seconds"] == 0.5 and p4["warmup"]["accept_to_final"]["count"] > 0
+    assert p4["accept_to_final"]["count"] > 0 and p4["seconds"] == 2
     assert all(not any(checks.values()) for checks in report["invariants"].values())
     assert (out / "report.md").read_text().startswith("# Benchmark report")
     for png in ("throughput.png", "latency.png", "rss.png"):
