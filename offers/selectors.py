@@ -63,3 +63,12 @@ def offer_for_settlement(offer_id: int) -> Offer:
     for offer in prepared_instances(Offer, _OFFER_SETTLEMENT_READ_SQL, [offer_id]):
         return offer
     raise Offer.DoesNotExist(f"Offer {offer_id} does not exist.")
+
+
+_OFFERS_SETTLEMENT_READ_SQL = f"SELECT {model_columns(Offer)} FROM {Offer._meta.db_table} WHERE id = ANY(%s)"
+
+
+def offers_for_settlement(offer_ids) -> dict[int, Offer]:
+    """offer_for_settlement for a batch, in one statement: the offers that exist, by id."""
+    ids = sorted({int(offer_id) for offer_id in offer_ids})
+    return {offer.id: offer for offer in prepared_instances(Offer, _OFFERS_SETTLEMENT_READ_SQL, [ids])}

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from activation.models import Transaction
 from activation.services import transaction_transition, transactions_settle
@@ -70,6 +71,42 @@ def test_a_batch_settles_many_transactions_in_order_of_arrival():
     statuses = [Transaction.objects.get(pk=t.pk).status for t in txns]
     assert statuses == ["SUCCEEDED"] * 3 + ["FAILED"] * 2
     assert assert_ledger_matches_balance(user) == Decimal("0.00")
+
+
+@pytest.mark.django_db
+def test_a_batch_of_activations_reads_each_offer_once_and_decides_each_as_alone():
+    # given: six customers, two offers, one customer short of money
+    fibre, mobile = OfferFactory(price=Decimal("10.00")), OfferFactory(price=Decimal("4.00"))
+    users = [customer(balance="20.00") for _ in range(5)] + [customer(balance="3.00")]
+    txns = [pending_activation(user, fibre if i % 2 else mobile) for i, user in enumerate(users)]
+
+    # when: one batch settles them all
+    with CaptureQueriesContext(connection) as queries:
+        transactions_settle(transaction_id=txns[0].id, batch_size=10)
+
+    # then: each decided as it would be alone, and both offers read in one statement
+    statuses = [Transaction.objects.get(pk=t.pk) for t in txns]
+    assert [t.status for t in statuses] == ["SUCCEEDED"] * 5 + ["FAILED"]
+    assert statuses[-1].failure_code == "insufficient_balance"
+    assert Subscription.objects.filter(user__in=users[:5]).count() == 5
+    for user in users:
+        assert_ledger_matches_balance(user)
+    (offer_read,) = [q["sql"] for q in queries if "FROM offers_offer" in q["sql"]]
+    assert "ANY" in offer_read
+
+
+@pytest.mark.django_db
+def test_an_activation_whose_offer_is_gone_is_left_for_retry_as_before():
+    # given: the offer was deleted after the request was accepted
+    gone = OfferFactory(price=Decimal("1.00"))
+    orphan = pending_activation(customer(balance="20.00"), gone)
+    gone.delete()
+
+    # when
+    transactions_settle(transaction_id=orphan.id, batch_size=10)
+
+    # then: its settler raised, so it stays claimed for a retry (then given up after the limit)
+    assert Transaction.objects.get(pk=orphan.pk).status == "PROCESSING"
 
 
 @pytest.mark.django_db
