@@ -111,10 +111,6 @@ def finished_transactions_queue_drain(*, drain_id: str, batch_size: int | None =
         handled += len(ids)
 
 
-def finished_transactions_queue_length() -> int:
-    return int(redis_store().llen(QUEUE_KEY))
-
-
 def finished_transactions_queue_sweep() -> bool:
     """Beat: publishes a drain message if ids are queued and none is on its way (its
     message was lost, or the flag expired). True if it published one."""
