@@ -52,23 +52,14 @@ def offer_quote_forget(offer_id: int) -> None:
     _offers_quoted.pop(offer_id, None)
 
 
-# What Offer.objects.get(pk=...) sends, written once and prepared: settlement re-reads the
-# offer of every activation, and compiling that queryset cost more than running it, planning
-# it about as much again (docs/PERFORMANCE.md).
-_OFFER_SETTLEMENT_READ_SQL = f"SELECT {model_columns(Offer)} FROM {Offer._meta.db_table} WHERE id = %s"
-
-
-def offer_for_settlement(offer_id: int) -> Offer:
-    """The offer as it is now (no cache), for settlement to re-check; Offer.DoesNotExist if gone."""
-    for offer in prepared_instances(Offer, _OFFER_SETTLEMENT_READ_SQL, [offer_id]):
-        return offer
-    raise Offer.DoesNotExist(f"Offer {offer_id} does not exist.")
-
-
+# What Offer.objects.filter(pk__in=...) sends, written once and prepared: settlement re-reads
+# the offer of every activation, and compiling that queryset cost more than running it,
+# planning it about as much again (docs/PERFORMANCE.md).
 _OFFERS_SETTLEMENT_READ_SQL = f"SELECT {model_columns(Offer)} FROM {Offer._meta.db_table} WHERE id = ANY(%s)"
 
 
 def offers_for_settlement(offer_ids) -> dict[int, Offer]:
-    """offer_for_settlement for a batch, in one statement: the offers that exist, by id."""
+    """The offers as they are now (no cache), for settlement to re-check, in one statement for
+    a whole batch: those that exist, by id."""
     ids = sorted({int(offer_id) for offer_id in offer_ids})
     return {offer.id: offer for offer in prepared_instances(Offer, _OFFERS_SETTLEMENT_READ_SQL, [ids])}

@@ -11,7 +11,7 @@ from offers.campaigns.services import campaign_budget_consume, campaign_redempti
 from offers.campaigns.settlement import campaign_lock_target
 from offers.failures import OfferFailure
 from offers.models import Offer, Subscription
-from offers.selectors import offer_for_settlement, offers_for_settlement
+from offers.selectors import offers_for_settlement
 from offers.services import (KIND_OFFER_ACTIVATION, KIND_OFFER_RENEWAL, subscription_extend_or_create,
                              subscription_renew)
 
@@ -50,16 +50,16 @@ class OfferActivationSettler:
 
     def settle_batch(self, txns, locked: LockedRows) -> list[Outcome]:
         """The batch's offers are read once, in one statement (a burst of activations settled
-        together read the same offer once per item before), then each item as `settle`."""
+        together read the same offer once per item before), then each item decided alone."""
         offers = offers_for_settlement(txn.payload["offer_id"] for txn in txns)
         return [self._settle(txn, locked, offers.get(int(txn.payload["offer_id"]))) for txn in txns]
 
     def settle(self, txn, locked: LockedRows) -> Outcome:
-        return self._settle(txn, locked, offer_for_settlement(txn.payload["offer_id"]))
+        return self.settle_batch([txn], locked)[0]
 
     def _settle(self, txn, locked: LockedRows, offer: Offer | None) -> Outcome:
-        if offer is None:  # gone since the request: raises, as reading it alone would
-            offer = offer_for_settlement(txn.payload["offer_id"])
+        if offer is None:  # deleted since the request was accepted
+            return _failure(OfferFailure.OFFER_INACTIVE)
         account = locked.get(Account, "user_id", txn.user_id)
         if txn.currency != offer.currency:  # quoted before the offer changed currency: the amount means nothing now
             return _failure(OfferFailure.CURRENCY_MISMATCH)

@@ -96,17 +96,20 @@ def test_a_batch_of_activations_reads_each_offer_once_and_decides_each_as_alone(
 
 
 @pytest.mark.django_db
-def test_an_activation_whose_offer_is_gone_is_left_for_retry_as_before():
+def test_an_activation_whose_offer_was_deleted_fails_with_a_reason_and_charges_nothing():
     # given: the offer was deleted after the request was accepted
+    user = customer(balance="20.00")
     gone = OfferFactory(price=Decimal("1.00"))
-    orphan = pending_activation(customer(balance="20.00"), gone)
+    orphan = pending_activation(user, gone)
     gone.delete()
 
     # when
     transactions_settle(transaction_id=orphan.id, batch_size=10)
 
-    # then: its settler raised, so it stays claimed for a retry (then given up after the limit)
-    assert Transaction.objects.get(pk=orphan.pk).status == "PROCESSING"
+    # then: a refusal recorded as an outcome (as for a deactivated offer), not a retry
+    orphan.refresh_from_db()
+    assert (orphan.status, orphan.failure_code) == ("FAILED", "offer_inactive")
+    assert assert_ledger_matches_balance(user) == Decimal("20.00")
 
 
 @pytest.mark.django_db

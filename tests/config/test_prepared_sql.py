@@ -61,7 +61,7 @@ def test_prepared_instances_load_as_the_orm_loads_them():
     # given: a campaign (JSON rules, decimals, timestamps, a foreign key) and an offer
     from offers.campaigns.models import Campaign
     from offers.models import Offer
-    from offers.selectors import offer_for_settlement
+    from offers.selectors import offers_for_settlement
     from tests.campaigns.factories import CampaignFactory
     from tests.factories import OfferFactory
 
@@ -71,7 +71,7 @@ def test_prepared_instances_load_as_the_orm_loads_them():
 
     # when: loaded through a prepared statement, as rows_lock and the settlement's offer read do
     (loaded,) = prepared_instances(Campaign, sql, [[campaign.id]])
-    read = offer_for_settlement(offer.id)
+    read = offers_for_settlement([offer.id])[offer.id]
 
     # then: field for field what the ORM loads, and instances that know they are saved
     for instance, orm in ((loaded, Campaign.objects.get(pk=campaign.id)), (read, Offer.objects.get(pk=offer.id))):
@@ -79,5 +79,4 @@ def test_prepared_instances_load_as_the_orm_loads_them():
             assert getattr(instance, field.attname) == getattr(orm, field.attname), field.name
             assert type(getattr(instance, field.attname)) is type(getattr(orm, field.attname)), field.name
         assert instance._state.adding is False and instance._state.db == "default"
-    with pytest.raises(Offer.DoesNotExist):
-        offer_for_settlement(offer.id + 1000)
+    assert offers_for_settlement([offer.id + 1000]) == {}
