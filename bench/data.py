@@ -83,6 +83,21 @@ def stage_times(ids) -> dict[str, tuple[float, float | None, float | None]]:
         return {row[0]: tuple(None if v is None else float(v) for v in row[1:]) for row in cursor.fetchall()}
 
 
+def autovacuum_runs_since(since: float) -> list[dict]:
+    """The autovacuum and autoanalyze runs of our tables that ended after `since` (epoch
+    seconds): table, kind and seconds after `since`. pg_stat_user_tables keeps only each
+    table's last run, so two runs of one table in the window show as one."""
+    with connection.cursor() as cursor:
+        cursor.execute("""SELECT relname, 'autovacuum', extract(epoch FROM last_autovacuum) FROM pg_stat_user_tables
+                           WHERE last_autovacuum >= to_timestamp(%s)
+                          UNION ALL
+                          SELECT relname, 'autoanalyze', extract(epoch FROM last_autoanalyze) FROM pg_stat_user_tables
+                           WHERE last_autoanalyze >= to_timestamp(%s)
+                          ORDER BY 3""", [since, since])
+        return [{"table": table, "kind": kind, "ended_after_seconds": round(float(at) - since, 2)}
+                for table, kind, at in cursor.fetchall()]
+
+
 def terminal_count(ids_since=None) -> int:
     return Transaction.objects.filter(status__in=Transaction.TERMINAL).count()
 

@@ -22,7 +22,7 @@ from django.db import connection, connections
 from bench import data, load
 from bench.__main__ import log
 from bench.scenarios import Params
-from bench.stack import Web, Worker, rss_kib
+from bench.stack import SoloWorkers, Web, Worker, rss_kib
 
 
 def pct(values, q: float) -> float | None:
@@ -58,7 +58,8 @@ class Bench:
         env = dict(os.environ)
         self.env = env
         self.web = Web(env, out / "logs", _free_port(), params.web_processes, nice=params.web_nice)
-        self.worker = Worker(env, out / "logs", params.worker_processes)
+        self.worker = (SoloWorkers(env, out / "logs", params.worker_processes) if params.worker_pool == "solo"
+                       else Worker(env, out / "logs", params.worker_processes, pool=params.worker_pool))
         self.cache = redis.Redis.from_url(settings.CACHE_REDIS_URL)
         self.broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
         self.tag = uuid.uuid4().hex[:6]
@@ -153,7 +154,7 @@ class Bench:
         from config.celery import app
 
         with app.connection_for_write() as conn:
-            getattr(app.control, method)("settlement", destination=[self.worker.node], reply=True, timeout=5,
+            getattr(app.control, method)("settlement", destination=self.worker.nodes, reply=True, timeout=5,
                                          connection=conn)
 
     def settlement_pause(self) -> None:
@@ -367,6 +368,9 @@ class Bench:
             log(f"  accept->final p50 {out['accept_to_final']['p50_ms']} ms p99 {out['accept_to_final']['p99_ms']} ms "
                 f"vs ping p99 {ping['p99_ms']} ms = {out['ratio']}; {out['final_status_not_seen']} not seen; "
                 f"warm-up p99 {out['warmup']['accept_to_final']['p99_ms']} ms")
+            if out["autovacuum_during_round"]:
+                log("  autovacuum in the round (s after the load's start): " + ", ".join(
+                    f"{a['kind']} {a['table']} {a['ended_after_seconds']}" for a in out["autovacuum_during_round"]))
             log("  stages p50/p99/slowest-1%-mean ms: " + "; ".join(
                 f"{stage} {v['p50_ms']}/{v['p99_ms']}/{v['slowest_1pct_mean_ms']}" for stage, v in out["stages"].items()))
             rounds.append(out)
@@ -393,6 +397,7 @@ class Bench:
         listener.start()
         time.sleep(0.5)
         warmup = self.p.p4_warmup_seconds
+        load_started = time.time()
         r = self.load("open", self.items_activate(), rate, warmup + self.p.p4_seconds, collect_ids=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(set(r.ids) - set(arrivals)) > 0:
@@ -423,6 +428,7 @@ class Bench:
                "accept_to_final": summary, "due_to_final": latency_summary(end_to_end),
                "warmup": {"seconds": warmup, "accept_to_final": latency_summary(final_warmup)},
                "final_status_not_seen": missing, "stages": stages, "celery_ping_p99_ms": ping_p99_ms,
+               "autovacuum_during_round": data.autovacuum_runs_since(load_started),
                "ratio": round(summary["p99_ms"] / ping_p99_ms, 2) if summary["p99_ms"] and ping_p99_ms else None}
         self.results["latencies"][f"{name} accept -> final status"] = final
         self.results["latencies"][f"{name} due -> final status"] = end_to_end

@@ -103,11 +103,12 @@ class Web(Proc):
 
 
 class Worker(Proc):
-    def __init__(self, env: dict, log_dir: Path, processes: int):
-        self.node = f"bench-settlement-{os.getpid()}@localhost"
-        super().__init__("worker", [str(BIN / "celery"), "-A", "config", "worker", "-Q", "settlement",
-                                    "-c", str(processes), "-n", self.node, "--without-mingle", "--without-gossip",
-                                    "--loglevel", "WARNING"], env, log_dir)
+    def __init__(self, env: dict, log_dir: Path, processes: int, pool: str = "prefork", name: str = "worker"):
+        self.node = f"bench-settlement-{os.getpid()}-{name}@localhost"
+        self.nodes = [self.node]
+        super().__init__(name, [str(BIN / "celery"), "-A", "config", "worker", "-Q", "settlement", "-P", pool,
+                                "-c", str(processes), "-n", self.node, "--without-mingle", "--without-gossip",
+                                "--loglevel", "WARNING"], env, log_dir)
 
     def start(self) -> None:
         super().start()
@@ -124,3 +125,33 @@ class Worker(Proc):
             except Exception:
                 time.sleep(0.2)
         raise RuntimeError(f"worker not ready:\n{self.tail()}")
+
+
+class SoloWorkers:
+    """`processes` settlement workers of the solo pool: each consumes and runs its own
+    messages in one process (no hand-over from a consumer process to a pool child)."""
+
+    name = "worker"
+
+    def __init__(self, env: dict, log_dir: Path, processes: int):
+        self.members = [Worker(env, log_dir, 1, pool="solo", name=f"worker-{i + 1}") for i in range(processes)]
+        self.nodes = [w.node for w in self.members]
+
+    @property
+    def running(self) -> bool:
+        return all(w.running for w in self.members)
+
+    def start(self) -> None:
+        for w in self.members:
+            if not w.running:
+                w.start()
+
+    def stop(self, timeout: float = 30) -> None:
+        for w in self.members:
+            w.stop(timeout)
+
+    def pids(self) -> list[int]:
+        return [pid for w in self.members for pid in w.pids()]
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(w.tail(lines) for w in self.members)

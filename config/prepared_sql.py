@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import functools
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.backends.postgresql.base import ServerBindingCursor
-from django_prometheus.db.common import ExportingCursorWrapper
+
+from config.db_backend.base import metered_cursor_class
 
 
 class _PreparingCursor(ServerBindingCursor):
@@ -37,19 +38,15 @@ class _PreparingCursor(ServerBindingCursor):
         return result
 
 
-@functools.cache
-def _cursor_class(alias: str, vendor: str):
-    return ExportingCursorWrapper(_PreparingCursor, alias, vendor)
-
-
 def prepared_cursor():
     """Like `connection.cursor()`, for statements worth preparing (see the module docstring)."""
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        raw = _cursor_class(connection.alias, connection.vendor)(connection.connection)
-    raw.log_sql = connection.queries_logged
-    return connection._prepare_cursor(raw)
+    db = connections[DEFAULT_DB_ALIAS]  # once: each `connection.x` looks the connection up again
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        raw = metered_cursor_class(_PreparingCursor, db.alias, db.vendor)(db.connection)
+    raw.log_sql = db.queries_logged
+    return db._prepare_cursor(raw)
 
 
 @functools.cache
@@ -76,6 +73,7 @@ def prepared_instances(model: type[models.Model], sql: str, params) -> list[mode
     """Runs a prepared `SELECT {model_columns(model)} FROM ...` and builds the instances as the
     ORM would (the same converters, `Model.from_db`), without compiling a queryset."""
     _, attnames, converters = _model_loading(model)
+    db = connections[DEFAULT_DB_ALIAS]
     with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -86,7 +84,7 @@ def prepared_instances(model: type[models.Model], sql: str, params) -> list[mode
             for position, (functions, column) in converters.items():
                 value = row[position]
                 for convert in functions:
-                    value = convert(value, column, connection)
+                    value = convert(value, column, db)
                 row[position] = value
-        instances.append(model.from_db(connection.alias, attnames, row))
+        instances.append(model.from_db(db.alias, attnames, row))
     return instances

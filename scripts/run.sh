@@ -67,7 +67,7 @@ log "web on http://127.0.0.1:$PORT  (API docs: /swagger/, admin: /admin/, metric
 log "worker metrics on http://127.0.0.1:$worker_metrics_port/metrics and :$((worker_metrics_port + 1))/metrics"
 PROMETHEUS_MULTIPROC_DIR="$METRICS_DIR/web" gunicorn config.asgi:application -c config/gunicorn.conf.py &
 PROMETHEUS_MULTIPROC_DIR="$METRICS_DIR/worker-settlement" WORKER_METRICS_PORT="$worker_metrics_port" \
-  supervise celery -A config worker -Q settlement -c "${SETTLEMENT_CONCURRENCY:-2}" -n "settlement@%h" --loglevel INFO &
+  supervise celery -A config worker -Q settlement -c "${SETTLEMENT_CONCURRENCY:-3}" -n "settlement@%h" --loglevel INFO &
 PROMETHEUS_MULTIPROC_DIR="$METRICS_DIR/worker-notifications" WORKER_METRICS_PORT="$((worker_metrics_port + 1))" \
   supervise celery -A config worker -Q notifications,callbacks,default -c "${NOTIFICATION_CONCURRENCY:-2}" -n "notifications@%h" --loglevel INFO &
 supervise celery -A config beat --scheduler django_celery_beat.schedulers:DatabaseScheduler --loglevel INFO \

@@ -101,7 +101,7 @@ DATABASES = {
         conn_health_checks=True,  # a restarted PostgreSQL is noticed, not served as a 500
     )
 }
-DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+DATABASES["default"]["ENGINE"] = "config.db_backend"  # django_prometheus's PostgreSQL backend, metered for less
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT", 3)
 # Django turns psycopg's statement preparation off. Its own cursors bind on the client and never
 # prepare anyway; this lets the hot-path statements of config.prepared_sql be prepared.
