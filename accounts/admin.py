@@ -14,6 +14,10 @@ class PlatformUserAdmin(UserAdmin):
     inlines = [ProfileInline]
     list_display = ["username", "email", "is_staff", "is_active", "date_joined"]
 
+    def get_inline_instances(self, request, obj=None):
+        # On "add user" the post_save receiver creates the profile; an inline would insert a second one.
+        return super().get_inline_instances(request, obj) if obj is not None else []
+
 
 @admin.register(Segment)
 class SegmentAdmin(admin.ModelAdmin):

@@ -1,6 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_save
 
 
 class AccountsConfig(AppConfig):
     name = "accounts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from accounts.models import User
+        from accounts.receivers import user_saved_ensure_customer_records
+
+        post_save.connect(user_saved_ensure_customer_records, sender=User,
+                          dispatch_uid="accounts.user_saved_ensure_customer_records")

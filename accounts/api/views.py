@@ -7,8 +7,7 @@ from rest_framework_simplejwt import views as jwt_views
 
 from accounts.api.serializers import (BalanceSerializer, LoginSerializer, ProfileSerializer,
                                       ProfileUpdateSerializer, TokenPairSerializer)
-from accounts.selectors import account_get
-from accounts.services import profile_get_or_create, profile_update
+from accounts.services import account_of_customer, profile_get_or_create, profile_update
 from config.api import ErrorSerializer
 from config.errors import ConflictError
 
@@ -59,4 +58,4 @@ class ProfileApi(APIView):
 class BalanceApi(APIView):
     @swagger_auto_schema(responses={200: BalanceSerializer})
     def get(self, request):
-        return Response(BalanceSerializer(account_get(user=request.user)).data)
+        return Response(BalanceSerializer(account_of_customer(user=request.user)).data)
