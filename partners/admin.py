@@ -1,12 +1,29 @@
 from django.contrib import admin, messages
 
-from partners.models import CallbackAttempt, CallbackDelivery, Partner, PartnerActivation
-from partners.services import callback_redeliver, partner_create, partner_credentials_rotate
+from partners.models import CallbackAttempt, CallbackDelivery, Partner, PartnerActivation, PartnerCustomerLink
+from partners.services import (callback_redeliver, partner_create, partner_credentials_rotate, partner_customer_link,
+                               partner_customer_unlink)
 
 
 def _show_secret_once(request, credentials) -> None:
     messages.warning(request, f"Credentials of {credentials.partner.name}: key id {credentials.key_id}, "
                               f"secret {credentials.secret} — copy it now, it is not shown again.")
+
+
+class PartnerCustomerLinkInline(admin.TabularInline):
+    """The customers this partner may activate for. Saved through the link services."""
+
+    model = PartnerCustomerLink
+    fk_name = "partner"
+    extra = 0
+    raw_id_fields = ["customer"]
+    fields = ["customer", "created_at", "created_by"]
+    readonly_fields = ["created_at", "created_by"]
+    verbose_name_plural = "linked customers (the partner may activate only for these)"
+
+    def has_change_permission(self, request, obj=None):
+        # A link is added or removed, never re-pointed to another customer.
+        return False
 
 
 @admin.register(Partner)
@@ -17,6 +34,28 @@ class PartnerAdmin(admin.ModelAdmin):
     readonly_fields = ["key_id", "credentials_rotated_at", "created_at"]
     fields = ["name", "is_active", "callback_url", "throttle_rate", "key_id", "credentials_rotated_at", "created_at"]
     actions = ["rotate_credentials"]
+    inlines = [PartnerCustomerLinkInline]
+
+    def has_delete_permission(self, request, obj=None):
+        # Activations and callbacks PROTECT their partner; deactivate it (is_active) instead.
+        return False
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not PartnerCustomerLink:
+            return super().save_formset(request, form, formset, change)
+        # Through the services (audit: created_by, log line); the attributes below are what
+        # the admin's change message reads from a saved formset.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for link_form in formset.deleted_forms:
+            if link_form.instance.pk is not None:
+                partner_customer_unlink(partner=form.instance, customer=link_form.instance.customer,
+                                        removed_by_id=request.user.id)
+                formset.deleted_objects.append(link_form.instance)
+        for link_form in formset.extra_forms:
+            if link_form.has_changed() and link_form not in formset.deleted_forms:
+                formset.new_objects.append(partner_customer_link(
+                    partner=form.instance, customer=link_form.cleaned_data["customer"],
+                    created_by_id=request.user.id))
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -43,7 +82,14 @@ class PartnerActivationAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in PartnerActivation._meta.fields]
     list_select_related = ["partner", "transaction", "offer"]
 
+    # The record behind validate/ and reverse/: money moved for it, so it is never edited or removed.
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 
@@ -66,7 +112,14 @@ class CallbackDeliveryAdmin(admin.ModelAdmin):
     inlines = [CallbackAttemptInline]
     actions = ["redeliver"]
 
+    # The record of what was announced to a partner: read-only; Redeliver is the only action.
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
     @admin.action(description="Redeliver the event (same event id)")

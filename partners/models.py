@@ -32,6 +32,24 @@ class Partner(models.Model):
     is_anonymous = False
 
 
+class PartnerCustomerLink(models.Model):
+    """A customer a partner may act for. Made by platform staff (admin inline or
+    `partner_customer_link`); a partner activates only for its linked customers."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="customer_links")
+    customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="partner_links")
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["partner", "customer"], name="partner_customer_unique")]
+        verbose_name = "linked customer"
+
+    def __str__(self) -> str:
+        return f"{self.partner} → {self.customer}"
+
+
 class PartnerActivation(models.Model):
     """A partner's external reference for a transaction. Permanent (idempotency keys are
     pruned after 48 h), so a reference can never be reused by the same partner."""

@@ -12,9 +12,11 @@ def partner_activation_get(*, partner: Partner, reference: str) -> PartnerActiva
             .filter(partner=partner, reference=reference).first())
 
 
-def customer_by_identifier(*, identifier: str) -> User | None:
-    """A customer named by a partner: an email address, or a phone number on the profile."""
+def partner_customer_get(*, partner: Partner, identifier: str) -> User | None:
+    """A customer named by a partner, among the customers linked to it only: an unlinked
+    customer is as absent as an unknown one, so a partner cannot probe who is registered."""
     identifier = identifier.strip()
+    linked = User.objects.filter(is_active=True, partner_links__partner=partner)
     if "@" in identifier:
-        return User.objects.filter(email__iexact=identifier, is_active=True).first()
-    return User.objects.filter(profile__phone=identifier, is_active=True).first()
+        return linked.filter(email__iexact=identifier).first()
+    return linked.filter(profile__phone=identifier).first()

@@ -1,6 +1,8 @@
-"""Every write of the partners app: credentials, partner activations, callback delivery."""
+"""Every write of the partners app: credentials, customer links, partner activations and
+reversals, callback delivery."""
 from __future__ import annotations
 
+import inspect
 import ipaddress
 import json
 import logging
@@ -19,12 +21,13 @@ from django.db import transaction as db_transaction
 from django.utils import timezone
 
 from activation.models import Transaction
-from activation.services import Accepted, request_fingerprint
+from activation.services import Accepted, request_fingerprint, transaction_reverse
 from config.backoff import exponential_backoff_seconds
 from config.errors import IdempotencyInProgress, IdempotencyKeyReused
 from offers.models import Offer
 from offers.services import KIND_OFFER_ACTIVATION, offer_activation_request
-from partners.models import CallbackAttempt, CallbackDelivery, Partner, PartnerActivation
+from partners.models import CallbackAttempt, CallbackDelivery, Partner, PartnerActivation, PartnerCustomerLink
+from partners.selectors import partner_activation_get, partner_customer_get
 from partners.signing import (HEADER_EVENT_ID, HEADER_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP,
                               credentials_generate, secret_decrypt, secret_encrypt, signature_compute)
 
@@ -90,13 +93,43 @@ def callback_url_check(*, url: str) -> None:
             raise CallbackUrlRefused("The callback URL points to a private or reserved network.")
 
 
+# --- customer links ----------------------------------------------------------------------------
+
+def partner_customer_link(*, partner: Partner, customer, created_by_id: int | None = None) -> PartnerCustomerLink:
+    """Lets `partner` act for `customer` (staff only: the admin inline or this service).
+    Linking twice returns the existing link."""
+    link, created = PartnerCustomerLink.objects.get_or_create(partner=partner, customer=customer,
+                                                             defaults={"created_by_id": created_by_id})
+    if created:
+        logger.info("partner %s linked to customer %s by user %s", partner.id, customer.id, created_by_id)
+    return link
+
+
+def partner_customer_unlink(*, partner: Partner, customer, removed_by_id: int | None = None) -> bool:
+    """Stops `partner` acting for `customer`. Its past activations stay (and stay
+    reversible by it); only new activations are refused. True when a link was removed."""
+    deleted, _ = PartnerCustomerLink.objects.filter(partner=partner, customer=customer).delete()
+    if deleted:
+        logger.info("partner %s unlinked from customer %s by user %s", partner.id, customer.id, removed_by_id)
+    return bool(deleted)
+
+
 # --- partner activation ------------------------------------------------------------------------
 
-def partner_activation_request(*, partner: Partner, reference: str, customer, customer_identifier: str,
-                               offer: Offer, callback_url: str = "") -> Accepted:
-    """Accepts an activation for a partner's customer. `reference` is unique per partner for
-    ever: the same reference and body return the original transaction, another body is 422,
-    a twin still in flight is 409. It settles exactly like the customer's own activation."""
+class PartnerCustomerUnknown(Exception):
+    """The identifier names no customer linked to the partner. Unknown and unlinked are one
+    refusal, so a partner cannot learn whether an address is registered."""
+
+
+def partner_activation_request(*, partner: Partner, reference: str, customer_identifier: str, offer: Offer,
+                               callback_url: str = "") -> Accepted:
+    """Accepts an activation for one of the partner's linked customers (else
+    PartnerCustomerUnknown, nothing written). `reference` is unique per partner for ever:
+    the same reference and body return the original transaction, another body is 422, a
+    twin still in flight is 409. It settles exactly like the customer's own activation."""
+    customer = partner_customer_get(partner=partner, identifier=customer_identifier)
+    if customer is None:
+        raise PartnerCustomerUnknown(customer_identifier)
     context = {"partner_id": partner.id, "reference": reference, "customer": customer_identifier,
                "callback_url": callback_url}
     fingerprint = request_fingerprint(kind=KIND_OFFER_ACTIVATION, payload={"offer_id": offer.id, "context": context})
@@ -130,6 +163,22 @@ def _partner_activation_replay(*, partner: Partner, reference: str, fingerprint:
         raise IdempotencyKeyReused("This reference was already used with a different request body.",
                                    code="reference_reused")
     return Accepted(transaction=record.transaction, replayed=True)
+
+
+def partner_activation_reverse(*, partner: Partner, reference: str) -> PartnerActivation | None:
+    """Reverses the transaction behind one of the partner's own references through the
+    engine (refund through the ledger; ConflictError when it is not reversible). None when
+    the reference is not the partner's. Reversing twice changes nothing the second time."""
+    activation = partner_activation_get(partner=partner, reference=reference)
+    if activation is None:
+        return None
+    kwargs = {"transaction_id": activation.transaction_id, "requested_by_id": None}
+    # The engine records which partner asked once it takes `requested_by_partner_id`.
+    if "requested_by_partner_id" in inspect.signature(transaction_reverse).parameters:
+        kwargs["requested_by_partner_id"] = partner.id
+    transaction_reverse(**kwargs)
+    activation.transaction.refresh_from_db()
+    return activation
 
 
 # --- callbacks ---------------------------------------------------------------------------------

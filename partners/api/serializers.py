@@ -5,7 +5,6 @@ from rest_framework import serializers
 from config.api import StrictSerializer
 from offers.models import Offer
 from offers.selectors import offer_quote
-from partners.selectors import customer_by_identifier
 from partners.services import CallbackUrlRefused, callback_url_check
 
 REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
@@ -14,16 +13,11 @@ REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 class PartnerActivationRequestSerializer(StrictSerializer):
     reference = serializers.RegexField(REFERENCE_PATTERN, max_length=64,
                                        error_messages={"invalid": "1 to 64 characters: letters, digits, . _ : -"})
-    customer = serializers.CharField(max_length=254, help_text="The customer's email address or phone number.")
+    # Whether it names one of the partner's linked customers is decided by the service.
+    customer = serializers.CharField(max_length=254, help_text="The email address or phone number of a customer "
+                                                               "linked to the partner.")
     offer_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
     callback_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
-
-    def validate_customer(self, value: str) -> str:
-        customer = customer_by_identifier(identifier=value)
-        if customer is None:
-            raise serializers.ValidationError("Unknown customer.", code="unknown_customer")
-        self.context["customer"] = customer
-        return value.strip()
 
     def validate_offer_id(self, value: int) -> int:
         offer = offer_quote(value)

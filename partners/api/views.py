@@ -1,5 +1,6 @@
-from drf_yasg.utils import swagger_auto_schema
-from rest_framework import status
+from drf_yasg import openapi
+from drf_yasg.utils import no_body, swagger_auto_schema
+from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,10 +10,16 @@ from partners.api.serializers import (PartnerActivationAcceptedSerializer, Partn
 from partners.authentication import PartnerSignatureAuthentication
 from partners.permissions import IsPartner
 from partners.selectors import partner_activation_get
-from partners.services import partner_activation_request
+from partners.services import PartnerCustomerUnknown, partner_activation_request, partner_activation_reverse
 from partners.throttles import PartnerRateThrottle
 
 REFERENCE_NOT_FOUND = "No transaction with this reference."
+
+
+def unknown_customer_error() -> serializers.ValidationError:
+    """One 400 for a customer that does not exist and one not linked to the partner."""
+    return serializers.ValidationError({"customer": [serializers.ErrorDetail("Unknown customer.",
+                                                                             code="unknown_customer")]})
 
 
 class PartnerApi(APIView):
@@ -22,7 +29,7 @@ class PartnerApi(APIView):
 
 
 class PartnerActivateApi(PartnerApi):
-    """Activates an offer for one of the partner's customers: 202; the reference is the idempotency key."""
+    """Activates an offer for one of the partner's linked customers: 202; the reference is the idempotency key."""
 
     @swagger_auto_schema(request_body=PartnerActivationRequestSerializer,
                          responses={202: PartnerActivationAcceptedSerializer})
@@ -30,10 +37,13 @@ class PartnerActivateApi(PartnerApi):
         serializer = PartnerActivationRequestSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        accepted = partner_activation_request(partner=request.auth, reference=data["reference"],
-                                              customer=serializer.context["customer"],
-                                              customer_identifier=data["customer"],
-                                              offer=serializer.context["offer"], callback_url=data["callback_url"])
+        try:
+            accepted = partner_activation_request(partner=request.auth, reference=data["reference"],
+                                                  customer_identifier=data["customer"],
+                                                  offer=serializer.context["offer"],
+                                                  callback_url=data["callback_url"])
+        except PartnerCustomerUnknown:
+            raise unknown_customer_error() from None
         txn = accepted.transaction
         headers = {"Idempotent-Replayed": "true"} if accepted.replayed else {}
         return Response({"transaction_id": str(txn.id), "reference": data["reference"], "status": txn.status},
@@ -46,6 +56,29 @@ class PartnerValidateApi(PartnerApi):
     @swagger_auto_schema(responses={200: PartnerValidationSerializer})
     def get(self, request, reference: str):
         activation = partner_activation_get(partner=request.auth, reference=reference)
+        if activation is None:
+            raise NotFound(REFERENCE_NOT_FOUND)
+        return Response(PartnerValidationSerializer(activation).data)
+
+
+class PartnerReverseApi(PartnerApi):
+    """Reverses the transaction behind one of the partner's own references: the customer is
+    refunded through the ledger and a `transaction.reversed` callback is sent. Reversing an
+    already reversed reference answers the same 200 and changes nothing."""
+
+    @swagger_auto_schema(
+        request_body=no_body,
+        responses={
+            200: PartnerValidationSerializer,
+            401: openapi.Response("Missing, invalid, expired or replayed signature."),
+            403: openapi.Response("The partner is inactive."),
+            404: openapi.Response("No transaction with this reference (or it is another partner's)."),
+            409: openapi.Response("The transaction is not in a reversible state (pending, failed, or its "
+                                  "kind cannot be reversed)."),
+            429: openapi.Response("The partner's rate is exceeded (Retry-After)."),
+        })
+    def post(self, request, reference: str):
+        activation = partner_activation_reverse(partner=request.auth, reference=reference)
         if activation is None:
             raise NotFound(REFERENCE_NOT_FOUND)
         return Response(PartnerValidationSerializer(activation).data)

@@ -4,14 +4,19 @@ import hmac
 import json
 import time
 
-from partners.services import Credentials, partner_create
+from partners.services import Credentials, partner_create, partner_customer_link
 
 _names = iter(range(1, 10**9))
 
 
-def partner(*, name: str | None = None, callback_url: str = "", throttle_rate: str = "") -> Credentials:
-    return partner_create(name=name or f"partner-{next(_names)}", callback_url=callback_url,
-                          throttle_rate=throttle_rate)
+def partner(*, name: str | None = None, callback_url: str = "", throttle_rate: str = "",
+            customers: tuple = ()) -> Credentials:
+    """A partner; `customers` are linked to it (a partner activates only for its linked customers)."""
+    credentials = partner_create(name=name or f"partner-{next(_names)}", callback_url=callback_url,
+                                 throttle_rate=throttle_rate)
+    for customer in customers:
+        partner_customer_link(partner=credentials.partner, customer=customer)
+    return credentials
 
 
 def sign(secret: str, method: str, path: str, timestamp: str, body: bytes) -> str:
@@ -36,6 +41,10 @@ ACTIVATE = "/api/v1/partner/activate/"
 
 def validate_path(reference: str) -> str:
     return f"/api/v1/partner/validate/{reference}/"
+
+
+def reverse_path(reference: str) -> str:
+    return f"/api/v1/partner/reverse/{reference}/"
 
 
 def post_signed(client, credentials: Credentials, data: dict | bytes, path: str = ACTIVATE,

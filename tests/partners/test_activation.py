@@ -20,7 +20,7 @@ def test_a_partner_activation_settles_like_a_customer_activation(api_client):
     # given
     bob = customer(balance="50.00", email="bob@example.com")
     offer = OfferFactory(price=Decimal("12.50"))
-    credentials = partner()
+    credentials = partner(customers=[bob])
 
     # when
     response = post_signed(api_client, credentials, {"reference": "till-42", "customer": "BOB@example.com",
@@ -41,7 +41,7 @@ def test_the_same_reference_and_body_returns_the_same_transaction_and_debits_onc
     # given
     alice = customer(balance="50.00", phone="+33611111111")
     offer = OfferFactory(price=Decimal("10.00"))
-    credentials = partner()
+    credentials = partner(customers=[alice])
     body = {"reference": "R-1", "customer": "+33611111111", "offer_id": offer.id}
     now = int(time.time())
     first = post_signed(api_client, credentials, body, timestamp=now)
@@ -62,9 +62,9 @@ def test_the_same_reference_and_body_returns_the_same_transaction_and_debits_onc
 
 def test_the_same_reference_with_another_body_is_422(api_client):
     # given
-    customer(balance="50.00", phone="+33622222222")
+    carol = customer(balance="50.00", phone="+33622222222")
     offer, other_offer = OfferFactory(), OfferFactory()
-    credentials = partner()
+    credentials = partner(customers=[carol])
     post_signed(api_client, credentials, {"reference": "R-2", "customer": "+33622222222", "offer_id": offer.id})
 
     # when
@@ -81,9 +81,9 @@ def test_the_reference_stays_unique_after_idempotency_keys_are_pruned(api_client
     # given: the engine's idempotency key is gone (48 h retention)
     from activation.models import IdempotencyKey
 
-    customer(balance="50.00", phone="+33633333333")
+    dave = customer(balance="50.00", phone="+33633333333")
     offer = OfferFactory()
-    credentials = partner()
+    credentials = partner(customers=[dave])
     body = {"reference": "R-3", "customer": "+33633333333", "offer_id": offer.id}
     now = int(time.time())
     first = post_signed(api_client, credentials, body, timestamp=now)
@@ -101,13 +101,13 @@ def test_the_reference_stays_unique_after_idempotency_keys_are_pruned(api_client
 
 def test_two_partners_may_use_the_same_reference(api_client):
     # given
-    customer(balance="50.00", phone="+33644444444")
+    erin = customer(balance="50.00", phone="+33644444444")
     offer = OfferFactory()
     body = {"reference": "SHARED", "customer": "+33644444444", "offer_id": offer.id}
 
     # when
-    first = post_signed(api_client, partner(), body)
-    second = post_signed(api_client, partner(), body)
+    first = post_signed(api_client, partner(customers=[erin]), body)
+    second = post_signed(api_client, partner(customers=[erin]), body)
 
     # then
     assert first.status_code == second.status_code == 202
@@ -116,9 +116,9 @@ def test_two_partners_may_use_the_same_reference(api_client):
 
 def test_a_partner_validates_its_own_reference(api_client):
     # given
-    customer(balance="50.00", phone="+33655555555")
+    frank = customer(balance="50.00", phone="+33655555555")
     offer = OfferFactory(price=Decimal("9.99"))
-    credentials = partner()
+    credentials = partner(customers=[frank])
     accepted = post_signed(api_client, credentials, {"reference": "V-1", "customer": "+33655555555",
                                                      "offer_id": offer.id}).json()
     transactions_settle(transaction_id=accepted["transaction_id"])
@@ -138,8 +138,8 @@ def test_a_partner_validates_its_own_reference(api_client):
 
 def test_a_failed_activation_validates_as_not_valid(api_client):
     # given: a customer who cannot pay
-    customer(balance="1.00", phone="+33666666666")
-    credentials = partner()
+    grace = customer(balance="1.00", phone="+33666666666")
+    credentials = partner(customers=[grace])
     accepted = post_signed(api_client, credentials, {"reference": "V-2", "customer": "+33666666666",
                                                      "offer_id": OfferFactory().id}).json()
     transactions_settle(transaction_id=accepted["transaction_id"])
@@ -153,8 +153,8 @@ def test_a_failed_activation_validates_as_not_valid(api_client):
 
 def test_a_partner_cannot_see_another_partners_reference(api_client):
     # given: Q's reference
-    customer(balance="50.00", phone="+33677777777")
-    p, q = partner(), partner()
+    heidi = customer(balance="50.00", phone="+33677777777")
+    p, q = partner(), partner(customers=[heidi])
     post_signed(api_client, q, {"reference": "Q-REF", "customer": "+33677777777", "offer_id": OfferFactory().id})
 
     # when

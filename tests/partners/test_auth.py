@@ -12,15 +12,19 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def activation_body():
-    alice = customer(balance="50.00", phone="+33600000001")
+def alice():
+    return customer(balance="50.00", phone="+33600000001")
+
+
+@pytest.fixture
+def activation_body(alice):
     offer = OfferFactory()
     return {"reference": "ref-1", "customer": alice.profile.phone, "offer_id": offer.id}
 
 
-def test_a_signed_request_is_accepted(api_client, activation_body):
+def test_a_signed_request_is_accepted(api_client, activation_body, alice):
     # given
-    credentials = partner()
+    credentials = partner(customers=[alice])
 
     # when
     response = post_signed(api_client, credentials, activation_body)
@@ -86,9 +90,9 @@ def test_a_timestamp_outside_five_minutes_is_401(api_client, activation_body, sk
     assert Transaction.objects.count() == 0
 
 
-def test_a_replayed_signature_is_401(api_client, activation_body):
+def test_a_replayed_signature_is_401(api_client, activation_body, alice):
     # given: one request accepted
-    credentials = partner()
+    credentials = partner(customers=[alice])
     body = body_of(activation_body)
     headers = signed_headers(credentials, "POST", ACTIVATE, body)
     content_type = headers.pop("Content-Type")
@@ -103,9 +107,9 @@ def test_a_replayed_signature_is_401(api_client, activation_body):
     assert replay.json()["code"] == "signature_replayed"
 
 
-def test_an_inactive_partner_is_403(api_client, activation_body):
+def test_an_inactive_partner_is_403(api_client, activation_body, alice):
     # given
-    credentials = partner()
+    credentials = partner(customers=[alice])
     credentials.partner.is_active = False
     credentials.partner.save()
 
@@ -118,11 +122,11 @@ def test_an_inactive_partner_is_403(api_client, activation_body):
     assert Transaction.objects.count() == 0
 
 
-def test_rotated_credentials_replace_the_old_ones(api_client, activation_body):
+def test_rotated_credentials_replace_the_old_ones(api_client, activation_body, alice):
     # given
     from partners.services import partner_credentials_rotate
 
-    old = partner()
+    old = partner(customers=[alice])
     new = partner_credentials_rotate(partner=old.partner)
 
     # when
@@ -134,9 +138,9 @@ def test_rotated_credentials_replace_the_old_ones(api_client, activation_body):
     assert with_new.status_code == 202
 
 
-def test_each_partner_is_throttled_at_its_own_rate(api_client, activation_body):
+def test_each_partner_is_throttled_at_its_own_rate(api_client, activation_body, alice):
     # given: a partner allowed 2 requests a minute, and another at the default rate
-    slow, other = partner(throttle_rate="2/min"), partner()
+    slow, other = partner(throttle_rate="2/min", customers=[alice]), partner(customers=[alice])
 
     # when
     now = int(time.time())

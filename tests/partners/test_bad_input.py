@@ -10,9 +10,19 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def valid_body():
-    customer(balance="50.00", phone="+33699999999")
+def bob():
+    return customer(balance="50.00", phone="+33699999999")
+
+
+@pytest.fixture
+def valid_body(bob):
     return {"reference": "OK-1", "customer": "+33699999999", "offer_id": OfferFactory().id}
+
+
+@pytest.fixture
+def linked_partner(bob):
+    """Makes partners linked to bob, so that only the field under test is wrong."""
+    return lambda: partner(customers=[bob])
 
 
 def _nothing_written():
@@ -34,9 +44,10 @@ def _nothing_written():
     ({"callback_url": "javascript:alert(1)"}, "callback_url", "invalid"),
     ({"surprise": 1}, "surprise", None),
 ])
-def test_invalid_fields_are_400_and_nothing_is_written(api_client, valid_body, change, field, code):
+def test_invalid_fields_are_400_and_nothing_is_written(api_client, valid_body, linked_partner, change, field,
+                                                       code):
     # when
-    response = post_signed(api_client, partner(), {**valid_body, **change})
+    response = post_signed(api_client, linked_partner(), {**valid_body, **change})
 
     # then
     assert response.status_code == 400, response.json()
@@ -76,12 +87,13 @@ def test_a_malformed_body_is_400(api_client, valid_body, raw):
     _nothing_written()
 
 
-def test_a_private_callback_url_is_refused_when_private_networks_are_blocked(api_client, valid_body, settings):
+def test_a_private_callback_url_is_refused_when_private_networks_are_blocked(api_client, valid_body, linked_partner,
+                                                                            settings):
     # given
     settings.PARTNER_CALLBACK_BLOCK_PRIVATE_NETWORKS = True
 
     # when
-    responses = [post_signed(api_client, partner(), {**valid_body, "callback_url": url})
+    responses = [post_signed(api_client, linked_partner(), {**valid_body, "callback_url": url})
                  for url in ["http://127.0.0.1:8000/hook", "http://10.1.2.3/hook", "http://169.254.169.254/",
                              "http://[::1]/hook", "http://localhost/hook"]]
 

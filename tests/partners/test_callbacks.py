@@ -47,9 +47,9 @@ def activate_live(web, credentials, data: dict) -> dict:
 def test_the_partner_receives_a_signed_event_when_its_activation_settles(live_stack, callback_server):
     # given
     web, _ = live_stack
-    customer(balance="30.00", phone="+33612340001")
+    ivan = customer(balance="30.00", phone="+33612340001")
     offer = OfferFactory(price=Decimal("10.00"))
-    credentials = partner(callback_url=callback_server.url)
+    credentials = partner(callback_url=callback_server.url, customers=[ivan])
 
     # when
     accepted = activate_live(web, credentials, {"reference": "CB-1", "customer": "+33612340001",
@@ -79,8 +79,8 @@ def test_a_callback_answered_500_twice_is_retried_and_delivered_once(live_stack,
     # given: an endpoint that fails twice, and a per-request callback URL
     web, _ = live_stack
     callback_server.answers = [500, 500]
-    customer(balance="30.00", phone="+33612340002")
-    credentials = partner(callback_url="http://127.0.0.1:9/never-used")
+    judy = customer(balance="30.00", phone="+33612340002")
+    credentials = partner(callback_url="http://127.0.0.1:9/never-used", customers=[judy])
 
     # when
     accepted = activate_live(web, credentials, {"reference": "CB-2", "customer": "+33612340002",
@@ -106,8 +106,8 @@ def _finished_partner_transaction(api_client, callback_url: str) -> Transaction:
     from activation.services import transactions_settle
     from tests.partners.signing import post_signed
 
-    customer(balance="30.00", phone="+33612340003")
-    credentials = partner(callback_url=callback_url)
+    mallory = customer(balance="30.00", phone="+33612340003")
+    credentials = partner(callback_url=callback_url, customers=[mallory])
     accepted = post_signed(api_client, credentials, {"reference": "CB-3", "customer": "+33612340003",
                                                      "offer_id": OfferFactory().id}).json()
     [txn] = transactions_settle(transaction_id=accepted["transaction_id"])

@@ -21,7 +21,7 @@ def test_20_parallel_submissions_of_one_reference_make_one_transaction(live_stac
     web, _ = live_stack
     user = customer(balance="100.00", phone="+33698760001")
     offer = OfferFactory(price=Decimal("10.00"))
-    credentials = partner()
+    credentials = partner(customers=[user])
     body = body_of({"reference": "PAR-1", "customer": "+33698760001", "offer_id": offer.id})
     now = int(time.time())
     signed = [signed_headers(credentials, "POST", ACTIVATE, body, timestamp=now - i) for i in range(20)]
@@ -50,7 +50,7 @@ def test_customer_and_partner_activations_in_parallel_never_double_spend(live_st
     web, _ = live_stack
     user = customer(username="shared", balance="100.00", phone="+33698760002")
     offer = OfferFactory(price=Decimal("10.00"))
-    credentials = partner()
+    credentials = partner(customers=[user])
     login = requests.post(f"{web.url}/api/v1/auth/login/", json={"username": "shared", "password": PASSWORD})
     jwt = {"Authorization": f"Bearer {login.json()['access']}"}
     now = int(time.time())

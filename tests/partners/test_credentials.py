@@ -12,6 +12,10 @@ from tests.partners.signing import partner
 
 pytestmark = pytest.mark.django_db
 
+# The management form of the Partner page's linked-customers inline, with no rows.
+LINKS_INLINE_EMPTY = {"customer_links-TOTAL_FORMS": "0", "customer_links-INITIAL_FORMS": "0",
+                      "customer_links-MIN_NUM_FORMS": "0", "customer_links-MAX_NUM_FORMS": "1000"}
+
 
 def test_partner_create_prints_the_secret_once_and_stores_it_encrypted():
     # when
@@ -64,7 +68,8 @@ def test_adding_a_partner_in_the_admin_issues_credentials(client):
 
     # when
     response = client.post(reverse("admin:partners_partner_add"),
-                           {"name": "Operator B", "is_active": "on", "callback_url": "", "throttle_rate": ""},
+                           {"name": "Operator B", "is_active": "on", "callback_url": "", "throttle_rate": "",
+                            **LINKS_INLINE_EMPTY},
                            follow=True)
 
     # then

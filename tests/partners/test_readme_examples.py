@@ -31,9 +31,9 @@ def fill_in(code: str, credentials, base_url: str, offer_id: int) -> str:
 def test_the_python_example_activates(live_stack):
     # given
     web, _ = live_stack
-    customer(balance="50.00", email="bob@example.com")
+    bob = customer(balance="50.00", email="bob@example.com")
     offer = OfferFactory()
-    code = fill_in(readme_block("python", "hmac.new"), partner(name="readme-py"), web.url, offer.id)
+    code = fill_in(readme_block("python", "hmac.new"), partner(name="readme-py", customers=[bob]), web.url, offer.id)
 
     # when
     out = io.StringIO()
@@ -49,9 +49,9 @@ def test_the_python_example_activates(live_stack):
 def test_the_curl_openssl_example_activates(live_stack):
     # given
     web, _ = live_stack
-    customer(balance="50.00", email="bob@example.com")
+    bob = customer(balance="50.00", email="bob@example.com")
     offer = OfferFactory()
-    script = fill_in(readme_block("sh", "openssl dgst"), partner(name="readme-sh"), web.url, offer.id)
+    script = fill_in(readme_block("sh", "openssl dgst"), partner(name="readme-sh", customers=[bob]), web.url, offer.id)
 
     # when
     result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
