@@ -114,6 +114,7 @@ EXPECTED = {
     ("reservation-complete", "post"): users(200, b=404, staff=404),
     ("partner-activate", "post"): partners(400),
     ("partner-validate", "get"): partners(200, q=404),
+    ("partner-reverse", "post"): partners(409, q=404),  # P's own reference, still pending: 409
     ("notification-list", "get"): users(200),
     ("notification-read-all", "post"): users(200),
     ("notification-read", "post"): users(200, b=404, staff=404),
@@ -156,7 +157,7 @@ def world():
     staff = customer(username="matrix-staff")
     staff.is_staff = True
     staff.save(update_fields=["is_staff"])
-    p, q = partner(), partner()
+    p, q = partner(customers=[a]), partner()
     offer = OfferFactory()
     promo = running_promo(segments=[segment])
     pool = code_pool_create(brand=BrandFactory(), name="Matrix pool", total_count=3)
