@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db.models import Sum
 
 from accounts.models import Account, LedgerEntry, User
@@ -15,3 +16,9 @@ def user_by_login(*, login: str) -> User | None:
     """A login is a username or an email address."""
     field = "email__iexact" if "@" in login else "username"
     return User.objects.filter(**{field: login}).first()
+
+
+def account_currency(*, user_id: int) -> str:
+    """The customer's account currency (the default currency if they have no account yet)."""
+    return (Account.objects.filter(user_id=user_id).values_list("currency", flat=True).first()
+            or settings.DEFAULT_CURRENCY)

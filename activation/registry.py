@@ -95,6 +95,11 @@ class Settler(Protocol):
 
 
 class Reverser(Protocol):
+    """Undoes a SUCCEEDED transaction of its kind on the locked rows. `customer_may_reverse`:
+    whether the customer may reverse their own (staff always may)."""
+
+    customer_may_reverse: bool
+
     def lock_targets(self, txn) -> list[LockTarget]: ...
 
     def reverse(self, original, reversal, locked: LockedRows) -> Outcome: ...

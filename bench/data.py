@@ -48,8 +48,8 @@ def redemptions_preload(user_ids: list[int], campaign_ids: list[int], n: int) ->
     """n PENDING redemptions exactly as the API writes them, round-robin over users and campaigns."""
     now = timezone.now()
     txns = [Transaction(kind=KIND_DISCOUNT_REDEMPTION, user_id=user_ids[i % len(user_ids)], currency="EUR",
-                        payload={"campaign_id": campaign_ids[i % len(campaign_ids)], "cart_value": "100.00",
-                                 "delivery_charge": "0", "order_reference": ""},
+                        payload={"campaign_ids": [campaign_ids[i % len(campaign_ids)]], "cart_value": "100.00",
+                                 "delivery_charge": "0", "currency": "EUR", "order_reference": f"bench-{i}"},
                         created_at=now + timedelta(microseconds=i))
             for i in range(n)]
     for start in range(0, n, 5000):

@@ -136,7 +136,7 @@ class Bench:
         return [{"method": "POST", "path": "/api/v1/discounts/redeem/",
                  "headers": {"Authorization": f"Bearer {self.tokens[u]}"},
                  "json": {"campaign_id": campaign_ids[i % len(campaign_ids)], "cart_value": "100.00",
-                          "delivery_charge": "0.00"}}
+                          "delivery_charge": "0.00", "order_reference": f"bench-{u}-{i}"}}
                 for i, u in enumerate(self.users)]
 
     def items_activate(self) -> list[dict]:

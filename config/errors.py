@@ -40,6 +40,12 @@ class ConflictError(ApiError):
     message = "The resource is in a state that does not allow this."
 
 
+class NotPermitted(ApiError):
+    status_code = 403
+    code = "permission_denied"
+    message = "You are not allowed to do this."
+
+
 class IdempotencyInProgress(ApiError):
     status_code = 409
     code = "idempotency_in_progress"

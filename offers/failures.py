@@ -8,3 +8,4 @@ class OfferFailure(models.TextChoices):
     OFFER_INACTIVE = "offer_inactive", "The offer is no longer available."
     CURRENCY_MISMATCH = "currency_mismatch", "The offer is priced in another currency than the account."
     SUBSCRIPTION_NOT_RENEWABLE = "subscription_not_renewable", "The subscription was cancelled and cannot be renewed."
+    NO_ACCOUNT = "no_account", "The customer has no account to charge."

@@ -33,13 +33,25 @@ def offer_renewal_request(*, user_id: int, subscription: Subscription, idempoten
                               amount=offer.price, currency=offer.currency, idempotency_key=idempotency_key)
 
 
+# The one subscription-extension rule: a period is added to the later of the current end
+# and now (an activation, a renewal and the upsert below all extend by it; a reversal takes
+# exactly one period back off).
+_EXTENDED_END_SQL = "GREATEST({end}, %(now)s) + %(period)s"
+
 _SUBSCRIPTION_EXTEND_OR_CREATE_SQL = f"""
 INSERT INTO {Subscription._meta.db_table} AS s (user_id, offer_id, status, started_at, expires_at, auto_renew,
                                                 created_by_transaction_id, updated_at)
 VALUES (%(user)s, %(offer)s, 'active', %(now)s, %(now)s + %(period)s, false, %(transaction)s, %(now)s)
 ON CONFLICT (user_id, offer_id) WHERE status = 'active'
-DO UPDATE SET expires_at = GREATEST(s.expires_at, %(now)s) + %(period)s, updated_at = %(now)s
+DO UPDATE SET expires_at = {_EXTENDED_END_SQL.format(end="s.expires_at")}, updated_at = %(now)s
 RETURNING id, status, started_at, expires_at, auto_renew, created_by_transaction_id
+"""
+
+_SUBSCRIPTION_RENEW_SQL = f"""
+UPDATE {Subscription._meta.db_table} AS s
+   SET expires_at = {_EXTENDED_END_SQL.format(end="s.expires_at")}, status = 'active', updated_at = %(now)s
+ WHERE s.id = %(subscription)s
+RETURNING expires_at
 """
 
 
@@ -62,8 +74,23 @@ def subscription_extend_or_create(*, user_id: int, offer: Offer, transaction_id:
 
 
 def subscription_renew(*, subscription: Subscription, now: datetime | None = None) -> Subscription:
+    """With the owner's account locked: one more period, by the same rule as an activation."""
     now = now or timezone.now()
-    subscription.expires_at = max(subscription.expires_at, now) + timedelta(days=subscription.offer.validity_days)
-    subscription.status = Subscription.Status.ACTIVE
+    with prepared_cursor() as cursor:
+        cursor.execute(_SUBSCRIPTION_RENEW_SQL, {"subscription": subscription.id, "now": now,
+                                                 "period": timedelta(days=subscription.offer.validity_days)})
+        (subscription.expires_at,) = cursor.fetchone()
+    subscription.status, subscription.updated_at = Subscription.Status.ACTIVE, now
+    return subscription
+
+
+def subscription_period_take_back(*, subscription_id: int, now: datetime | None = None) -> Subscription:
+    """With the owner's account locked (a reversal): one period of the offer comes off the
+    end; a subscription left with nothing to run is cancelled."""
+    now = now or timezone.now()
+    subscription = Subscription.objects.select_related("offer").get(pk=subscription_id)
+    subscription.expires_at -= timedelta(days=subscription.offer.validity_days)
+    if subscription.expires_at <= now and subscription.status == Subscription.Status.ACTIVE:
+        subscription.status = Subscription.Status.CANCELLED
     subscription.save(update_fields=["expires_at", "status", "updated_at"])
     return subscription

@@ -3,29 +3,27 @@ the rows from `lock_targets` locked, re-check every rule, and return an Outcome.
 from decimal import Decimal
 
 from accounts.models import Account
-from accounts.services import account_debit
-from activation.registry import LOCK_RANK_ACCOUNT, LockedRows, LockTarget, Outcome, settler_register
+from accounts.services import account_debit, account_refund
+from activation.registry import LockedRows, LockTarget, Outcome, reverser_register, settler_register
 from offers.campaigns.models import Campaign
-from offers.campaigns.rules import Refusal
-from offers.campaigns.services import campaign_budget_consume, campaign_redemption_evaluate
-from offers.campaigns.settlement import campaign_lock_target
+from offers.campaigns.rules import Cart, Refusal
+from offers.campaigns.services import CampaignRedemptions, RedemptionRequest, campaign_redemptions_restore
 from offers.failures import OfferFailure
+from offers.locks import account_lock_target, campaign_lock_target
 from offers.models import Offer, Subscription
 from offers.selectors import offers_for_settlement
 from offers.services import (KIND_OFFER_ACTIVATION, KIND_OFFER_RENEWAL, subscription_extend_or_create,
-                             subscription_renew)
+                             subscription_period_take_back, subscription_renew)
 
 
 def _failure(reason: OfferFailure) -> Outcome:
     return Outcome.failure(reason.value, str(reason.label))
 
 
-def account_lock_target(user_id: int) -> LockTarget:
-    return LockTarget(rank=LOCK_RANK_ACCOUNT, model=Account, field="user_id", value=user_id)
-
-
-def offer_charge_check(*, account: Account, offer: Offer, amount) -> Outcome | None:
+def offer_charge_check(*, account: Account | None, offer: Offer, amount) -> Outcome | None:
     """The rules every paid offer transaction re-checks on the locked account."""
+    if account is None:
+        return _failure(OfferFailure.NO_ACCOUNT)
     if not offer.is_active:
         return _failure(OfferFailure.OFFER_INACTIVE)
     if account.currency != offer.currency:
@@ -33,6 +31,15 @@ def offer_charge_check(*, account: Account, offer: Offer, amount) -> Outcome | N
     if account.balance < amount:
         return _failure(OfferFailure.INSUFFICIENT_BALANCE)
     return None
+
+
+def _activation_campaign_request(txn, offer: Offer, locked: LockedRows) -> RedemptionRequest:
+    """An activation with a campaign is a redemption in an order of its own, on the price."""
+    campaign_id = int(txn.payload["campaign_id"])
+    return RedemptionRequest(transaction_id=txn.id, user_id=txn.user_id, campaign_ids=(campaign_id,),
+                             campaigns=(locked.get(Campaign, "id", campaign_id),), at=txn.created_at,
+                             cart=Cart(cart_value=txn.amount, delivery_charge=Decimal("0"), currency=offer.currency),
+                             order_reference=f"activation:{txn.id}")
 
 
 class OfferActivationSettler:
@@ -49,45 +56,51 @@ class OfferActivationSettler:
         return targets
 
     def settle_batch(self, txns, locked: LockedRows) -> list[Outcome]:
-        """The batch's offers are read once, in one statement (a burst of activations settled
-        together read the same offer once per item before), then each item decided alone."""
+        """The batch's offers are read once, in one statement, and the campaign rules' inputs
+        once (CampaignRedemptions); then each item is decided in order."""
         offers = offers_for_settlement(txn.payload["offer_id"] for txn in txns)
-        return [self._settle(txn, locked, offers.get(int(txn.payload["offer_id"]))) for txn in txns]
+        with_campaign = [(txn, offers.get(int(txn.payload["offer_id"]))) for txn in txns
+                         if txn.payload.get("campaign_id")]
+        requests = {txn.id: _activation_campaign_request(txn, offer, locked)
+                    for txn, offer in with_campaign if offer is not None}
+        redemptions = CampaignRedemptions(list(requests.values())) if requests else None
+        outcomes = [self._settle(txn, locked, offers.get(int(txn.payload["offer_id"])), redemptions,
+                                 requests.get(txn.id)) for txn in txns]
+        if redemptions is not None:
+            redemptions.record(locked=locked)
+        return outcomes
 
     def settle(self, txn, locked: LockedRows) -> Outcome:
         return self.settle_batch([txn], locked)[0]
 
-    def _settle(self, txn, locked: LockedRows, offer: Offer | None) -> Outcome:
+    def _settle(self, txn, locked: LockedRows, offer: Offer | None, redemptions: CampaignRedemptions | None,
+                request: RedemptionRequest | None) -> Outcome:
         if offer is None:  # deleted since the request was accepted
             return _failure(OfferFailure.OFFER_INACTIVE)
         account = locked.get(Account, "user_id", txn.user_id)
         if txn.currency != offer.currency:  # quoted before the offer changed currency: the amount means nothing now
             return _failure(OfferFailure.CURRENCY_MISMATCH)
-        campaign, evaluation, charge = None, None, txn.amount
-        if txn.payload.get("campaign_id"):
-            campaign = locked.get(Campaign, "id", txn.payload["campaign_id"])
+        decision, charge = None, txn.amount
+        if request is not None:
+            campaign = request.campaigns[0]
             if campaign is None:
                 return Outcome.failure("unknown_campaign", "The campaign no longer exists.")
-            if campaign.target != Campaign.Target.CART or campaign.currency != offer.currency:
-                return Outcome.failure(Refusal.NOT_APPLICABLE_TO_OFFER,
-                                       "Only a cart campaign in the offer's currency applies to an offer.")
-            evaluation = campaign_redemption_evaluate(campaign=campaign, user_id=txn.user_id, at=txn.created_at,
-                                                      cart_value=txn.amount, delivery_charge=Decimal("0"))
-            if not evaluation.applies:
-                return Outcome.failure(evaluation.refusals[0], ", ".join(evaluation.refusals))
-            charge = txn.amount - evaluation.discount
+            if campaign.target != Campaign.Target.CART:
+                return Outcome.failure(Refusal.NOT_APPLICABLE_TO_OFFER, "Only a cart campaign applies to an offer.")
+            decision = redemptions.evaluate(request)
+            if not decision.succeeded:
+                refusals = decision.refusal.refusals
+                return Outcome.failure(refusals[0], ", ".join(refusals))
+            charge = txn.amount - decision.total
         refusal = offer_charge_check(account=account, offer=offer, amount=charge)
         if refusal:
             return refusal
         if charge > 0:
             account_debit(account=account, amount=charge, transaction_id=txn.id, description=f"offer {offer.id}")
         result = {}
-        if campaign is not None:
-            redemption = campaign_budget_consume(campaign=campaign, user_id=txn.user_id, transaction_id=txn.id,
-                                                 evaluation=evaluation, base_value=txn.amount,
-                                                 order_reference=f"offer:{offer.id}", at=txn.created_at,
-                                                 locked=locked)
-            result = {"campaign_id": campaign.id, "discount": str(redemption.amount)}
+        if decision is not None:
+            redemptions.grant(decision)
+            result = {"campaign_id": decision.granted[0].campaign.id, "discount": str(decision.total)}
         subscription = subscription_extend_or_create(user_id=txn.user_id, offer=offer, transaction_id=txn.id)
         return Outcome.success({"subscription_id": subscription.id, "offer_id": offer.id,
                                 "amount_charged": str(charge), "expires_at": subscription.expires_at.isoformat(),
@@ -118,6 +131,39 @@ class OfferRenewalSettler:
                                 "balance_after": str(account.balance)})
 
 
+class OfferPurchaseReverser:
+    """Reverses an activation or a renewal (staff, or the partner that made it): the amount
+    charged comes back through the ledger, the period it bought comes off the subscription
+    (cancelled if nothing is left), and a campaign's budget and use come back."""
+
+    customer_may_reverse = False
+
+    def lock_targets(self, txn) -> list[LockTarget]:
+        targets = [account_lock_target(txn.user_id)]
+        if txn.payload.get("campaign_id"):
+            targets.append(campaign_lock_target(txn.payload["campaign_id"]))
+        return targets
+
+    def reverse(self, original, reversal, locked: LockedRows) -> Outcome:
+        account = locked.get(Account, "user_id", original.user_id)
+        if account is None:
+            return _failure(OfferFailure.NO_ACCOUNT)
+        refunded = Decimal(original.result.get("amount_charged", "0"))
+        if refunded > 0:
+            account_refund(account=account, amount=refunded, transaction_id=reversal.id,
+                           description=f"reversal of {original.kind} {original.id}")
+        subscription = subscription_period_take_back(subscription_id=original.result["subscription_id"])
+        restored = campaign_redemptions_restore(transaction_id=original.id, locked=locked, keep_daily_use=False)
+        return Outcome.success({"reversed_transaction_id": str(original.id), "refunded": str(refunded),
+                                "currency": original.currency, "subscription_id": subscription.id,
+                                "subscription_status": subscription.status,
+                                "expires_at": subscription.expires_at.isoformat(),
+                                "balance_after": str(account.balance),
+                                "restored_budget": str(sum((r.amount for r in restored), Decimal("0")))})
+
+
 def settlers_register() -> None:
     settler_register(OfferActivationSettler())
     settler_register(OfferRenewalSettler())
+    reverser_register(kind=KIND_OFFER_ACTIVATION, reverser=OfferPurchaseReverser())
+    reverser_register(kind=KIND_OFFER_RENEWAL, reverser=OfferPurchaseReverser())

@@ -21,6 +21,7 @@ from activation.selectors import (status_hint_is_fresh, transaction_get_for_reve
                                   transaction_list_for_user, transaction_status_get)
 from activation.services import transaction_reverse
 from activation.status import redis_client_async, status_channel, status_read_async
+from config.api import ErrorSerializer
 from config.errors import DEPENDENCY_RETRY_AFTER_SECONDS, DependencyUnavailable, error_body
 
 logger = logging.getLogger(__name__)
@@ -52,14 +53,17 @@ class TransactionDetailApi(APIView):
 
 
 class TransactionReverseApi(APIView):
-    """Reverses a succeeded transaction (owner or staff): restores every counter it consumed."""
+    """Reverses a succeeded transaction: restores every counter it consumed. Staff may reverse
+    any kind; a customer only their own discount redemptions (403 otherwise)."""
 
-    @swagger_auto_schema(request_body=no_body, responses={200: TransactionSerializer})
+    @swagger_auto_schema(request_body=no_body, responses={200: TransactionSerializer, 403: ErrorSerializer,
+                                                          404: ErrorSerializer, 409: ErrorSerializer})
     def post(self, request, transaction_id: UUID):
         txn = transaction_get_for_reversal(transaction_id=transaction_id, user=request.user)
         if txn is None:
             raise exceptions.NotFound("No such transaction.")
-        reversal = transaction_reverse(transaction_id=txn.id, requested_by_id=request.user.id)
+        reversal = transaction_reverse(transaction_id=txn.id, requested_by_id=request.user.id,
+                                       as_staff=request.user.is_staff)
         return Response(TransactionSerializer(reversal).data)
 
 

@@ -75,22 +75,39 @@ class Campaign(models.Model):
 
 
 class CampaignRedemption(models.Model):
-    """One discount granted. `local_day` is the day in the campaign's time zone, for the
-    per-customer daily limit; a reversal stamps `reversed_at` and no longer counts."""
+    """One discount granted, inside a customer's order (`order_reference`, unique per customer).
+    A combined redemption writes one row per campaign under one transaction. `local_day` is
+    the day in the campaign's time zone, for the per-customer daily limit. A reversal stamps
+    `reversed_at`; the row then no longer counts, except towards the daily limit when the
+    customer reversed it themselves (`reversal_keeps_daily_use`)."""
 
-    # No index of its own on `campaign`: redemption_daily_usage leads with it (one index less
-    # to write per redemption on a hot campaign).
+    # No index of its own on `campaign`, `user` or `transaction`: redemption_daily_usage,
+    # redemption_campaign_once_per_order and redemption_once_per_transaction lead with them
+    # (fewer indexes to write per redemption on a hot campaign).
     campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="redemptions", db_index=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="redemptions")
-    transaction = models.OneToOneField("activation.Transaction", on_delete=models.PROTECT, related_name="redemption")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="redemptions",
+                             db_index=False)
+    transaction = models.ForeignKey("activation.Transaction", on_delete=models.PROTECT, related_name="redemptions",
+                                    db_index=False)
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     base_value = models.DecimalField(max_digits=12, decimal_places=2, help_text="The cart value or delivery charge.")
-    order_reference = models.CharField(max_length=100, blank=True)
+    # The order's cart as this redemption saw it: every redemption of one order states the same.
+    cart_value = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    delivery_charge = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    currency = models.CharField(max_length=3, default=settings.DEFAULT_CURRENCY)
+    order_reference = models.CharField(max_length=100)
     local_day = models.DateField()
     created_at = models.DateTimeField(auto_now_add=True)
     reversed_at = models.DateTimeField(null=True, blank=True)
+    reversal_keeps_daily_use = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["campaign", "user", "local_day"], name="redemption_daily_usage")]
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="redemption_amount_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="redemption_amount_positive"),
+            models.UniqueConstraint(fields=["transaction", "campaign"], name="redemption_once_per_transaction"),
+            # Within one order a campaign applies at most once (live rows only).
+            models.UniqueConstraint(fields=["user", "order_reference", "campaign"], condition=Q(reversed_at=None),
+                                    name="redemption_campaign_once_per_order"),
+        ]

@@ -20,20 +20,76 @@ class Refusal:
     NOTHING_TO_DISCOUNT = "nothing_to_discount"
     CURRENCY_MISMATCH = "currency_mismatch"
     NOT_APPLICABLE_TO_OFFER = "not_applicable_to_offer"
+    ALREADY_IN_ORDER = "already_in_order"
+    NOT_COMBINABLE = "not_combinable"
+    ORDER_CART_MISMATCH = "order_cart_mismatch"
 
 
 def discount_compute(*, kind: str, value: Decimal, base: Decimal, cap: Decimal | None, budget_remaining: Decimal,
-                     currency: str) -> Decimal:
-    """min(computed discount, cap, remaining budget, the value discounted), rounded down to
-    the currency's minor unit so the sum of discounts can never pass the budget."""
+                     currency: str, room: Decimal | None = None) -> Decimal:
+    """min(computed discount, cap, remaining budget, the value discounted, what the order's
+    other discounts left of it), rounded down to the currency's minor unit so the sum of
+    discounts can never pass the budget or the value."""
     exponent = Decimal(1).scaleb(-MINOR_UNITS.get(currency, 2))
     computed = base * value / Decimal(100) if kind == "percentage" else value
-    candidates = [computed, budget_remaining, base] + ([cap] if cap is not None else [])
+    candidates = [computed, budget_remaining, base] + ([cap] if cap is not None else []) + (
+        [room] if room is not None else [])
     return max(min(candidates), Decimal(0)).quantize(exponent, rounding=ROUND_DOWN)
 
 
 def campaign_local_day(campaign, at: datetime) -> date:
     return at.astimezone(ZoneInfo(campaign.timezone)).date()
+
+
+def campaign_is_used_up(campaign) -> bool:
+    """Budget or total uses spent: the campaign can give nothing more until staff add to it."""
+    return campaign.spent_amount >= campaign.total_budget or (
+        campaign.max_total_uses is not None and campaign.uses_count >= campaign.max_total_uses)
+
+
+def campaign_state(campaign, at: datetime) -> str:
+    """What a campaign is doing now: draft, paused, ended, scheduled, exhausted or running.
+    `status` is the operator's switch; the state adds the calendar and the counters."""
+    if campaign.status in ("draft", "paused"):
+        return campaign.status
+    day = campaign_local_day(campaign, at)
+    if campaign.status == "ended" or day > campaign.ends_on:
+        return "ended"
+    if day < campaign.starts_on:
+        return "scheduled"
+    return "exhausted" if campaign_is_used_up(campaign) else "running"
+
+
+@dataclass(frozen=True)
+class Cart:
+    cart_value: Decimal
+    delivery_charge: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """A live redemption already in the order."""
+    campaign_id: int
+    target: str
+    stackable: bool
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Order:
+    """A customer's order as its live redemptions describe it. `cart` is None while empty."""
+    cart: Cart | None = None
+    lines: tuple[OrderLine, ...] = ()
+
+    def discounted(self, target: str) -> Decimal:
+        return sum((line.amount for line in self.lines if line.target == target), Decimal("0"))
+
+    def with_line(self, cart: Cart, line: OrderLine) -> "Order":
+        return Order(cart=self.cart or cart, lines=self.lines + (line,))
+
+
+EMPTY_ORDER = Order()
 
 
 @dataclass(frozen=True)
@@ -47,10 +103,12 @@ class Evaluation:
         return not self.refusals and self.discount > 0
 
 
-def campaign_evaluate(*, campaign, at: datetime, customer_targeted: bool, uses_today: int, cart_value: Decimal,
-                      delivery_charge: Decimal) -> Evaluation:
-    """Every reason the campaign does not apply now for this customer and cart, and the
-    discount it would give."""
+def campaign_evaluate(*, campaign, at: datetime, customer_targeted: bool, uses_today: int, cart: Cart,
+                      order: Order = EMPTY_ORDER) -> Evaluation:
+    """Every reason the campaign does not apply now for this customer, cart and order, and the
+    discount it would give. Within an order a campaign applies once, a non-stackable one
+    stands alone, every redemption states the same cart, and the order's discounts never
+    exceed the cart value or the delivery charge they discount."""
     refusals: list[str] = []
     day = campaign_local_day(campaign, at)
     if day < campaign.starts_on:
@@ -63,26 +121,34 @@ def campaign_evaluate(*, campaign, at: datetime, customer_targeted: bool, uses_t
         refusals.append(Refusal.BUDGET_EXHAUSTED)
     if campaign.max_total_uses is not None and campaign.uses_count >= campaign.max_total_uses:
         refusals.append(Refusal.USAGE_LIMIT_REACHED)
-    if cart_value < campaign.min_cart_value:
+    if cart.currency != campaign.currency:
+        refusals.append(Refusal.CURRENCY_MISMATCH)
+    if cart.cart_value < campaign.min_cart_value:
         refusals.append(Refusal.BELOW_MIN_CART_VALUE)
     if campaign.max_uses_per_customer_per_day is not None and uses_today >= campaign.max_uses_per_customer_per_day:
         refusals.append(Refusal.DAILY_LIMIT_REACHED)
     if campaign.is_targeted and not customer_targeted:
         refusals.append(Refusal.NOT_TARGETED)
-    base = cart_value if campaign.target == "cart" else delivery_charge
+    if order.cart is not None and order.cart != cart:
+        refusals.append(Refusal.ORDER_CART_MISMATCH)
+    if any(line.campaign_id == campaign.id for line in order.lines):
+        refusals.append(Refusal.ALREADY_IN_ORDER)
+    elif order.lines and (not campaign.is_stackable or not all(line.stackable for line in order.lines)):
+        refusals.append(Refusal.NOT_COMBINABLE)
+    base = cart.cart_value if campaign.target == "cart" else cart.delivery_charge
     discount = discount_compute(kind=campaign.kind, value=campaign.value, base=base,
                                 cap=campaign.max_discount_amount,
                                 budget_remaining=campaign.total_budget - campaign.spent_amount,
-                                currency=campaign.currency)
+                                currency=campaign.currency, room=base - order.discounted(campaign.target))
     if not refusals and discount <= 0:
         refusals.append(Refusal.NOTHING_TO_DISCOUNT)
     return Evaluation(campaign_id=campaign.id, discount=discount, refusals=tuple(refusals))
 
 
-def best_combination(evaluations: list[tuple[object, Evaluation]], *, cart_value: Decimal,
-                     delivery_charge: Decimal) -> tuple[list[int], Decimal]:
+def best_combination(evaluations: list[tuple[object, Evaluation]], *, cart: Cart,
+                     order: Order = EMPTY_ORDER) -> tuple[list[int], Decimal]:
     """At most one exclusive campaign, or every stackable one added up per target without
-    exceeding the value discounted; whichever gives more."""
+    exceeding what the order leaves of the value discounted; whichever gives more."""
     applicable = [(c, e) for c, e in evaluations if e.applies]
     best_ids: list[int] = []
     best_total = Decimal("0")
@@ -91,7 +157,8 @@ def best_combination(evaluations: list[tuple[object, Evaluation]], *, cart_value
             best_ids, best_total = [campaign.id], evaluation.discount
     stack_ids: list[int] = []
     per_target = {"cart": Decimal("0"), "delivery": Decimal("0")}
-    limits = {"cart": cart_value, "delivery": delivery_charge}
+    limits = {"cart": cart.cart_value - order.discounted("cart"),
+              "delivery": cart.delivery_charge - order.discounted("delivery")}
     for campaign, evaluation in applicable:
         if campaign.is_stackable:
             room = limits[campaign.target] - per_target[campaign.target]

@@ -2,13 +2,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 from redis.exceptions import RedisError
 
 from accounts.models import CustomerProfile
 from offers.campaigns.models import Campaign, CampaignRedemption
-from offers.campaigns.rules import Evaluation, best_combination, campaign_evaluate, campaign_local_day
+from offers.campaigns.rules import (Cart, Evaluation, Order, OrderLine, best_combination, campaign_evaluate,
+                                    campaign_local_day)
 
 CAMPAIGN_CACHE_KEY = "campaigns:customer-visible:v1"
 CAMPAIGN_CACHE_SECONDS = 30  # a backstop; every change invalidates at once
@@ -26,8 +27,9 @@ def campaign_list(*, status: str | None = None, target: str | None = None, activ
         at = at or timezone.now()
         # Coarse SQL filter (±1 day covers every time zone), exact check per campaign in Python.
         today = at.date()
-        window = qs.filter(status=Campaign.Status.ACTIVE, starts_on__lte=today + timedelta(days=1),
-                           ends_on__gte=today - timedelta(days=1))
+        window = (qs.filter(status=Campaign.Status.ACTIVE, starts_on__lte=today + timedelta(days=1),
+                            ends_on__gte=today - timedelta(days=1), spent_amount__lt=F("total_budget"))
+                  .exclude(max_total_uses__isnull=False, uses_count__gte=F("max_total_uses")))
         active_ids = [c.id for c in window if c.starts_on <= campaign_local_day(c, at) <= c.ends_on]
         qs = qs.filter(id__in=active_ids) if active_now else qs.exclude(id__in=active_ids)
     return qs
@@ -54,10 +56,6 @@ def campaigns_customer_visible() -> list[Campaign]:
     return campaigns
 
 
-def customer_segment_id(*, user_id: int) -> int | None:
-    return CustomerProfile.objects.filter(user_id=user_id).values_list("segment_id", flat=True).first()
-
-
 def campaign_targets_customer(*, campaign: Campaign, user_id: int, segment_id: int | None) -> bool:
     if not campaign.is_targeted:
         return True
@@ -66,11 +64,6 @@ def campaign_targets_customer(*, campaign: Campaign, user_id: int, segment_id: i
         return (campaign.target_customers.filter(pk=user_id).exists()
                 or (segment_id is not None and campaign.target_segments.filter(pk=segment_id).exists()))
     return user_id in customer_ids or (segment_id is not None and segment_id in campaign.cached_segment_ids)
-
-
-def customer_uses_on_day(*, campaign: Campaign, user_id: int, day) -> int:
-    return CampaignRedemption.objects.filter(campaign=campaign, user_id=user_id, local_day=day,
-                                             reversed_at=None).count()
 
 
 def campaign_targeting_prefetch(*, campaign: Campaign) -> None:
@@ -86,47 +79,65 @@ def customer_segment_ids(*, user_ids) -> dict[int, int | None]:
 
 
 def customers_uses_on_days(*, keys) -> dict[tuple[int, int, object], int]:
-    """Live redemptions per (campaign id, user id, local day), for many keys in one query."""
+    """Uses per (campaign id, user id, local day) that count towards the daily limit, for many
+    keys in one query: live redemptions, and those the customer reversed themselves."""
     keys = set(keys)
     if not keys:
         return {}
     rows = (CampaignRedemption.objects
             .filter(campaign_id__in={k[0] for k in keys}, user_id__in={k[1] for k in keys},
-                    local_day__in={k[2] for k in keys}, reversed_at=None)
+                    local_day__in={k[2] for k in keys})
+            .filter(Q(reversed_at=None) | Q(reversal_keeps_daily_use=True))
             .values_list("campaign_id", "user_id", "local_day").annotate(n=Count("id")))
     return {(campaign_id, user_id, day): n for campaign_id, user_id, day, n in rows
             if (campaign_id, user_id, day) in keys}
 
 
-def customer_uses_today(*, user_id: int, campaigns: list[Campaign], at: datetime) -> dict[int, int]:
-    days = {campaign_local_day(c, at) for c in campaigns}
-    counts: dict[tuple[int, object], int] = {}
-    rows = (CampaignRedemption.objects.filter(user_id=user_id, reversed_at=None, local_day__in=days)
-            .values("campaign_id", "local_day").annotate(n=Count("id")))
-    for row in rows:
-        counts[(row["campaign_id"], row["local_day"])] = row["n"]
-    return {c.id: counts.get((c.id, campaign_local_day(c, at)), 0) for c in campaigns}
+def orders_get(*, keys) -> dict[tuple[int, str], Order]:
+    """The orders (user id, order reference) as their live redemptions describe them, in one
+    query. Exact only with the customers' accounts locked (settlement holds them)."""
+    keys = set(keys)
+    if not keys:
+        return {}
+    rows = (CampaignRedemption.objects
+            .filter(user_id__in={k[0] for k in keys}, order_reference__in={k[1] for k in keys}, reversed_at=None)
+            .order_by("id")
+            .values_list("user_id", "order_reference", "campaign_id", "campaign__target", "campaign__is_stackable",
+                         "amount", "cart_value", "delivery_charge", "currency"))
+    orders: dict[tuple[int, str], Order] = {}
+    for user_id, reference, campaign_id, target, stackable, amount, cart_value, delivery, currency in rows:
+        key = (user_id, reference)
+        if key in keys:
+            orders[key] = orders.get(key, Order()).with_line(
+                Cart(cart_value=cart_value, delivery_charge=delivery, currency=currency),
+                OrderLine(campaign_id=campaign_id, target=target, stackable=stackable, amount=amount))
+    return orders
 
 
-def discounts_available(*, user_id: int, cart_value: Decimal, delivery_charge: Decimal, explain: bool = False,
+def discounts_available(*, user_id: int, cart: Cart, order_reference: str | None = None, explain: bool = False,
                         at: datetime | None = None) -> dict:
+    """What settlement would decide for each campaign alone, now, for this cart (and order),
+    best first, and the best combination. Read from the cache: settlement re-checks."""
     at = at or timezone.now()
     campaigns = campaigns_customer_visible()
-    segment_id = customer_segment_id(user_id=user_id)
-    uses = customer_uses_today(user_id=user_id, campaigns=campaigns, at=at)
+    segment_id = customer_segment_ids(user_ids={user_id}).get(user_id)
+    uses = customers_uses_on_days(keys={(c.id, user_id, campaign_local_day(c, at)) for c in campaigns})
+    order = orders_get(keys={(user_id, order_reference)}).get((user_id, order_reference), Order()) \
+        if order_reference else Order()
     evaluated: list[tuple[Campaign, Evaluation]] = [
-        (c, campaign_evaluate(campaign=c, at=at, uses_today=uses[c.id], cart_value=cart_value,
-                              delivery_charge=delivery_charge,
+        (c, campaign_evaluate(campaign=c, at=at, cart=cart, order=order,
+                              uses_today=uses.get((c.id, user_id, campaign_local_day(c, at)), 0),
                               customer_targeted=campaign_targets_customer(campaign=c, user_id=user_id,
                                                                           segment_id=segment_id)))
         for c in campaigns
     ]
     applicable = sorted(((c, e) for c, e in evaluated if e.applies),
                         key=lambda ce: (-ce[1].discount, -ce[0].priority, ce[0].id))
-    ids, total = best_combination(applicable, cart_value=cart_value, delivery_charge=delivery_charge)
+    ids, total = best_combination(applicable, cart=cart, order=order)
     body = {
+        "currency": cart.currency,
         "campaigns": [_describe(c, e) for c, e in applicable],
-        "best_combination": {"campaign_ids": ids, "total_discount": str(total)},
+        "best_combination": {"campaign_ids": ids, "total_discount": str(total), "currency": cart.currency},
     }
     if explain:
         body["not_applicable"] = [{**_describe(c, e), "reasons": list(e.refusals)}

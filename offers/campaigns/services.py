@@ -1,4 +1,4 @@
-"""Writes of campaigns, and the budget consumption that settlement calls under the lock."""
+"""Writes of campaigns, and the redemption rules that settlement applies under the locks."""
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -14,10 +14,10 @@ from config.errors import ConflictError
 from config.fastjson import json_text
 from config.prepared_sql import prepared_cursor
 from offers.campaigns.models import Campaign, CampaignRedemption
-from offers.campaigns.rules import Evaluation, campaign_evaluate, campaign_local_day
+from offers.campaigns.rules import (Cart, Evaluation, Order, OrderLine, campaign_evaluate, campaign_is_used_up,
+                                    campaign_local_day)
 from offers.campaigns.selectors import (CAMPAIGN_CACHE_KEY, campaign_targeting_prefetch, campaign_targets_customer,
-                                        customer_segment_id, customer_segment_ids, customer_uses_on_day,
-                                        customers_uses_on_days)
+                                        customer_segment_ids, customers_uses_on_days, orders_get)
 
 KIND_DISCOUNT_REDEMPTION = "discount_redemption"
 
@@ -50,7 +50,8 @@ def campaign_update(*, campaign: Campaign, target_customers=None, target_segment
         if "total_budget" in fields and locked.total_budget < locked.spent_amount:
             raise ConflictError("The budget cannot go below what has been spent.", code="budget_below_spent",
                                 details={"spent_amount": str(locked.spent_amount)})
-        locked.save()
+        # Only the fields asked for: the counters belong to settlement.
+        locked.save(update_fields=[*fields, "updated_at"])
         if target_customers is not None:
             locked.target_customers.set(target_customers)
         if target_segments is not None:
@@ -73,141 +74,159 @@ def campaign_delete(*, campaign: Campaign) -> None:
         _after_commit_invalidate()
 
 
-def discount_redemption_request(*, user_id: int, campaign: Campaign, cart_value: Decimal, delivery_charge: Decimal,
-                                order_reference: str, idempotency_key: str | None) -> Accepted:
-    payload = {"campaign_id": campaign.id, "cart_value": str(cart_value), "delivery_charge": str(delivery_charge),
+def discount_redemption_request(*, user_id: int, campaign_ids: list[int], cart: Cart, order_reference: str,
+                                idempotency_key: str | None) -> Accepted:
+    """Accepts the redemption of one campaign, or of a combination as one transaction that
+    succeeds or fails whole, inside the customer's order `order_reference`."""
+    payload = {"campaign_ids": list(campaign_ids), "cart_value": str(cart.cart_value),
+               "delivery_charge": str(cart.delivery_charge), "currency": cart.currency,
                "order_reference": order_reference}
     return transaction_accept(kind=KIND_DISCOUNT_REDEMPTION, user_id=user_id, payload=payload,
-                              currency=campaign.currency, idempotency_key=idempotency_key)
-
-
-def campaign_redemption_evaluate(*, campaign: Campaign, user_id: int, at: datetime, cart_value: Decimal,
-                                 delivery_charge: Decimal) -> Evaluation:
-    """Every rule, on the locked campaign row. The customer's segment and daily usage are
-    only read when the campaign has a rule that needs them (one query each, per item)."""
-    targeted = True
-    if campaign.is_targeted:
-        targeted = campaign_targets_customer(campaign=campaign, user_id=user_id,
-                                             segment_id=customer_segment_id(user_id=user_id))
-    uses_today = 0
-    if campaign.max_uses_per_customer_per_day is not None:
-        uses_today = customer_uses_on_day(campaign=campaign, user_id=user_id, day=campaign_local_day(campaign, at))
-    return campaign_evaluate(campaign=campaign, at=at, cart_value=cart_value, delivery_charge=delivery_charge,
-                             customer_targeted=targeted, uses_today=uses_today)
-
-
-def campaign_budget_consume(*, campaign: Campaign, user_id: int, transaction_id, evaluation: Evaluation,
-                            base_value: Decimal, order_reference: str, at: datetime,
-                            locked=None) -> CampaignRedemption:
-    """Records the redemption and the spend on the locked campaign row. Under the settlement
-    engine (`locked` given) the campaign row is written once per batch, not per item."""
-    redemption = CampaignRedemption.objects.create(
-        campaign=campaign, user_id=user_id, transaction_id=transaction_id, amount=evaluation.discount,
-        base_value=base_value, order_reference=order_reference, local_day=campaign_local_day(campaign, at))
-    campaign.spent_amount += evaluation.discount
-    campaign.uses_count += 1
-    if locked is not None:
-        campaign.updated_at = timezone.now()
-        locked.save_deferred(campaign, ["spent_amount", "uses_count", "updated_at"])
-    else:
-        campaign.save(update_fields=["spent_amount", "uses_count", "updated_at"])
-    if _campaign_used_up(campaign):
-        _after_commit_invalidate()
-    return redemption
-
-
-def _campaign_used_up(campaign: Campaign) -> bool:
-    """Budget or total uses exhausted: customers' cached `available` lists must drop it."""
-    return campaign.spent_amount >= campaign.total_budget or (
-        campaign.max_total_uses is not None and campaign.uses_count >= campaign.max_total_uses)
+                              currency=cart.currency, idempotency_key=idempotency_key)
 
 
 @dataclass(frozen=True)
 class RedemptionRequest:
-    """One pending redemption as settlement sees it (from its transaction)."""
+    """One pending redemption as settlement sees it: its campaigns (the locked rows, in the
+    order asked; None for one that no longer exists), cart and order."""
     transaction_id: UUID
     user_id: int
-    campaign: Campaign | None  # the locked row; None if the campaign no longer exists
+    campaign_ids: tuple[int, ...]
+    campaigns: tuple[Campaign | None, ...]
     at: datetime
-    cart_value: Decimal
-    delivery_charge: Decimal
+    cart: Cart
     order_reference: str
 
 
 @dataclass
 class RedemptionGranted:
-    """A redemption row written by campaign_redemptions_settle (a plain record: building
-    model instances for a whole batch would cost more than the insert itself)."""
+    """A redemption row to write (a plain record: building model instances for a whole batch
+    would cost more than the insert itself)."""
     campaign: Campaign
     user_id: int
     transaction_id: UUID
     amount: Decimal
     base_value: Decimal
+    cart: Cart
     order_reference: str
     local_day: date
     id: int | None = None
 
 
-def campaign_redemptions_settle(*, requests: list[RedemptionRequest],
-                                locked) -> list[RedemptionGranted | Evaluation | None]:
-    """campaign_redemption_evaluate + campaign_budget_consume for a batch, in order, with the
-    same results as calling them one by one on the locked campaign rows: rule inputs
-    (targeting, segments, daily usage) are read once for the batch, budget and usage move in
-    memory as items are granted, and the redemptions are inserted in one statement.
-    Per request: the redemption, the refusing Evaluation, or None (campaign gone)."""
-    campaigns = {r.campaign.id: r.campaign for r in requests if r.campaign is not None}
-    for campaign in campaigns.values():
-        campaign_targeting_prefetch(campaign=campaign)
-    segment_ids = (customer_segment_ids(user_ids={r.user_id for r in requests if r.campaign and r.campaign.is_targeted})
-                   if any(c.is_targeted for c in campaigns.values()) else {})
-    days = {r.transaction_id: campaign_local_day(r.campaign, r.at) for r in requests if r.campaign is not None}
-    uses = customers_uses_on_days(keys={(r.campaign.id, r.user_id, days[r.transaction_id]) for r in requests
-                                        if r.campaign is not None
-                                        and r.campaign.max_uses_per_customer_per_day is not None})
-    results: list[RedemptionGranted | Evaluation | None] = []
-    granted: list[RedemptionGranted] = []
+@dataclass
+class RedemptionDecision:
+    """Every campaign of a request granted, or the first that refuses (`refusal`), or one
+    that no longer exists (`missing_campaign_id`): a combination succeeds or fails whole."""
+    granted: list[RedemptionGranted]
+    refusal: Evaluation | None = None
+    missing_campaign_id: int | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.refusal is None and self.missing_campaign_id is None
+
+    @property
+    def total(self) -> Decimal:
+        return sum((g.amount for g in self.granted), Decimal("0"))
+
+
+class CampaignRedemptions:
+    """The campaign rules for a batch of redemption requests, on the locked campaign rows and
+    with the customers' accounts locked (which serialises each customer's orders). The rule
+    inputs (targeting, segments, daily usage, the orders' live redemptions) are read once
+    for the batch; budget, uses, daily usage and orders then move in memory as items are
+    granted, so deciding a batch in order gives what deciding each alone would. Every path
+    that redeems (discount redemptions, single or batched; activations with a campaign)
+    decides through `evaluate` and writes through `grant` + `record`."""
+
+    def __init__(self, requests: list[RedemptionRequest]):
+        campaigns = {c.id: c for r in requests for c in r.campaigns if c is not None}
+        for campaign in campaigns.values():
+            campaign_targeting_prefetch(campaign=campaign)
+        self._segments = (customer_segment_ids(user_ids={r.user_id for r in requests})
+                          if any(c.is_targeted for c in campaigns.values()) else {})
+        self._uses = customers_uses_on_days(keys={
+            (c.id, r.user_id, campaign_local_day(c, r.at)) for r in requests for c in r.campaigns
+            if c is not None and c.max_uses_per_customer_per_day is not None})
+        self._orders = orders_get(keys={(r.user_id, r.order_reference) for r in requests})
+        self._granted: list[RedemptionGranted] = []
+
+    def evaluate(self, request: RedemptionRequest) -> RedemptionDecision:
+        """Decides the request without changing anything."""
+        order = self._orders.get((request.user_id, request.order_reference), Order())
+        granted = []
+        for campaign_id, campaign in zip(request.campaign_ids, request.campaigns, strict=True):
+            if campaign is None:
+                return RedemptionDecision(granted=[], missing_campaign_id=campaign_id)
+            day = campaign_local_day(campaign, request.at)
+            evaluation = campaign_evaluate(
+                campaign=campaign, at=request.at, cart=request.cart, order=order,
+                uses_today=self._uses.get((campaign.id, request.user_id, day), 0),
+                customer_targeted=campaign_targets_customer(campaign=campaign, user_id=request.user_id,
+                                                            segment_id=self._segments.get(request.user_id)))
+            if not evaluation.applies:
+                return RedemptionDecision(granted=[], refusal=evaluation)
+            base = request.cart.cart_value if campaign.target == Campaign.Target.CART else request.cart.delivery_charge
+            granted.append(RedemptionGranted(campaign=campaign, user_id=request.user_id,
+                                             transaction_id=request.transaction_id, amount=evaluation.discount,
+                                             base_value=base, cart=request.cart,
+                                             order_reference=request.order_reference, local_day=day))
+            order = order.with_line(request.cart, _order_line(campaign, evaluation.discount))
+        return RedemptionDecision(granted=granted)
+
+    def grant(self, decision: RedemptionDecision) -> None:
+        """Applies a successful decision to the in-memory state; `record` writes it."""
+        for redemption in decision.granted:
+            campaign, key = redemption.campaign, (redemption.user_id, redemption.order_reference)
+            campaign.spent_amount += redemption.amount
+            campaign.uses_count += 1
+            usage_key = (campaign.id, redemption.user_id, redemption.local_day)
+            self._uses[usage_key] = self._uses.get(usage_key, 0) + 1
+            self._orders[key] = self._orders.get(key, Order()).with_line(
+                redemption.cart, _order_line(campaign, redemption.amount))
+            self._granted.append(redemption)
+
+    def record(self, *, locked) -> None:
+        """Writes the granted redemptions (one INSERT) and marks their campaigns for the
+        engine's one write per batch; a campaign used up drops out of `available`."""
+        now = timezone.now()
+        _redemptions_insert(self._granted, now=now)
+        for campaign in {r.campaign.id: r.campaign for r in self._granted}.values():
+            campaign.updated_at = now
+            locked.save_deferred(campaign, ["spent_amount", "uses_count", "updated_at"])
+            if campaign_is_used_up(campaign):
+                _after_commit_invalidate()
+        self._granted = []
+
+
+def _order_line(campaign: Campaign, amount: Decimal) -> OrderLine:
+    return OrderLine(campaign_id=campaign.id, target=campaign.target, stackable=campaign.is_stackable, amount=amount)
+
+
+def campaign_redemptions_settle(*, requests: list[RedemptionRequest], locked) -> list[RedemptionDecision]:
+    """Decides and records a batch of redemption requests, in order."""
+    redemptions = CampaignRedemptions(requests)
+    decisions = []
     for request in requests:
-        campaign = request.campaign
-        if campaign is None:
-            results.append(None)
-            continue
-        usage_key = (campaign.id, request.user_id, days[request.transaction_id])
-        evaluation = campaign_evaluate(
-            campaign=campaign, at=request.at, cart_value=request.cart_value, delivery_charge=request.delivery_charge,
-            uses_today=uses.get(usage_key, 0),
-            customer_targeted=campaign_targets_customer(campaign=campaign, user_id=request.user_id,
-                                                        segment_id=segment_ids.get(request.user_id)))
-        if not evaluation.applies:
-            results.append(evaluation)
-            continue
-        base = request.cart_value if campaign.target == Campaign.Target.CART else request.delivery_charge
-        redemption = RedemptionGranted(campaign=campaign, user_id=request.user_id,
-                                       transaction_id=request.transaction_id, amount=evaluation.discount,
-                                       base_value=base, order_reference=request.order_reference,
-                                       local_day=usage_key[2])
-        campaign.spent_amount += evaluation.discount
-        campaign.uses_count += 1
-        uses[usage_key] = uses.get(usage_key, 0) + 1
-        granted.append(redemption)
-        results.append(redemption)
-    now = timezone.now()
-    _redemptions_insert(granted, now=now)
-    for campaign in {r.campaign.id: r.campaign for r in granted}.values():
-        campaign.updated_at = now
-        locked.save_deferred(campaign, ["spent_amount", "uses_count", "updated_at"])
-        if _campaign_used_up(campaign):
-            _after_commit_invalidate()
-    return results
+        decision = redemptions.evaluate(request)
+        if decision.succeeded:
+            redemptions.grant(decision)
+        decisions.append(decision)
+    redemptions.record(locked=locked)
+    return decisions
 
 
 _REDEMPTIONS_INSERT_SQL = f"""
 INSERT INTO {CampaignRedemption._meta.db_table}
-       (campaign_id, user_id, transaction_id, amount, base_value, order_reference, local_day, created_at)
-SELECT r.campaign_id, r.user_id, r.transaction_id, r.amount, r.base_value, r.order_reference, r.local_day, %(now)s
+       (campaign_id, user_id, transaction_id, amount, base_value, cart_value, delivery_charge, currency,
+        order_reference, local_day, created_at, reversal_keeps_daily_use)
+SELECT r.campaign_id, r.user_id, r.transaction_id, r.amount, r.base_value, r.cart_value, r.delivery_charge,
+       r.currency, r.order_reference, r.local_day, %(now)s, false
   FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(campaign_id integer, user_id integer, transaction_id uuid,
-                                                 amount numeric, base_value numeric, order_reference text,
+                                                 amount numeric, base_value numeric, cart_value numeric,
+                                                 delivery_charge numeric, currency text, order_reference text,
                                                  local_day date)
-RETURNING id, transaction_id
+RETURNING id, transaction_id, campaign_id
 """
 
 
@@ -217,20 +236,30 @@ def _redemptions_insert(redemptions: list[RedemptionGranted], *, now: datetime) 
     if not redemptions:
         return
     rows = [{"campaign_id": r.campaign.id, "user_id": r.user_id, "transaction_id": r.transaction_id,
-             "amount": str(r.amount), "base_value": str(r.base_value), "order_reference": r.order_reference,
-             "local_day": r.local_day.isoformat()} for r in redemptions]
+             "amount": str(r.amount), "base_value": str(r.base_value), "cart_value": str(r.cart.cart_value),
+             "delivery_charge": str(r.cart.delivery_charge), "currency": r.cart.currency,
+             "order_reference": r.order_reference, "local_day": r.local_day.isoformat()} for r in redemptions]
     with prepared_cursor() as cursor:
         cursor.execute(_REDEMPTIONS_INSERT_SQL, {"now": now, "rows": json_text(rows)})
-        ids = dict((transaction_id, pk) for pk, transaction_id in cursor.fetchall())
+        ids = {(transaction_id, campaign_id): pk for pk, transaction_id, campaign_id in cursor.fetchall()}
     for redemption in redemptions:
-        redemption.id = ids[redemption.transaction_id]
+        redemption.id = ids[(redemption.transaction_id, redemption.campaign.id)]
 
 
-def campaign_budget_restore(*, campaign: Campaign, redemption: CampaignRedemption) -> None:
-    """Undoes one redemption on the locked campaign row: budget and daily usage come back."""
-    redemption.reversed_at = timezone.now()
-    redemption.save(update_fields=["reversed_at"])
-    campaign.spent_amount -= redemption.amount
-    campaign.uses_count -= 1
-    campaign.save(update_fields=["spent_amount", "uses_count", "updated_at"])
-    _after_commit_invalidate()
+def campaign_redemptions_restore(*, transaction_id: UUID, locked, keep_daily_use: bool) -> list[CampaignRedemption]:
+    """Undoes the live redemptions of one transaction on the locked campaign rows: budget and
+    uses come back, the order no longer holds them, and the day's use too unless
+    `keep_daily_use` (a customer's own reversal never gives them another use that day)."""
+    now = timezone.now()
+    restored = list(CampaignRedemption.objects.filter(transaction_id=transaction_id, reversed_at=None)
+                    .order_by("campaign_id"))
+    for redemption in restored:
+        campaign = locked.get(Campaign, "id", redemption.campaign_id)
+        redemption.reversed_at, redemption.reversal_keeps_daily_use = now, keep_daily_use
+        redemption.save(update_fields=["reversed_at", "reversal_keeps_daily_use"])
+        campaign.spent_amount -= redemption.amount
+        campaign.uses_count -= 1
+        campaign.save(update_fields=["spent_amount", "uses_count", "updated_at"])
+    if restored:
+        _after_commit_invalidate()
+    return restored

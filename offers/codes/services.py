@@ -63,6 +63,24 @@ def code_pool_create(*, brand: Brand, name: str, total_count: int, description: 
     return pool
 
 
+CODE_POOL_COUNTERS = frozenset({"total_count", "claimed_count"})
+
+
+def code_pool_update(*, pool: CodePool, **fields) -> CodePool:
+    """Changes a pool's descriptive fields (name, description, brand, validity window) on the
+    locked row and writes only those columns, so an edit never overwrites the claim counter
+    that settlement moves under the same lock. The counts are not editable here."""
+    if CODE_POOL_COUNTERS & fields.keys():
+        raise ValueError(f"{sorted(CODE_POOL_COUNTERS & fields.keys())} change only through code generation and claims")
+    with db_transaction.atomic():
+        locked = CodePool.objects.select_for_update().get(pk=pool.pk)
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        if fields:
+            locked.save(update_fields=list(fields))
+    return locked
+
+
 def brand_create(*, name: str, staff_ids: list[int] | None = None) -> Brand:
     with db_transaction.atomic():
         brand = Brand.objects.create(name=name)

@@ -2,10 +2,10 @@
 platform order), hand out the customer's existing code or the next free one."""
 from django.utils import timezone
 
-from activation.registry import LOCK_RANK_CODE_POOL, LockedRows, LockTarget, Outcome, settler_register
+from activation.registry import LockedRows, LockTarget, Outcome, reverser_register, settler_register
 from offers.codes.models import CodePool, DiscountCode
 from offers.codes.services import KIND_CODE_CLAIM
-from offers.settlement import account_lock_target
+from offers.locks import account_lock_target, code_pool_lock_target
 
 FAILURE_SOLD_OUT = "sold_out"
 FAILURE_POOL_NOT_ACTIVE = "pool_not_active"
@@ -20,8 +20,7 @@ class CodeClaimSettler:
     kind = KIND_CODE_CLAIM
 
     def lock_targets(self, txn) -> list[LockTarget]:
-        return [account_lock_target(txn.user_id),
-                LockTarget(rank=LOCK_RANK_CODE_POOL, model=CodePool, field="id", value=txn.payload["pool_id"])]
+        return [account_lock_target(txn.user_id), code_pool_lock_target(txn.payload["pool_id"])]
 
     def settle(self, txn, locked: LockedRows) -> Outcome:
         pool = locked.get(CodePool, "id", txn.payload["pool_id"])
@@ -45,6 +44,27 @@ class CodeClaimSettler:
         return Outcome.success(_code_result(code, already_claimed=False))
 
 
+class CodeClaimReverser:
+    """The code goes back to the pool, free for anyone (staff only). A claim that only
+    returned the code the customer already had consumed nothing and gives nothing back."""
+
+    customer_may_reverse = False
+
+    def lock_targets(self, txn) -> list[LockTarget]:
+        return [account_lock_target(txn.user_id), code_pool_lock_target(txn.payload["pool_id"])]
+
+    def reverse(self, original, reversal, locked: LockedRows) -> Outcome:
+        pool = locked.get(CodePool, "id", original.payload["pool_id"])
+        released = DiscountCode.objects.filter(pool=pool, claim_transaction_id=original.id).update(
+            claimed_by=None, claimed_at=None, claim_transaction_id=None)
+        if released:
+            pool.claimed_count -= released
+            pool.save(update_fields=["claimed_count"])
+        return Outcome.success({"reversed_transaction_id": str(original.id), "pool_id": pool.id,
+                                "code_released": bool(released)})
+
+
 def settlers_register() -> None:
     """Registers the settlers of offers.codes with the engine (called from OffersConfig.ready)."""
     settler_register(CodeClaimSettler())
+    reverser_register(kind=KIND_CODE_CLAIM, reverser=CodeClaimReverser())

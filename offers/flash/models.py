@@ -62,6 +62,7 @@ class FlashPromo(models.Model):
     radius_km = models.DecimalField(max_digits=8, decimal_places=3)
     quantity = models.PositiveIntegerField()
     hold_seconds = models.PositiveIntegerField(default=60)
+    max_units_per_customer = models.PositiveIntegerField(default=1, help_text="Units one customer may hold or buy.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     # When the start fan-out ran for the current starts_at (reset when the start moves).
     start_notified_at = models.DateTimeField(null=True, blank=True)
@@ -74,6 +75,7 @@ class FlashPromo(models.Model):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="flash_promo_quantity_positive"),
             models.CheckConstraint(condition=Q(radius_km__gt=0), name="flash_promo_radius_positive"),
             models.CheckConstraint(condition=Q(hold_seconds__gt=0), name="flash_promo_hold_positive"),
+            models.CheckConstraint(condition=Q(max_units_per_customer__gt=0), name="flash_promo_customer_cap_positive"),
             models.CheckConstraint(condition=Q(promo_price__gt=0), name="flash_promo_price_positive"),
             models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="flash_promo_window_ordered"),
         ]
@@ -84,12 +86,16 @@ class FlashPromo(models.Model):
 
 
 class FlashReservation(models.Model):
-    """One unit held for one customer until `expires_at`; completing consumes it."""
+    """One unit held for one customer until `expires_at`; completing buys it at the promo
+    price (`purchase_transaction_id`). A unit is taken while held (unexpired) or completed;
+    an expired, released (hold reversed) or refunded (purchase reversed) one is free again."""
 
     class Status(models.TextChoices):
         HELD = "held"
         COMPLETED = "completed"
         EXPIRED = "expired"
+        RELEASED = "released"
+        REFUNDED = "refunded"
 
     promo = models.ForeignKey(FlashPromo, on_delete=models.PROTECT, related_name="reservations")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="flash_reservations")
@@ -97,6 +103,8 @@ class FlashReservation(models.Model):
     expires_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
     transaction_id = models.UUIDField(unique=True, help_text="The engine transaction that made the hold.")
+    purchase_transaction_id = models.UUIDField(null=True, blank=True, unique=True,
+                                               help_text="The engine transaction that paid for the unit.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

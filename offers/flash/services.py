@@ -8,6 +8,7 @@ synchronous paths (complete, expire, sweeper) take only the promo, so the order 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable
 
@@ -16,16 +17,23 @@ from django.db import transaction as db_transaction
 from django.db.models import ProtectedError, QuerySet
 from django.utils import timezone
 
-from accounts.models import CustomerProfile, Segment
-from activation.services import Accepted, transaction_accept
+from rest_framework.exceptions import NotFound
+
+from accounts.models import Account, CustomerProfile, Segment
+from accounts.services import account_debit, account_refund
+from activation.models import Transaction
+from activation.registry import Outcome
+from activation.services import Accepted, rows_lock, transaction_accept, transaction_record_settled
 from config.errors import ApiError, ConflictError
 from offers.flash.geo import bounding_box, haversine_km
 from offers.flash.models import FlashPromo, FlashPromoNotice, FlashReservation, Product, Store
+from offers.locks import account_lock_target, flash_promo_lock_target
 from offers.signals import flash_promo_started, flash_reservation_completed
 
 logger = logging.getLogger(__name__)
 
 KIND_FLASH_RESERVATION = "flash_reservation"
+KIND_FLASH_PURCHASE = "flash_purchase"
 
 REASON_NOT_RUNNING = "not_running"
 REASON_SEGMENT = "segment"
@@ -70,12 +78,21 @@ def flash_promo_within_radius(*, promo: FlashPromo, latitude, longitude) -> bool
     return haversine_km(latitude, longitude, store.latitude, store.longitude) <= float(promo.radius_km)
 
 
+def _units_taken(*, promo: FlashPromo, now: datetime) -> QuerySet[FlashReservation]:
+    """A unit is taken while held (unexpired) or bought."""
+    return FlashReservation.objects.filter(promo=promo).filter(
+        status__in=[FlashReservation.Status.COMPLETED, FlashReservation.Status.HELD]).exclude(
+        status=FlashReservation.Status.HELD, expires_at__lte=now)
+
+
 def flash_promo_units_left(*, promo: FlashPromo, now: datetime) -> int:
     """Exact only with the promo row locked; a listing may show a slightly stale number."""
-    taken = FlashReservation.objects.filter(promo=promo).filter(
-        status__in=[FlashReservation.Status.COMPLETED, FlashReservation.Status.HELD]).exclude(
-        status=FlashReservation.Status.HELD, expires_at__lte=now).count()
-    return max(promo.quantity - taken, 0)
+    return max(promo.quantity - _units_taken(promo=promo, now=now).count(), 0)
+
+
+def flash_customer_cap_reached(*, promo: FlashPromo, user_id: int, now: datetime) -> bool:
+    """One customer holds or has bought `max_units_per_customer` units. Exact with the promo locked."""
+    return _units_taken(promo=promo, now=now).filter(user_id=user_id).count() >= promo.max_units_per_customer
 
 
 # --- staff CRUD ---------------------------------------------------------------------------------
@@ -176,34 +193,88 @@ def flash_reservation_expiry_schedule(*, reservation: FlashReservation) -> None:
         logger.warning("could not schedule expiry of hold %s: %r", reservation.id, exc)
 
 
-def flash_reservation_complete(*, user_id: int, reservation_id: int) -> FlashReservation:
-    """Synchronous: the unit is already held, so completing only consumes it under the
-    promo lock (no contention for stock, nothing to queue). Completing twice returns the
-    completed reservation; after the expiry it is refused with 409 hold_expired."""
-    now = timezone.now()
-    expired = False
-    with db_transaction.atomic():
-        reservation = FlashReservation.objects.filter(pk=reservation_id, user_id=user_id).first()
-        if reservation is None:
-            from rest_framework.exceptions import NotFound
+@dataclass(frozen=True)
+class FlashPurchase:
+    reservation: FlashReservation
+    transaction: Transaction | None  # the purchase; FAILED when refused (the hold then stays)
 
-            raise NotFound("Unknown reservation.")
-        flash_promo_for_update().get(pk=reservation.promo_id)
+
+def flash_reservation_complete(*, user_id: int, reservation_id: int) -> FlashPurchase:
+    """Buys the held unit at the promo price, synchronously: the unit is already this
+    customer's, so there is nothing to queue for. Under the account and promo locks a
+    `flash_purchase` transaction debits the price through the ledger; a refusal
+    (insufficient balance, currency) is that transaction FAILED and the hold stays until it
+    lapses. Completing twice returns the first purchase; after the expiry: HoldExpired."""
+    reservation = FlashReservation.objects.filter(pk=reservation_id, user_id=user_id).first()
+    if reservation is None:
+        raise NotFound("Unknown reservation.")
+    now = timezone.now()
+    with db_transaction.atomic():
+        locked = rows_lock([account_lock_target(user_id), flash_promo_lock_target(reservation.promo_id)])
+        promo = locked.get(FlashPromo, "id", reservation.promo_id)
         reservation.refresh_from_db()
+        if reservation.status == FlashReservation.Status.COMPLETED:
+            return FlashPurchase(reservation=reservation,
+                                 transaction=Transaction.objects.get(pk=reservation.purchase_transaction_id))
         if reservation.status == FlashReservation.Status.HELD and reservation.expires_at <= now:
             reservation.status = FlashReservation.Status.EXPIRED
             reservation.save(update_fields=["status", "updated_at"])
-        if reservation.status == FlashReservation.Status.EXPIRED:
-            expired = True
-        elif reservation.status == FlashReservation.Status.HELD:
-            reservation.status = FlashReservation.Status.COMPLETED
-            reservation.completed_at = now
-            reservation.save(update_fields=["status", "completed_at", "updated_at"])
-            completed_id = reservation.id
-            db_transaction.on_commit(lambda: flash_reservation_completed.send_robust(
-                sender=FlashReservation, reservation_id=completed_id), robust=True)
-    if expired:
-        raise HoldExpired(details={"reservation_id": reservation.id, "expired_at": reservation.expires_at.isoformat()})
+        if reservation.status != FlashReservation.Status.HELD:
+            expired = reservation
+        else:
+            expired = None
+            purchase = transaction_record_settled(
+                kind=KIND_FLASH_PURCHASE, user_id=user_id, amount=promo.promo_price,
+                currency=promo.product.currency, payload={"promo_id": promo.id, "reservation_id": reservation.id},
+                settle=lambda txn: _flash_purchase_settle(txn, reservation=reservation, promo=promo,
+                                                          account=locked.get(Account, "user_id", user_id), now=now))
+    if expired is not None:
+        raise HoldExpired(details={"reservation_id": expired.id, "expired_at": expired.expires_at.isoformat(),
+                                   "status": expired.status})
+    return FlashPurchase(reservation=reservation, transaction=purchase)
+
+
+def _flash_purchase_settle(txn: Transaction, *, reservation: FlashReservation, promo: FlashPromo,
+                           account: Account | None, now: datetime) -> Outcome:
+    if account is None:
+        return Outcome.failure("no_account", "The customer has no account to charge.")
+    if account.currency != txn.currency:
+        return Outcome.failure("currency_mismatch", "The promotion is priced in another currency than the account.")
+    if account.balance < txn.amount:
+        return Outcome.failure("insufficient_balance", "The account balance does not cover the promo price.")
+    account_debit(account=account, amount=txn.amount, transaction_id=txn.id,
+                  description=f"flash promo {promo.id}, reservation {reservation.id}")
+    reservation.status, reservation.completed_at = FlashReservation.Status.COMPLETED, now
+    reservation.purchase_transaction_id = txn.id
+    reservation.save(update_fields=["status", "completed_at", "purchase_transaction_id", "updated_at"])
+    completed_id = reservation.id
+    db_transaction.on_commit(lambda: flash_reservation_completed.send_robust(
+        sender=FlashReservation, reservation_id=completed_id), robust=True)
+    return Outcome.success({"reservation_id": reservation.id, "promo_id": promo.id, "amount_charged": str(txn.amount),
+                            "currency": txn.currency, "balance_after": str(account.balance)})
+
+
+def flash_reservation_release(*, transaction_id, promo: FlashPromo, now: datetime) -> str:
+    """Reverses a hold, with the promo locked: a unit still held is free again. A bought unit
+    is not released here (reverse the purchase, which refunds it)."""
+    reservation = FlashReservation.objects.get(transaction_id=transaction_id)
+    if reservation.status == FlashReservation.Status.COMPLETED:
+        return "purchased"
+    if reservation.status == FlashReservation.Status.HELD:
+        reservation.status = FlashReservation.Status.RELEASED
+        reservation.save(update_fields=["status", "updated_at"])
+        return "released"
+    return reservation.status
+
+
+def flash_purchase_refund(*, original: Transaction, reversal: Transaction, account: Account) -> FlashReservation:
+    """Reverses a purchase, with the account and promo locked: the price comes back through
+    the ledger and the unit is free again."""
+    reservation = FlashReservation.objects.get(purchase_transaction_id=original.id)
+    account_refund(account=account, amount=original.amount, transaction_id=reversal.id,
+                   description=f"refund of flash purchase {original.id}")
+    reservation.status = FlashReservation.Status.REFUNDED
+    reservation.save(update_fields=["status", "updated_at"])
     return reservation
 
 

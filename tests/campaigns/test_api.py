@@ -98,7 +98,7 @@ def test_available_lists_best_first_with_the_best_combination_and_explains(api_c
     # then: 12 + 3 stacked (15) loses to the single exclusive 20
     body = response.json()
     assert [c["campaign_id"] for c in body["campaigns"]] == [big.id, stack_a.id, small.id, stack_b.id]
-    assert body["best_combination"] == {"campaign_ids": [big.id], "total_discount": "20.00"}
+    assert body["best_combination"] == {"campaign_ids": [big.id], "total_discount": "20.00", "currency": "EUR"}
     reasons = {c["campaign_id"]: c["reasons"] for c in body["not_applicable"]}
     assert reasons == {paused.id: ["paused"], min_cart.id: ["below_min_cart_value"]}
 
@@ -140,7 +140,7 @@ def test_redeem_is_accepted_and_usage_lists_only_mine(api_client):
     # given
     user, other, staff = customer(), customer(), customer(is_staff=True)
     campaign = CampaignFactory()
-    response = api_client.post("/api/v1/discounts/redeem/", {"campaign_id": campaign.id, "cart_value": "40"},
+    response = api_client.post("/api/v1/discounts/redeem/", {"campaign_id": campaign.id, "cart_value": "40", "order_reference": "order-1"},
                                format="json", HTTP_AUTHORIZATION=bearer(user))
     transactions_settle(transaction_id=response.json()["transaction_id"])
 

@@ -43,7 +43,8 @@ def test_200_parallel_redemptions_by_50_customers_on_a_budget_for_37(live_stack)
     # when: 200 redemptions at once through the real web server and worker
     def redeem(i):
         return requests.post(f"{web.url}/api/v1/discounts/redeem/", headers={"Authorization": tokens[i % 50]},
-                             json={"campaign_id": campaign.id, "cart_value": "80.00", "delivery_charge": "5.00"})
+                             json={"campaign_id": campaign.id, "cart_value": "80.00", "delivery_charge": "5.00",
+                                   "order_reference": f"order-{i}"})
 
     with ThreadPoolExecutor(max_workers=25) as pool:
         responses = list(pool.map(redeem, range(200)))
@@ -148,18 +149,18 @@ def test_below_min_cart_value_and_paused_are_refused():
 
 
 @pytest.mark.django_db
-def test_reversal_restores_budget_and_daily_usage_and_is_idempotent(api_client):
+def test_staff_reversal_restores_budget_and_daily_usage_and_is_idempotent(api_client):
     # given: the daily limit is used up (every redemption asked at one moment, so no midnight
     # can fall between them)
-    user = customer()
+    user, staff = customer(), customer(is_staff=True)
     campaign = CampaignFactory(max_uses_per_customer_per_day=1, value=Decimal("10.00"))
     at = timezone.now()
     txn = settle(pending_redemption(user, campaign, created_at=at))
     assert settle(pending_redemption(user, campaign, created_at=at)).failure_code == "daily_limit_reached"
 
-    # when: reversed twice over the API
-    first = api_client.post(f"/api/v1/account/transactions/{txn.id}/reverse/", HTTP_AUTHORIZATION=bearer(user))
-    second = api_client.post(f"/api/v1/account/transactions/{txn.id}/reverse/", HTTP_AUTHORIZATION=bearer(user))
+    # when: reversed twice over the API by staff
+    first = api_client.post(f"/api/v1/account/transactions/{txn.id}/reverse/", HTTP_AUTHORIZATION=bearer(staff))
+    second = api_client.post(f"/api/v1/account/transactions/{txn.id}/reverse/", HTTP_AUTHORIZATION=bearer(staff))
 
     # then
     assert first.status_code == second.status_code == 200
@@ -170,6 +171,31 @@ def test_reversal_restores_budget_and_daily_usage_and_is_idempotent(api_client):
     assert campaign.spent_amount == Decimal("0.00") and campaign.uses_count == 0
     assert_budget_consistent(campaign)
     assert settle(pending_redemption(user, campaign, created_at=at)).status == "SUCCEEDED"
+
+
+@pytest.mark.django_db
+def test_a_customer_reversing_their_own_redemptions_never_beats_the_daily_limit(api_client):
+    # given: a limit of 2 a day
+    user = customer()
+    campaign = CampaignFactory(max_uses_per_customer_per_day=2, value=Decimal("10.00"))
+    at = timezone.now()
+
+    # when: redeem, reverse it themselves, again and again
+    granted = 0
+    for _ in range(5):
+        txn = settle(pending_redemption(user, campaign, created_at=at))
+        if txn.status == "SUCCEEDED":
+            granted += 1
+            response = api_client.post(f"/api/v1/account/transactions/{txn.id}/reverse/",
+                                       HTTP_AUTHORIZATION=bearer(user))
+            assert response.status_code == 200
+
+    # then: two discounts that day, not five; the budget came back each time
+    assert granted == 2
+    assert settle(pending_redemption(user, campaign, created_at=at)).failure_code == "daily_limit_reached"
+    campaign.refresh_from_db()
+    assert campaign.spent_amount == Decimal("0.00") and campaign.uses_count == 0
+    assert_budget_consistent(campaign)
 
 
 @pytest.mark.django_db

@@ -125,7 +125,8 @@ def test_a_hold_lapses_by_itself_frees_the_unit_and_the_last_completion_sells_ou
     web, worker = live_stack
     gold = SegmentFactory(slug="gold")
     promo = running_promo(segments=[gold], quantity=1, hold_seconds=6)
-    alice, bob, carol = (customer(username=n, segment=gold, latitude=latitude_north_of_store(2), longitude=STORE_LON)
+    alice, bob, carol = (customer(username=n, segment=gold, latitude=latitude_north_of_store(2), longitude=STORE_LON,
+                                  balance="100.00")
                          for n in ("alice", "bob", "carol"))
     h = {u.username: {"Authorization": bearer(u)} for u in (alice, bob, carol)}
 

@@ -35,6 +35,7 @@ def gold():
 
 
 def near(segment, km: float = 1.0, **kw):
+    kw.setdefault("balance", "100.00")
     return customer(segment=segment, latitude=latitude_north_of_store(km), longitude=STORE_LON, **kw)
 
 
@@ -138,7 +139,8 @@ def test_completing_the_last_unit_sells_the_promo_out_for_everyone(gold):
     late = reserve(bob, promo)
 
     # then
-    assert done.status == again.status == "completed"
+    assert done.reservation.status == again.reservation.status == "completed"
+    assert done.transaction.id == again.transaction.id
     assert late.failure_code == "sold_out"
     assert flash_promo_list_eligible(user_id=bob.id, now=timezone.now()) == []
 

@@ -143,7 +143,8 @@ def test_every_dashboard_and_alert_expression_answers_from_a_live_prometheus(liv
                            headers={**rich, "Idempotency-Key": key})
     failing = requests.post(f"{web.url}/api/v1/activation/", json={"offer_id": offer.id}, headers=poor)
     redemption = requests.post(f"{web.url}/api/v1/discounts/redeem/", headers=rich,
-                               json={"campaign_id": campaign.id, "cart_value": "80.00", "delivery_charge": "5.00"})
+                               json={"campaign_id": campaign.id, "cart_value": "80.00", "delivery_charge": "5.00",
+                                     "order_reference": "order-1"})
     missing = requests.get(f"{web.url}/api/v1/offers/999999/", headers=rich)
     assert [r.status_code for r in (ok, replay, failing, redemption, missing)] == [202, 202, 202, 202, 404]
     txns = wait_until_terminal([r.json()["transaction_id"] for r in (ok, failing, redemption)])

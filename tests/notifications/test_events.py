@@ -21,7 +21,7 @@ def test_a_flash_hold_and_its_completion_are_notified_with_the_hold_expiry(djang
     # given: an eligible customer in Tokyo time holds a unit
     gold = SegmentFactory(slug="gold-events")
     lena = customer(username="lena", segment=gold, latitude=latitude_north_of_store(1), longitude=STORE_LON,
-                    timezone="Asia/Tokyo")
+                    timezone="Asia/Tokyo", balance="50.00")
     promo = running_promo(segments=[gold])
     txn = Transaction.objects.create(kind=KIND_FLASH_RESERVATION, user_id=lena.id, payload={"promo_id": promo.id})
     transactions_settle(transaction_id=txn.id, batch_size=1)

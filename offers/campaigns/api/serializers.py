@@ -1,14 +1,17 @@
 import zoneinfo
 from decimal import Decimal
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.models import Segment, User
-from accounts.money import MAX_AMOUNT
+from accounts.money import MAX_AMOUNT, SUPPORTED_CURRENCIES
 from config.api import StrictSerializer
 from offers.campaigns.models import Campaign, CampaignRedemption
+from offers.campaigns.rules import campaign_state
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
+ORDER_REFERENCE = r"^[A-Za-z0-9_.:/-]{1,100}$"
 
 
 class CampaignSerializer(serializers.ModelSerializer):
@@ -26,13 +29,15 @@ class CampaignSerializer(serializers.ModelSerializer):
                                                    required=False)
     budget_spent = serializers.DecimalField(source="spent_amount", **MONEY, read_only=True)
     budget_remaining = serializers.DecimalField(**MONEY, read_only=True)
+    state = serializers.SerializerMethodField(
+        help_text="draft, paused, ended, scheduled, exhausted (budget or uses spent) or running, now.")
     redemption_count = serializers.IntegerField(read_only=True, default=0)
 
     class Meta:
         model = Campaign
         fields = ["id", "name", "description", "target", "kind", "value", "max_discount_amount", "min_cart_value",
                   "starts_on", "ends_on", "timezone", "currency", "total_budget", "budget_spent",
-                  "budget_remaining", "redemption_count", "uses_count", "max_uses_per_customer_per_day",
+                  "budget_remaining", "state", "redemption_count", "uses_count", "max_uses_per_customer_per_day",
                   "max_total_uses", "is_targeted", "target_customers", "target_segments", "priority",
                   "is_stackable", "status", "created_at", "updated_at"]
         read_only_fields = ["uses_count", "created_at", "updated_at"]
@@ -43,6 +48,9 @@ class CampaignSerializer(serializers.ModelSerializer):
             if unknown:
                 raise serializers.ValidationError({name: ["Unknown or read-only field."] for name in unknown})
         return super().to_internal_value(data)
+
+    def get_state(self, campaign) -> str:
+        return campaign_state(campaign, timezone.now())
 
     def validate_timezone(self, value: str) -> str:
         if value not in zoneinfo.available_timezones():
@@ -77,6 +85,12 @@ class CartSerializer(StrictSerializer):
     cart_value = serializers.DecimalField(**MONEY, min_value=Decimal("0"), max_value=MAX_AMOUNT)
     delivery_charge = serializers.DecimalField(**MONEY, min_value=Decimal("0"), max_value=MAX_AMOUNT,
                                                required=False, default=Decimal("0"))
+    currency = serializers.ChoiceField(choices=SUPPORTED_CURRENCIES, required=False,
+                                       help_text="The cart's currency; default: my account's currency. Campaigns in "
+                                                 "another currency do not apply (currency_mismatch).")
+    order_reference = serializers.RegexField(ORDER_REFERENCE, max_length=100, required=False,
+                                             help_text="My order, if it already has discounts: they are taken "
+                                                       "into account.")
 
 
 class ExplainSerializer(serializers.Serializer):
@@ -84,15 +98,32 @@ class ExplainSerializer(serializers.Serializer):
 
 
 class RedeemSerializer(CartSerializer):
-    campaign_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
-    order_reference = serializers.RegexField(r"^[\w.:/-]{1,100}$", required=False, default="")
+    """One campaign (`campaign_id`) or a combination (`campaign_ids`, applied in that order as
+    one transaction that succeeds or fails whole), inside my order `order_reference`."""
 
-    def validate_campaign_id(self, value: int) -> int:
-        campaign = Campaign.objects.exclude(status=Campaign.Status.DRAFT).filter(pk=value).first()
-        if campaign is None:
-            raise serializers.ValidationError("Unknown campaign.", code="unknown_campaign")
-        self.context["campaign"] = campaign
-        return value
+    campaign_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False)
+    campaign_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**31 - 1),
+                                         min_length=1, max_length=10, required=False)
+    order_reference = serializers.RegexField(
+        ORDER_REFERENCE, max_length=100,
+        help_text="My order (1-100 letters, digits, . _ : / -). Within one order a campaign applies once, a "
+                  "non-stackable campaign stands alone, and the discounts never exceed the cart value or the "
+                  "delivery charge; every redemption of an order states the same cart.")
+
+    def validate(self, attrs):
+        if ("campaign_id" in attrs) == ("campaign_ids" in attrs):
+            raise serializers.ValidationError({"campaign_ids": ["Give exactly one of campaign_id and campaign_ids."]})
+        ids = attrs.pop("campaign_ids", None) or [attrs.pop("campaign_id")]
+        if len(set(ids)) != len(ids):
+            raise serializers.ValidationError({"campaign_ids": ["A campaign can appear only once."]})
+        known = set(Campaign.objects.exclude(status=Campaign.Status.DRAFT).filter(pk__in=ids)
+                    .values_list("pk", flat=True))
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise serializers.ValidationError({"campaign_ids": [f"Unknown campaign: {unknown[0]}."]},
+                                              code="unknown_campaign")
+        attrs["campaign_ids"] = ids
+        return attrs
 
 
 class AvailableDiscountSerializer(serializers.Serializer):
@@ -113,9 +144,11 @@ class NotApplicableSerializer(AvailableDiscountSerializer):
 class BestCombinationSerializer(serializers.Serializer):
     campaign_ids = serializers.ListField(child=serializers.IntegerField())
     total_discount = serializers.CharField()
+    currency = serializers.CharField()
 
 
 class AvailableResponseSerializer(serializers.Serializer):
+    currency = serializers.CharField(help_text="The cart's currency: every amount below is in it.")
     campaigns = AvailableDiscountSerializer(many=True)
     best_combination = BestCombinationSerializer()
     not_applicable = NotApplicableSerializer(many=True, required=False)
@@ -126,8 +159,8 @@ class RedemptionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CampaignRedemption
-        fields = ["id", "campaign", "campaign_name", "user", "transaction", "amount", "base_value",
-                  "order_reference", "local_day", "created_at", "reversed_at"]
+        fields = ["id", "campaign", "campaign_name", "user", "transaction", "amount", "currency", "base_value",
+                  "cart_value", "delivery_charge", "order_reference", "local_day", "created_at", "reversed_at"]
 
 
 class UsageFilterSerializer(serializers.Serializer):

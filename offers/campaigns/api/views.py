@@ -10,6 +10,8 @@ from offers.campaigns.api.serializers import (AvailableResponseSerializer, Campa
                                               CampaignSerializer, CampaignStatusSerializer, CartSerializer,
                                               ExplainSerializer, RedeemSerializer, RedemptionSerializer,
                                               UsageFilterSerializer)
+from accounts.selectors import account_currency
+from offers.campaigns.rules import Cart
 from offers.campaigns.selectors import campaign_list, discounts_available, redemption_list
 from offers.campaigns.services import (campaign_create, campaign_delete, campaign_status_set, campaign_update,
                                        discount_redemption_request)
@@ -94,13 +96,18 @@ class DiscountsAvailableApi(APIView):
     def post(self, request):
         query = ExplainSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        cart = CartSerializer(data=request.data)
-        cart.is_valid(raise_exception=True)
+        serializer = CartSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
         return Response(discounts_available(user_id=request.user.id, explain=query.validated_data["explain"],
-                                            **cart.validated_data))
+                                            cart=cart_of(request.user, data),
+                                            order_reference=data.get("order_reference")))
 
 
 class DiscountRedeemApi(APIView):
+    """Redeems one campaign or a combination in my order (202); settlement re-checks every
+    rule, the order's included, and grants all or nothing."""
+
     throttle_scope = "transactions"
 
     @swagger_auto_schema(request_body=RedeemSerializer, responses={202: TransactionAcceptedSerializer})
@@ -109,10 +116,16 @@ class DiscountRedeemApi(APIView):
         serializer = RedeemSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        accepted = discount_redemption_request(user_id=request.user.id, campaign=serializer.context["campaign"],
-                                               cart_value=data["cart_value"], delivery_charge=data["delivery_charge"],
+        accepted = discount_redemption_request(user_id=request.user.id, campaign_ids=data["campaign_ids"],
+                                               cart=cart_of(request.user, data),
                                                order_reference=data["order_reference"], idempotency_key=key)
         return accepted_response(accepted)
+
+
+def cart_of(user, data: dict) -> Cart:
+    """The cart as given; its currency defaults to the customer's account currency."""
+    return Cart(cart_value=data["cart_value"], delivery_charge=data["delivery_charge"],
+                currency=data.get("currency") or account_currency(user_id=user.id))
 
 
 class DiscountUsageApi(generics.ListAPIView):

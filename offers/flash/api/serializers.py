@@ -50,13 +50,16 @@ class FlashPromoSerializer(StrictModelSerializer):
                                          max_value=Decimal("20000"))
     quantity = serializers.IntegerField(min_value=1, max_value=10_000_000)
     hold_seconds = serializers.IntegerField(min_value=5, max_value=3600, default=60)
+    max_units_per_customer = serializers.IntegerField(min_value=1, max_value=10_000_000, default=1)
+    currency = serializers.CharField(source="product.currency", read_only=True)
     units_left = serializers.IntegerField(read_only=True)
     store = serializers.SerializerMethodField()
 
     class Meta:
         model = FlashPromo
-        fields = ["id", "product_id", "store", "promo_price", "starts_at", "ends_at", "segment_ids", "radius_km",
-                  "quantity", "units_left", "hold_seconds", "status", "created_at"]
+        fields = ["id", "product_id", "store", "promo_price", "currency", "starts_at", "ends_at", "segment_ids",
+                  "radius_km", "quantity", "units_left", "max_units_per_customer", "hold_seconds", "status",
+                  "created_at"]
         read_only_fields = ["id", "created_at"]
 
     def get_store(self, promo) -> dict:
@@ -94,8 +97,10 @@ class ReservationCompleteSerializer(StrictSerializer):
 class FlashReservationSerializer(serializers.ModelSerializer):
     promo_price = serializers.DecimalField(source="promo.promo_price", max_digits=12, decimal_places=2,
                                            read_only=True)
+    currency = serializers.CharField(source="promo.product.currency", read_only=True)
     product = serializers.CharField(source="promo.product.name", read_only=True)
 
     class Meta:
         model = FlashReservation
-        fields = ["id", "promo_id", "product", "promo_price", "status", "expires_at", "completed_at", "created_at"]
+        fields = ["id", "promo_id", "product", "promo_price", "currency", "status", "expires_at", "completed_at",
+                  "purchase_transaction_id", "created_at"]

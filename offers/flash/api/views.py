@@ -5,7 +5,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from activation.api.accept import accepted_response, idempotency_key_from
-from config.api import TransactionAcceptedSerializer
+from activation.models import Transaction
+from config.api import ErrorSerializer, TransactionAcceptedSerializer
+from config.errors import ConflictError
 from offers.flash import selectors, services
 from offers.flash.api.serializers import (FlashPromoSerializer, FlashReservationSerializer, ProductSerializer,
                                           ReservationCompleteSerializer, ReservationRequestSerializer,
@@ -125,11 +127,16 @@ class ReservationListCreateApi(generics.ListAPIView):
 
 
 class ReservationCompleteApi(APIView):
-    """Synchronous: consumes the unit already held (200), 409 hold_expired after the expiry,
-    404 for a reservation that is not mine."""
+    """Synchronous: buys the unit already held at the promo price, debited from my balance
+    (200); 409 `insufficient_balance` / `currency_mismatch` (the hold stays until it lapses),
+    409 `hold_expired` after the expiry, 404 for a reservation that is not mine."""
 
-    @swagger_auto_schema(request_body=ReservationCompleteSerializer, responses={200: FlashReservationSerializer})
+    @swagger_auto_schema(request_body=ReservationCompleteSerializer,
+                         responses={200: FlashReservationSerializer, 404: ErrorSerializer, 409: ErrorSerializer})
     def post(self, request, pk: int):
         ReservationCompleteSerializer(data=request.data).is_valid(raise_exception=True)
-        reservation = services.flash_reservation_complete(user_id=request.user.id, reservation_id=pk)
-        return Response(FlashReservationSerializer(reservation).data, status=status.HTTP_200_OK)
+        purchase = services.flash_reservation_complete(user_id=request.user.id, reservation_id=pk)
+        if purchase.transaction.status == Transaction.Status.FAILED:
+            raise ConflictError(purchase.transaction.failure_message, code=purchase.transaction.failure_code,
+                                details={"transaction_id": str(purchase.transaction.id), "reservation_id": pk})
+        return Response(FlashReservationSerializer(purchase.reservation).data, status=status.HTTP_200_OK)

@@ -1,0 +1,26 @@
+"""The rows offer transactions lock, as the engine's lock targets (its fixed order: account,
+campaign, code pool, flash promo; primary-key order within a rank)."""
+from accounts.models import Account
+from activation.registry import (LOCK_RANK_ACCOUNT, LOCK_RANK_CAMPAIGN, LOCK_RANK_CODE_POOL, LOCK_RANK_FLASH_PROMO,
+                                 LockTarget)
+from offers.campaigns.models import Campaign
+from offers.codes.models import CodePool
+from offers.flash.models import FlashPromo
+
+
+def account_lock_target(user_id: int) -> LockTarget:
+    """The customer's account: it serialises everything that moves their money, and the
+    redemptions of their orders."""
+    return LockTarget(rank=LOCK_RANK_ACCOUNT, model=Account, field="user_id", value=user_id)
+
+
+def campaign_lock_target(campaign_id: int) -> LockTarget:
+    return LockTarget(rank=LOCK_RANK_CAMPAIGN, model=Campaign, field="id", value=campaign_id)
+
+
+def code_pool_lock_target(pool_id: int) -> LockTarget:
+    return LockTarget(rank=LOCK_RANK_CODE_POOL, model=CodePool, field="id", value=pool_id)
+
+
+def flash_promo_lock_target(promo_id: int) -> LockTarget:
+    return LockTarget(rank=LOCK_RANK_FLASH_PROMO, model=FlashPromo, field="id", value=promo_id)
