@@ -24,13 +24,18 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     status = Campaign.Status.ACTIVE
 
 
-def pending_redemption(user, campaign, *, cart_value="100.00", delivery_charge="0", created_at=None) -> Transaction:
-    """A PENDING redemption row as the API writes it, without dispatching it to a worker."""
+def pending_redemption(user, campaign=None, *, campaigns=(), cart_value="100.00", delivery_charge="0", currency=None,
+                       order_reference="", created_at=None) -> Transaction:
+    """A PENDING redemption row as the API writes it (one campaign, or a combination), without
+    dispatching it to a worker. No order reference: an order of its own."""
+    campaigns = list(campaigns) or [campaign]
+    currency = currency or campaigns[0].currency
     fields = {"created_at": created_at} if created_at else {}
     return Transaction.objects.create(
-        kind=KIND_DISCOUNT_REDEMPTION, user=user, currency=campaign.currency,
-        payload={"campaign_id": campaign.id, "cart_value": str(cart_value), "delivery_charge": str(delivery_charge),
-                 "order_reference": ""}, **fields)
+        kind=KIND_DISCOUNT_REDEMPTION, user=user, currency=currency,
+        payload={"campaign_ids": [c.id for c in campaigns], "cart_value": str(cart_value),
+                 "delivery_charge": str(delivery_charge), "currency": currency, "order_reference": order_reference},
+        **fields)
 
 
 def timezone_around_noon(now: datetime | None = None) -> str:

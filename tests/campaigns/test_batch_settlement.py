@@ -82,7 +82,7 @@ def test_a_deleted_campaign_fails_its_items_and_not_the_batch():
     user = customer()
     live_campaign = CampaignFactory()
     gone = pending_redemption(user, live_campaign)
-    gone.payload = {**gone.payload, "campaign_id": 999_999}
+    gone.payload = {**gone.payload, "campaign_ids": [999_999]}
     gone.save(update_fields=["payload"])
     ok = pending_redemption(user, live_campaign)
 
