@@ -1,36 +1,44 @@
+import uuid
+
 from django.contrib import admin
 
 from activation.models import IdempotencyKey, Transaction
+from activation.services import transaction_reverse
+from config.admin import ReadOnlyAdminMixin, admin_action_each
 
 
 @admin.register(Transaction)
-class TransactionAdmin(admin.ModelAdmin):
+class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Transactions come from the API and change only through the engine; the one operator
+    write is "Reverse transaction" (the same service the API's reversal calls), logged."""
+
     list_display = ["id", "kind", "user", "status", "amount", "currency", "failure_code", "created_at", "settled_at"]
     list_filter = ["status", "kind", "failure_code"]
     search_fields = ["=id", "user__username", "user__email", "idempotency_key"]
-    readonly_fields = [f.name for f in Transaction._meta.fields]
     date_hierarchy = "created_at"
     list_select_related = ["user"]
+    actions = ["reverse_selected"]
 
     def get_search_fields(self, request):
         # "=id" on a UUID column fails for input that is not a UUID; leave it out then.
-        import uuid
-
         try:
             uuid.UUID(request.GET.get("q", "").strip())
         except ValueError:
             return ["user__username", "user__email", "idempotency_key"]
         return ["=id", "user__username", "user__email", "idempotency_key"]
 
-    def has_add_permission(self, request):
-        return False  # transactions come from the API only
+    def has_reverse_permission(self, request) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    @admin.action(permissions=["reverse"], description="Reverse transaction")
+    def reverse_selected(self, request, queryset):
+        admin_action_each(self, request, queryset.order_by("created_at"),
+                          lambda txn: transaction_reverse(transaction_id=txn.pk, requested_by_id=request.user.pk,
+                                                          as_staff=True),
+                          done="Reversed")
 
 
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(admin.ModelAdmin):
+class IdempotencyKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["scope", "key", "transaction", "created_at"]
     search_fields = ["scope", "key", "=transaction__id"]
-    readonly_fields = ["scope", "key", "request_fingerprint", "transaction", "created_at"]

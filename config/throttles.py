@@ -7,6 +7,7 @@ reads then rewrites it (two round trips, and two concurrent requests can both re
 same history, so both pass and one write is lost). Here the same sliding-window rule runs
 as one Lua call on sorted sets: exact under concurrency, and one round trip for all the
 windows of a request (user and scope). Rates, scopes, cache keys and `Retry-After` are DRF's."""
+import hashlib
 import logging
 import time
 import uuid
@@ -119,3 +120,28 @@ class RequestRateThrottle(SlidingWindowsThrottle):
         throttle.rate = throttle.get_rate()
         throttle.num_requests, throttle.duration = throttle.parse_rate(throttle.rate)
         return self.window_of(throttle, request, view)
+
+
+def login_attempt_wait(request, *, username: str) -> float | None:
+    """One login attempt made outside DRF (the admin's login form), counted with the API's
+    login rate (`DEFAULT_THROTTLE_RATES["login"]`) in two windows: the client's, the same
+    window as the API's login endpoint (DRF's scoped key and client ident), and the
+    submitted username's. None if allowed, else the seconds to wait (at least 1). Fails open
+    when Redis is down, as every throttle here does."""
+    throttle = throttling.ScopedRateThrottle()
+    throttle.scope = "login"
+    throttle.rate = throttle.get_rate()
+    limit, duration = throttle.parse_rate(throttle.rate)
+    client_key = throttle.cache_format % {"scope": "login", "ident": throttle.get_ident(request)}
+    user_key = throttle.cache_format % {
+        "scope": "login-username", "ident": hashlib.sha256(username.strip().casefold().encode()).hexdigest()}
+    try:
+        hits = _sliding_windows_hit([(client_key, duration, limit), (user_key, duration, limit)])
+    except RedisError as exc:
+        logger.warning("throttle store unavailable, failing open: %r", exc)
+        return None
+    waits = [wait for allowed, wait in hits if not allowed]
+    if not waits:
+        return None
+    throttled_request_observed(scope="login")
+    return max(max(waits), 1.0)

@@ -7,6 +7,7 @@ from rest_framework import permissions
 from accounts.api.urls import urlpatterns as accounts_api
 from activation.api.urls import doc_urlpatterns as activation_api_docs
 from activation.api.urls import urlpatterns as activation_api
+from config.admin import admin_login_throttled
 from notifications.api.urls import urlpatterns as notifications_api
 from offers.api.urls import urlpatterns as offers_api
 from offers.campaigns.api.urls import urlpatterns as campaigns_api
@@ -30,6 +31,9 @@ schema_view = get_schema_view(
     permission_classes=[permissions.AllowAny],
     patterns=[path("api/v1/", include(api_v1_docs))],
 )
+
+# Before admin.site.urls is built: its "login/" route takes the site's (now throttled) login view.
+admin.site.login = admin_login_throttled(admin.site.login)
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),

@@ -1,0 +1,162 @@
+"""The admin is a client of services, never a back door into the money.
+
+Money, counters, audit rows and the engine's state are read-only here (ReadOnlyAdminMixin);
+the models an operator may edit save through their app's services, which lock the row and
+write only what changed (ServiceAdminMixin). Every write leaves Django's LogEntry."""
+import math
+from functools import wraps
+
+from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
+from django.db import transaction as db_transaction
+from django.http import HttpResponse, HttpResponseRedirect
+
+from config.errors import ApiError
+from config.throttles import login_attempt_wait
+
+
+class ReadOnlyAdminMixin:
+    """No add, no change, no delete: the pages become view pages (and `delete_selected`
+    disappears). Actions that call services stay available."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def admin_refusal_show(modeladmin: admin.ModelAdmin, request, obj, exc: ApiError) -> None:
+    prefix = f"{obj}: " if obj is not None else ""
+    modeladmin.message_user(request, f"{prefix}{exc.message}", messages.ERROR)
+
+
+class ServiceAdminMixin:
+    """For models whose writes go through services. A refusal (`ApiError`) raised while
+    saving rolls the whole admin request back (nothing written, no LogEntry) and is shown
+    as an error on the form it came from. Deletion goes through `service_delete`, one object
+    at a time, logged only when it happened."""
+
+    def service_create(self, request, fields: dict, m2m: dict):
+        raise NotImplementedError
+
+    def service_update(self, request, obj, fields: dict, m2m: dict):
+        raise NotImplementedError
+
+    def service_delete(self, obj) -> None:
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change) -> None:
+        """Only what the operator changed goes to the service (form.changed_data), so a
+        column a worker wrote since the form was loaded (spent, used, claimed) is never
+        written back; the service locks the row and re-reads it before it writes."""
+        m2m_names = {f.name for f in self.opts.many_to_many}
+        names = [n for n in (form.changed_data if change else form.cleaned_data) if n in form.cleaned_data]
+        fields = {n: form.cleaned_data[n] for n in names if n not in m2m_names}
+        m2m = {n: form.cleaned_data[n] for n in names if n in m2m_names}
+        if change and not (fields or m2m):
+            return
+        saved = self.service_update(request, obj, fields, m2m) if change else self.service_create(request, fields, m2m)
+        # The admin goes on with `obj` (its LogEntry, its redirect): give it the row as saved.
+        for field in self.opts.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding, obj._state.db = False, saved._state.db
+
+    def save_related(self, request, form, formsets, change) -> None:
+        # Many-to-many fields went through the service in save_model (no form.save_m2m()).
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ApiError as exc:
+            admin_refusal_show(self, request, None, exc)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def log_deletions(self, request, queryset):
+        pass  # logged by delete_model, in the savepoint of the deletion it records
+
+    def delete_model(self, request, obj) -> None:
+        try:
+            with db_transaction.atomic():
+                admin.ModelAdmin.log_deletions(self, request, [obj])
+                self.service_delete(obj)
+        except ApiError as exc:
+            admin_refusal_show(self, request, obj, exc)
+            request._admin_delete_refused = True
+
+    def delete_queryset(self, request, queryset) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+    def response_delete(self, request, obj_display, obj_id):
+        if getattr(request, "_admin_delete_refused", False):
+            return HttpResponseRedirect(request.path.rsplit("/delete/", 1)[0] + "/change/")
+        return super().response_delete(request, obj_display, obj_id)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            actions["delete_selected"] = (service_delete_selected, "delete_selected",
+                                          actions["delete_selected"][2])
+        return actions
+
+
+@admin.action(permissions=["delete"], description=delete_selected.short_description)
+def service_delete_selected(modeladmin, request, queryset):
+    """Django's confirmation page, then each object through the service: refusals are shown
+    one by one, and only what was deleted is counted."""
+    if not request.POST.get("post"):
+        return delete_selected(modeladmin, request, queryset)
+    if not modeladmin.has_delete_permission(request):
+        return delete_selected(modeladmin, request, queryset)  # Django refuses
+    deleted = 0
+    for obj in queryset:
+        request._admin_delete_refused = False
+        modeladmin.delete_model(request, obj)
+        deleted += not request._admin_delete_refused
+    if deleted:
+        modeladmin.message_user(request, f"Deleted {deleted} {modeladmin.opts.verbose_name_plural}.",
+                                messages.SUCCESS)
+    return None
+
+
+def admin_action_each(modeladmin: admin.ModelAdmin, request, queryset, call, *, done: str) -> None:
+    """Runs `call(obj)` for each selected object in its own savepoint: a refusal is shown
+    and the others still happen. Each success is logged (LogEntry) with `done`."""
+    succeeded = 0
+    for obj in queryset:
+        try:
+            with db_transaction.atomic():
+                call(obj)
+                modeladmin.log_change(request, obj, done)
+        except ApiError as exc:
+            admin_refusal_show(modeladmin, request, obj, exc)
+        else:
+            succeeded += 1
+    if succeeded:
+        modeladmin.message_user(request, f"{done}: {succeeded} {modeladmin.opts.verbose_name_plural}.",
+                                messages.SUCCESS)
+
+
+def admin_login_throttled(login_view):
+    """The admin's login view behind the API's login throttle: each POST counts per client
+    and per submitted username; over the limit it answers 429 with Retry-After, whatever
+    the password, so guessing is as slow here as on /api/v1/auth/login/."""
+
+    @wraps(login_view)
+    def view(request, *args, **kwargs):
+        if request.method == "POST":
+            wait = login_attempt_wait(request, username=str(request.POST.get("username", "")))
+            if wait is not None:
+                response = HttpResponse("Too many login attempts; retry later.\n", status=429,
+                                        content_type="text/plain; charset=utf-8")
+                response["Retry-After"] = str(math.ceil(wait))
+                return response
+        return login_view(request, *args, **kwargs)
+
+    return view
