@@ -384,3 +384,25 @@ def test_the_admin_login_counts_per_username_across_client_addresses(client):
     # then
     assert codes == [200] * 10 + [429]
     assert other_user.status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_service_refusal_on_save_rolls_the_form_back_and_is_shown(client, root, monkeypatch):
+    # given: the service refuses (as campaign_update does for a budget below what was spent meanwhile)
+    from config.errors import ConflictError
+    from offers import admin as offers_admin
+
+    def refuse(**kwargs):
+        raise ConflictError("The budget cannot go below what has been spent.", code="budget_below_spent")
+
+    monkeypatch.setattr(offers_admin, "campaign_update", refuse)
+    campaign = CampaignFactory()
+
+    # when
+    response = client.post(_url(Campaign, "change", campaign.pk), _campaign_form(campaign, name="Renamed"),
+                           follow=True)
+
+    # then: the operator sees why, nothing was written or logged
+    assert "The budget cannot go below what has been spent." in response.content.decode()
+    assert Campaign.objects.get(pk=campaign.pk).name == campaign.name
+    assert not LogEntry.objects.exists()
