@@ -5,6 +5,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import ErrorSerializer
 from partners.api.serializers import (PartnerActivationAcceptedSerializer, PartnerActivationRequestSerializer,
                                       PartnerValidationSerializer)
 from partners.authentication import PartnerSignatureAuthentication
@@ -70,12 +71,12 @@ class PartnerReverseApi(PartnerApi):
         request_body=no_body,
         responses={
             200: PartnerValidationSerializer,
-            401: openapi.Response("Missing, invalid, expired or replayed signature."),
-            403: openapi.Response("The partner is inactive."),
-            404: openapi.Response("No transaction with this reference (or it is another partner's)."),
+            401: openapi.Response("Missing, invalid, expired or replayed signature.", ErrorSerializer),
+            403: openapi.Response("The partner is inactive.", ErrorSerializer),
+            404: openapi.Response("No transaction with this reference (or it is another partner's).", ErrorSerializer),
             409: openapi.Response("The transaction is not in a reversible state (pending, failed, or its "
-                                  "kind cannot be reversed)."),
-            429: openapi.Response("The partner's rate is exceeded (Retry-After)."),
+                                  "kind cannot be reversed).", ErrorSerializer),
+            429: openapi.Response("The partner's rate is exceeded (Retry-After).", ErrorSerializer),
         })
     def post(self, request, reference: str):
         activation = partner_activation_reverse(partner=request.auth, reference=reference)

@@ -110,3 +110,5 @@ def test_the_api_docs_describe_the_partner_endpoints():
     # then
     paths = " ".join(schema["paths"])
     assert "activate/" in paths and "validate/{reference}/" in paths
+    [reverse_path] = [p for p in schema["paths"] if p.endswith("reverse/{reference}/")]
+    assert {"200", "401", "403", "404", "409", "429"} <= set(schema["paths"][reverse_path]["post"]["responses"])
