@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from config.admin import ReadOnlyAdminMixin, admin_action_each
 from partners.models import CallbackAttempt, CallbackDelivery, Partner, PartnerActivation, PartnerCustomerLink
 from partners.services import (callback_redeliver, partner_create, partner_credentials_rotate, partner_customer_link,
                                partner_customer_unlink)
@@ -75,36 +76,28 @@ class PartnerAdmin(admin.ModelAdmin):
 
 
 @admin.register(PartnerActivation)
-class PartnerActivationAdmin(admin.ModelAdmin):
+class PartnerActivationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The record behind validate/ and reverse/: money moved for it, so it is never added,
+    edited or deleted here."""
+
     list_display = ["reference", "partner", "transaction", "customer_identifier", "offer", "created_at"]
     list_filter = ["partner"]
     search_fields = ["reference", "customer_identifier", "=transaction__id"]
     readonly_fields = [f.name for f in PartnerActivation._meta.fields]
     list_select_related = ["partner", "transaction", "offer"]
 
-    # The record behind validate/ and reverse/: money moved for it, so it is never edited or removed.
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class CallbackAttemptInline(admin.TabularInline):
+class CallbackAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = CallbackAttempt
     extra = 0
-    can_delete = False
     readonly_fields = ["attempted_at", "status_code", "error", "duration_ms"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(CallbackDelivery)
-class CallbackDeliveryAdmin(admin.ModelAdmin):
+class CallbackDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What was announced to a partner, and every attempt: read-only; Redeliver (the same
+    event id, through `callback_redeliver`) is the one operator write, logged."""
+
     list_display = ["id", "partner", "event_type", "status", "attempts_count", "next_attempt_at", "delivered_at"]
     list_filter = ["status", "event_type", "partner"]
     search_fields = ["=transaction__id", "url"]
@@ -112,18 +105,10 @@ class CallbackDeliveryAdmin(admin.ModelAdmin):
     inlines = [CallbackAttemptInline]
     actions = ["redeliver"]
 
-    # The record of what was announced to a partner: read-only; Redeliver is the only action.
-    def has_add_permission(self, request):
-        return False
+    def has_redeliver_permission(self, request) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.action(description="Redeliver the event (same event id)")
+    @admin.action(permissions=["redeliver"], description="Redeliver the event (same event id)")
     def redeliver(self, request, queryset):
-        for delivery in queryset:
-            callback_redeliver(delivery=delivery)
-        messages.success(request, f"{queryset.count()} callback(s) queued for redelivery.")
+        admin_action_each(self, request, queryset, lambda delivery: callback_redeliver(delivery=delivery),
+                          done="Queued for redelivery")

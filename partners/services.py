@@ -2,7 +2,6 @@
 reversals, callback delivery."""
 from __future__ import annotations
 
-import inspect
 import ipaddress
 import json
 import logging
@@ -172,11 +171,7 @@ def partner_activation_reverse(*, partner: Partner, reference: str) -> PartnerAc
     activation = partner_activation_get(partner=partner, reference=reference)
     if activation is None:
         return None
-    kwargs = {"transaction_id": activation.transaction_id, "requested_by_id": None}
-    # The engine records which partner asked once it takes `requested_by_partner_id`.
-    if "requested_by_partner_id" in inspect.signature(transaction_reverse).parameters:
-        kwargs["requested_by_partner_id"] = partner.id
-    transaction_reverse(**kwargs)
+    transaction_reverse(transaction_id=activation.transaction_id, requested_by_partner_id=partner.id)
     activation.transaction.refresh_from_db()
     return activation
 

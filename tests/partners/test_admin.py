@@ -1,5 +1,6 @@
 """Operator screens: what money moved for is never added, edited or deleted in the admin."""
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from accounts.models import User
@@ -74,9 +75,10 @@ def test_redeliver_still_works_on_a_read_only_delivery(admin_client, settled):
     response = admin_client.post(reverse("admin:partners_callbackdelivery_changelist"),
                                  {"action": "redeliver", "_selected_action": [delivery.pk]}, follow=True)
 
-    # then
+    # then: through the service, and logged
     assert response.status_code == 200
     assert CallbackDelivery.objects.get(pk=delivery.pk).status == "pending"
+    assert LogEntry.objects.filter(object_id=str(delivery.pk), change_message="Queued for redelivery").exists()
 
 
 def test_a_partner_is_never_deleted_in_the_admin(admin_client, settled):
