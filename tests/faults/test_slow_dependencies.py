@@ -35,9 +35,9 @@ def test_dead_callback_endpoint_and_smtp_down_do_not_slow_settlement(live_env, l
     dead_endpoint = socket.socket()
     dead_endpoint.bind(("127.0.0.1", 0))
     dead_endpoint.listen(200)  # connections complete in the backlog; nothing is ever read or answered
-    credentials = partner(callback_url=f"http://127.0.0.1:{dead_endpoint.getsockname()[1]}/hook")
-    offer = OfferFactory(price=Decimal("1.00"))
     customers = [customer(balance="10.00") for _ in range(20)]
+    credentials = partner(callback_url=f"http://127.0.0.1:{dead_endpoint.getsockname()[1]}/hook", customers=customers)
+    offer = OfferFactory(price=Decimal("1.00"))
     session_worker.settlement_pause()
     settlement_worker = LiveWorker(live_env, queues="settlement")
     settlement_worker.start()

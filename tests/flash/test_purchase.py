@@ -104,3 +104,79 @@ def test_a_missing_account_is_a_refusal_in_settlement_never_an_exception():
     # then: failed at once with a reason, not retried until settlement_error
     txn.refresh_from_db()
     assert (txn.status, txn.failure_code, txn.attempts) == ("FAILED", "no_account", 1)
+
+
+@pytest.mark.concurrency
+@pytest.mark.django_db(transaction=True)
+def test_parallel_completions_of_one_hold_charge_once():
+    import threading
+
+    from django.db import connection
+
+    from offers.flash.services import flash_reservation_complete
+
+    # given: a held unit and money for three of them
+    gold = SegmentFactory(slug="gold-race")
+    promo = running_promo(segments=[gold], quantity=3)
+    user = shopper(gold, "147.00")
+    hold = reserve(user, promo)
+    barrier = threading.Barrier(10)
+    purchases = []
+
+    def complete():
+        try:
+            barrier.wait()
+            purchases.append(flash_reservation_complete(user_id=user.id,
+                                                        reservation_id=hold.result["reservation_id"]).transaction.id)
+        finally:
+            connection.close()
+
+    # when: ten completions at once
+    threads = [threading.Thread(target=complete) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then: one purchase, one charge
+    assert len(purchases) == 10 and len(set(purchases)) == 1
+    assert Transaction.objects.filter(kind="flash_purchase").count() == 1
+    assert assert_ledger_matches_balance(user) == Decimal("98.00")
+
+
+@pytest.mark.concurrency
+@pytest.mark.django_db(transaction=True)
+def test_parallel_reservations_by_one_customer_respect_the_cap(monkeypatch):
+    import threading
+
+    from django.db import connection
+
+    from offers.flash import services
+
+    # given: plenty of units, a cap of one; no expiry messages (a live worker would outlive the test)
+    monkeypatch.setattr(services, "flash_reservation_expiry_schedule", lambda **kwargs: None)
+    gold = SegmentFactory(slug="gold-race2")
+    promo = running_promo(segments=[gold], quantity=10)
+    user = shopper(gold, "500.00")
+    txns = [Transaction.objects.create(kind=KIND_FLASH_RESERVATION, user=user, payload={"promo_id": promo.id})
+            for _ in range(8)]
+    barrier = threading.Barrier(8)
+
+    def settle(txn):
+        try:
+            barrier.wait()
+            transactions_settle(transaction_id=txn.id, batch_size=1)
+        finally:
+            connection.close()
+
+    # when: eight reservations of one customer settled at once
+    threads = [threading.Thread(target=settle, args=(t,)) for t in txns]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then: one hold
+    statuses = [Transaction.objects.get(pk=t.pk).status for t in txns]
+    assert statuses.count("SUCCEEDED") == 1
+    assert FlashReservation.objects.filter(user=user, status="held").count() == 1

@@ -47,7 +47,7 @@ def test_partner_replay_nonces_expire_after_twice_the_signature_skew(api_client)
     # given
     alice = customer(balance="50.00", phone="+33600000077")
     offer = OfferFactory()
-    credentials = partner()
+    credentials = partner(customers=[alice])
 
     # when
     response = post_signed(api_client, credentials, {"reference": "r-1", "customer": alice.profile.phone,
