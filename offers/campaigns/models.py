@@ -51,6 +51,9 @@ class Campaign(models.Model):
     priority = models.IntegerField(default=0, help_text="Higher first when discounts tie.")
     is_stackable = models.BooleanField(default=False, help_text="Stackable campaigns add up; at most one exclusive.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    # The brand that runs it (its members manage it); none: a platform campaign (staff only).
+    brand = models.ForeignKey("offers.Brand", null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="campaigns")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -58,7 +58,8 @@ def code_pool_create(*, brand: Brand, name: str, total_count: int, description: 
     visible with fewer codes than it promises."""
     with db_transaction.atomic():
         pool = CodePool.objects.create(brand=brand, name=name, description=description, total_count=total_count,
-                                       valid_from=valid_from, valid_until=valid_until, created_by_id=created_by_id)
+                                       generated_count=total_count, valid_from=valid_from, valid_until=valid_until,
+                                       created_by_id=created_by_id)
         discount_codes_generate(pool=pool, count=total_count)
     return pool
 

@@ -14,6 +14,8 @@ class Store(models.Model):
     address = models.CharField(max_length=255, blank=True)
     latitude = models.DecimalField(max_digits=9, decimal_places=6)
     longitude = models.DecimalField(max_digits=9, decimal_places=6)
+    # The brand whose members manage the store, its products and their flash promos; none: staff only.
+    brand = models.ForeignKey("offers.Brand", null=True, blank=True, on_delete=models.PROTECT, related_name="stores")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
