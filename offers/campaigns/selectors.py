@@ -8,6 +8,8 @@ from redis.exceptions import RedisError
 
 from accounts.models import CustomerProfile
 from offers.campaigns.models import Campaign, CampaignRedemption
+from offers.codes.rules import discount_code_refusal
+from offers.codes.selectors import discount_code_get
 from offers.campaigns.rules import (Cart, Evaluation, Order, OrderLine, best_combination, campaign_evaluate,
                                     campaign_local_day)
 
@@ -114,23 +116,53 @@ def orders_get(*, keys) -> dict[tuple[int, str], Order]:
     return orders
 
 
+def _order(*, user_id: int, order_reference: str | None) -> Order:
+    if not order_reference:
+        return Order()
+    return orders_get(keys={(user_id, order_reference)}).get((user_id, order_reference), Order())
+
+
+def campaigns_evaluate_for(*, user_id: int, campaigns: list[Campaign], cart: Cart, order: Order,
+                           at: datetime) -> list[tuple[Campaign, Evaluation]]:
+    """campaign_evaluate for one customer and cart, with the inputs read as settlement reads
+    them (segment, day's uses, order), for the advice endpoints (`available`, `codes/validate`)."""
+    segment_id = customer_segment_ids(user_ids={user_id}).get(user_id)
+    uses = customers_uses_on_days(keys={(c.id, user_id, campaign_local_day(c, at)) for c in campaigns})
+    return [(c, campaign_evaluate(campaign=c, at=at, cart=cart, order=order,
+                                  uses_today=uses.get((c.id, user_id, campaign_local_day(c, at)), 0),
+                                  customer_targeted=campaign_targets_customer(campaign=c, user_id=user_id,
+                                                                              segment_id=segment_id)))
+            for c in campaigns]
+
+
+def discount_code_check(*, user_id: int, code: str, cart: Cart, order_reference: str | None = None,
+                        at: datetime | None = None) -> dict:
+    """Whether `code` is valid for this customer, cart and order now, with every reason it is
+    not (the code's own, then its campaign's) and the discount it would give."""
+    at = at or timezone.now()
+    found = discount_code_get(code=code)
+    refusal = discount_code_refusal(code=found, user_id=user_id, at=at)
+    reasons = [refusal] if refusal else []
+    body = {"code": code.strip().upper(), "campaign_id": None, "discount": None, "currency": cart.currency}
+    campaign = found.pool.campaign if found is not None and found.pool.campaign_id else None
+    if campaign is not None:
+        campaign_targeting_prefetch(campaign=campaign)
+        [(_, evaluation)] = campaigns_evaluate_for(user_id=user_id, campaigns=[campaign], cart=cart,
+                                                   order=_order(user_id=user_id, order_reference=order_reference),
+                                                   at=at)
+        reasons += list(evaluation.refusals)
+        body.update(campaign_id=campaign.id, discount=str(evaluation.discount))
+    return {**body, "valid": not reasons, "reasons": reasons}
+
+
 def discounts_available(*, user_id: int, cart: Cart, order_reference: str | None = None, explain: bool = False,
                         at: datetime | None = None) -> dict:
     """What settlement would decide for each campaign alone, now, for this cart (and order),
     best first, and the best combination. Read from the cache: settlement re-checks."""
     at = at or timezone.now()
-    campaigns = campaigns_customer_visible()
-    segment_id = customer_segment_ids(user_ids={user_id}).get(user_id)
-    uses = customers_uses_on_days(keys={(c.id, user_id, campaign_local_day(c, at)) for c in campaigns})
-    order = orders_get(keys={(user_id, order_reference)}).get((user_id, order_reference), Order()) \
-        if order_reference else Order()
-    evaluated: list[tuple[Campaign, Evaluation]] = [
-        (c, campaign_evaluate(campaign=c, at=at, cart=cart, order=order,
-                              uses_today=uses.get((c.id, user_id, campaign_local_day(c, at)), 0),
-                              customer_targeted=campaign_targets_customer(campaign=c, user_id=user_id,
-                                                                          segment_id=segment_id)))
-        for c in campaigns
-    ]
+    order = _order(user_id=user_id, order_reference=order_reference)
+    evaluated = campaigns_evaluate_for(user_id=user_id, campaigns=campaigns_customer_visible(), cart=cart,
+                                       order=order, at=at)
     applicable = sorted(((c, e) for c, e in evaluated if e.applies),
                         key=lambda ce: (-ce[1].discount, -ce[0].priority, ce[0].id))
     ids, total = best_combination(applicable, cart=cart, order=order)

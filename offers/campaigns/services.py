@@ -14,6 +14,9 @@ from config.errors import ConflictError
 from config.fastjson import json_text
 from config.prepared_sql import prepared_cursor
 from offers.campaigns.models import Campaign, CampaignRedemption
+from offers.codes.rules import CodeRefusal, discount_code_refusal
+from offers.codes.selectors import discount_codes_for_checkout
+from offers.codes.services import discount_code_release, discount_codes_use
 from offers.campaigns.rules import (Cart, Evaluation, Order, OrderLine, campaign_evaluate, campaign_is_used_up,
                                     campaign_local_day)
 from offers.campaigns.selectors import (CAMPAIGN_CACHE_KEY, campaign_targeting_prefetch, campaign_targets_customer,
@@ -75,12 +78,16 @@ def campaign_delete(*, campaign: Campaign) -> None:
 
 
 def discount_redemption_request(*, user_id: int, campaign_ids: list[int], cart: Cart, order_reference: str,
-                                idempotency_key: str | None) -> Accepted:
+                                idempotency_key: str | None, code=None) -> Accepted:
     """Accepts the redemption of one campaign, or of a combination as one transaction that
-    succeeds or fails whole, inside the customer's order `order_reference`."""
-    payload = {"campaign_ids": list(campaign_ids), "cart_value": str(cart.cart_value),
+    succeeds or fails whole, inside the customer's order `order_reference`. With a discount
+    `code`, its pool's campaign joins the combination and the code is spent with it."""
+    campaign_ids = list(campaign_ids)
+    if code is not None and code.pool.campaign_id not in campaign_ids:
+        campaign_ids.append(code.pool.campaign_id)
+    payload = {"campaign_ids": campaign_ids, "cart_value": str(cart.cart_value),
                "delivery_charge": str(cart.delivery_charge), "currency": cart.currency,
-               "order_reference": order_reference}
+               "order_reference": order_reference, **({"code_id": code.id} if code is not None else {})}
     return transaction_accept(kind=KIND_DISCOUNT_REDEMPTION, user_id=user_id, payload=payload,
                               currency=cart.currency, idempotency_key=idempotency_key)
 
@@ -96,6 +103,7 @@ class RedemptionRequest:
     at: datetime
     cart: Cart
     order_reference: str
+    code_id: int | None = None  # a discount code used at checkout: its pool's campaign is among `campaigns`
 
 
 @dataclass
@@ -120,10 +128,12 @@ class RedemptionDecision:
     granted: list[RedemptionGranted]
     refusal: Evaluation | None = None
     missing_campaign_id: int | None = None
+    code_refusal: str | None = None
+    code_id: int | None = None
 
     @property
     def succeeded(self) -> bool:
-        return self.refusal is None and self.missing_campaign_id is None
+        return self.refusal is None and self.missing_campaign_id is None and self.code_refusal is None
 
     @property
     def total(self) -> Decimal:
@@ -149,10 +159,20 @@ class CampaignRedemptions:
             (c.id, r.user_id, campaign_local_day(c, r.at)) for r in requests for c in r.campaigns
             if c is not None and c.max_uses_per_customer_per_day is not None})
         self._orders = orders_get(keys={(r.user_id, r.order_reference) for r in requests})
+        self._codes = discount_codes_for_checkout(code_ids={r.code_id for r in requests if r.code_id})
+        self._codes_used: dict[int, UUID] = {}
         self._granted: list[RedemptionGranted] = []
 
     def evaluate(self, request: RedemptionRequest) -> RedemptionDecision:
         """Decides the request without changing anything."""
+        if request.code_id is not None:
+            code = self._codes.get(request.code_id)
+            refusal = discount_code_refusal(code=code, user_id=request.user_id, at=request.at,
+                                            used_in_batch=request.code_id in self._codes_used)
+            if refusal is None and code.pool.campaign_id not in request.campaign_ids:
+                refusal = CodeRefusal.NO_DISCOUNT  # the pool's discount changed since the request
+            if refusal is not None:
+                return RedemptionDecision(granted=[], code_refusal=refusal, code_id=request.code_id)
         order = self._orders.get((request.user_id, request.order_reference), Order())
         granted = []
         for campaign_id, campaign in zip(request.campaign_ids, request.campaigns, strict=True):
@@ -172,10 +192,12 @@ class CampaignRedemptions:
                                              base_value=base, cart=request.cart,
                                              order_reference=request.order_reference, local_day=day))
             order = order.with_line(request.cart, _order_line(campaign, evaluation.discount))
-        return RedemptionDecision(granted=granted)
+        return RedemptionDecision(granted=granted, code_id=request.code_id)
 
     def grant(self, decision: RedemptionDecision) -> None:
         """Applies a successful decision to the in-memory state; `record` writes it."""
+        if decision.code_id is not None:
+            self._codes_used[decision.code_id] = decision.granted[0].transaction_id
         for redemption in decision.granted:
             campaign, key = redemption.campaign, (redemption.user_id, redemption.order_reference)
             campaign.spent_amount += redemption.amount
@@ -191,6 +213,8 @@ class CampaignRedemptions:
         engine's one write per batch; a campaign used up drops out of `available`."""
         now = timezone.now()
         _redemptions_insert(self._granted, now=now)
+        discount_codes_use(uses=self._codes_used, at=now)
+        self._codes_used = {}
         for campaign in {r.campaign.id: r.campaign for r in self._granted}.values():
             campaign.updated_at = now
             locked.save_deferred(campaign, ["spent_amount", "uses_count", "updated_at"])
@@ -262,4 +286,5 @@ def campaign_redemptions_restore(*, transaction_id: UUID, locked, keep_daily_use
         campaign.save(update_fields=["spent_amount", "uses_count", "updated_at"])
     if restored:
         _after_commit_invalidate()
+    discount_code_release(transaction_id=transaction_id)
     return restored

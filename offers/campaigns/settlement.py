@@ -5,6 +5,7 @@ from decimal import Decimal
 from activation.registry import LockedRows, LockTarget, Outcome, reverser_register, settler_register
 from offers.campaigns.models import Campaign
 from offers.campaigns.rules import Cart
+from offers.codes.rules import CODE_REFUSAL_MESSAGES
 from offers.campaigns.services import (KIND_DISCOUNT_REDEMPTION, RedemptionDecision, RedemptionRequest,
                                        campaign_redemptions_restore, campaign_redemptions_settle)
 from offers.locks import account_lock_target, campaign_lock_target
@@ -26,10 +27,13 @@ def redemption_request(txn, locked: LockedRows) -> RedemptionRequest:
         campaigns=tuple(locked.get(Campaign, "id", c) for c in campaign_ids), at=txn.created_at,
         cart=Cart(cart_value=Decimal(payload["cart_value"]), delivery_charge=Decimal(payload["delivery_charge"]),
                   currency=payload.get("currency") or txn.currency),
-        order_reference=payload.get("order_reference") or f"txn:{txn.id}")
+        order_reference=payload.get("order_reference") or f"txn:{txn.id}", code_id=payload.get("code_id"))
 
 
 def redemption_outcome(request: RedemptionRequest, decision: RedemptionDecision) -> Outcome:
+    if decision.code_refusal is not None:
+        return Outcome.failure(decision.code_refusal, CODE_REFUSAL_MESSAGES[decision.code_refusal],
+                               {"code_id": decision.code_id, "reasons": [decision.code_refusal]})
     if decision.missing_campaign_id is not None:
         return Outcome.failure(FAILURE_UNKNOWN_CAMPAIGN, "The campaign no longer exists.",
                                {"campaign_id": decision.missing_campaign_id})
@@ -41,7 +45,7 @@ def redemption_outcome(request: RedemptionRequest, decision: RedemptionDecision)
     return Outcome.success({
         "campaign_id": first.campaign.id, "redemption_id": first.id, "target": first.campaign.target,
         "discount": str(decision.total), "currency": request.cart.currency,
-        "order_reference": request.order_reference,
+        "order_reference": request.order_reference, **({"code_id": request.code_id} if request.code_id else {}),
         "redemptions": [{"campaign_id": g.campaign.id, "redemption_id": g.id, "target": g.campaign.target,
                          "discount": str(g.amount)} for g in decision.granted]})
 

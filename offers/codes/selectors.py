@@ -33,3 +33,16 @@ def discount_code_export_rows(*, pool: CodePool):
             .values_list("code", "claimed_by_id", "claimed_by__username", "claimed_by__email", "claimed_at"))
     for code, user_id, username, email, claimed_at in rows.iterator(chunk_size=5000):
         yield [code, user_id or "", username or "", email or "", claimed_at.isoformat() if claimed_at else ""]
+
+
+def discount_code_get(*, code: str) -> DiscountCode | None:
+    """A code as a customer types it (case and surrounding spaces do not matter)."""
+    return DiscountCode.objects.select_related("pool").filter(code=code.strip().upper()).first()
+
+
+def discount_codes_for_checkout(*, code_ids) -> dict[int, DiscountCode]:
+    """The codes of a settlement batch with their pools, in one query."""
+    code_ids = set(code_ids)
+    if not code_ids:
+        return {}
+    return {code.id: code for code in DiscountCode.objects.select_related("pool").filter(id__in=code_ids)}

@@ -94,3 +94,19 @@ def code_claim_request(*, user_id: int, pool: CodePool, idempotency_key: str | N
     """Accepts a claim; settlement hands out the code (or the one the customer already has)."""
     return transaction_accept(kind=KIND_CODE_CLAIM, user_id=user_id, payload={"pool_id": pool.id},
                               idempotency_key=idempotency_key)
+
+
+def discount_codes_use(*, uses: dict, at) -> None:
+    """Marks codes spent by the redemptions that used them ({code id: transaction id}), with the
+    customers' accounts locked. The condition on `used_at` is the database's last word: a code
+    already spent is never spent twice."""
+    for code_id, transaction_id in uses.items():
+        if not DiscountCode.objects.filter(pk=code_id, used_at__isnull=True).update(
+                used_at=at, used_transaction_id=transaction_id):
+            raise RuntimeError(f"discount code {code_id} was already used")
+
+
+def discount_code_release(*, transaction_id) -> int:
+    """A reversed redemption gives its code back to its holder, usable again."""
+    return DiscountCode.objects.filter(used_transaction_id=transaction_id).update(used_at=None,
+                                                                                  used_transaction_id=None)

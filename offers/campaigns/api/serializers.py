@@ -9,9 +9,11 @@ from accounts.money import MAX_AMOUNT, SUPPORTED_CURRENCIES
 from config.api import StrictSerializer
 from offers.campaigns.models import Campaign, CampaignRedemption
 from offers.campaigns.rules import campaign_state
+from offers.codes.selectors import discount_code_get
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 ORDER_REFERENCE = r"^[A-Za-z0-9_.:/-]{1,100}$"
+CODE_PATTERN = r"^\s*[A-Za-z0-9]{4,32}\s*$"
 
 
 class CampaignSerializer(serializers.ModelSerializer):
@@ -99,11 +101,14 @@ class ExplainSerializer(serializers.Serializer):
 
 class RedeemSerializer(CartSerializer):
     """One campaign (`campaign_id`) or a combination (`campaign_ids`, applied in that order as
-    one transaction that succeeds or fails whole), inside my order `order_reference`."""
+    one transaction that succeeds or fails whole), and/or a discount `code` of mine (its pool's
+    campaign joins the combination; the code is spent with it), inside my order `order_reference`."""
 
     campaign_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False)
     campaign_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**31 - 1),
                                          min_length=1, max_length=10, required=False)
+    code = serializers.RegexField(CODE_PATTERN, max_length=32, required=False,
+                                  help_text="A discount code I hold (from a code pool that carries a discount).")
     order_reference = serializers.RegexField(
         ORDER_REFERENCE, max_length=100,
         help_text="My order (1-100 letters, digits, . _ : / -). Within one order a campaign applies once, a "
@@ -111,9 +116,18 @@ class RedeemSerializer(CartSerializer):
                   "delivery charge; every redemption of an order states the same cart.")
 
     def validate(self, attrs):
-        if ("campaign_id" in attrs) == ("campaign_ids" in attrs):
-            raise serializers.ValidationError({"campaign_ids": ["Give exactly one of campaign_id and campaign_ids."]})
-        ids = attrs.pop("campaign_ids", None) or [attrs.pop("campaign_id")]
+        if "campaign_id" in attrs and "campaign_ids" in attrs or not (
+                {"campaign_id", "campaign_ids", "code"} & set(attrs)):
+            raise serializers.ValidationError(
+                {"campaign_ids": ["Give one of campaign_id and campaign_ids, or a code (or campaign_ids and a code)."]})
+        if "code" in attrs:
+            attrs["code"] = discount_code_get(code=attrs["code"])
+            if attrs["code"] is None:
+                raise serializers.ValidationError({"code": ["Unknown code."]}, code="unknown_code")
+            if attrs["code"].pool.campaign_id is None:
+                raise serializers.ValidationError({"code": ["This code carries no discount."]},
+                                                  code="code_without_discount")
+        ids = attrs.pop("campaign_ids", None) or ([attrs.pop("campaign_id")] if "campaign_id" in attrs else [])
         if len(set(ids)) != len(ids):
             raise serializers.ValidationError({"campaign_ids": ["A campaign can appear only once."]})
         known = set(Campaign.objects.exclude(status=Campaign.Status.DRAFT).filter(pk__in=ids)
@@ -124,6 +138,21 @@ class RedeemSerializer(CartSerializer):
                                               code="unknown_campaign")
         attrs["campaign_ids"] = ids
         return attrs
+
+
+class CodeCheckSerializer(CartSerializer):
+    code = serializers.RegexField(CODE_PATTERN, max_length=32)
+
+
+class CodeCheckResultSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    valid = serializers.BooleanField()
+    reasons = serializers.ListField(child=serializers.CharField(), help_text=(
+        "unknown_code, code_not_yours, code_used, code_expired, code_not_yet_valid, code_without_discount, then "
+        "the campaign's (below_min_cart_value, currency_mismatch, daily_limit_reached, not_combinable, ...)"))
+    campaign_id = serializers.IntegerField(allow_null=True)
+    discount = serializers.CharField(allow_null=True)
+    currency = serializers.CharField()
 
 
 class AvailableDiscountSerializer(serializers.Serializer):

@@ -9,4 +9,5 @@ urlpatterns = [
     path("discounts/available/", views.DiscountsAvailableApi.as_view(), name="discounts-available"),
     path("discounts/redeem/", views.DiscountRedeemApi.as_view(), name="discounts-redeem"),
     path("discounts/usage/", views.DiscountUsageApi.as_view(), name="discounts-usage"),
+    path("codes/validate/", views.CodeValidateApi.as_view(), name="codes-validate"),
 ]

@@ -8,11 +8,11 @@ from activation.api.accept import accepted_response, idempotency_key_from
 from config.api import TransactionAcceptedSerializer
 from offers.campaigns.api.serializers import (AvailableResponseSerializer, CampaignFilterSerializer,
                                               CampaignSerializer, CampaignStatusSerializer, CartSerializer,
-                                              ExplainSerializer, RedeemSerializer, RedemptionSerializer,
+                                              CodeCheckResultSerializer, CodeCheckSerializer, ExplainSerializer, RedeemSerializer, RedemptionSerializer,
                                               UsageFilterSerializer)
 from accounts.selectors import account_currency
 from offers.campaigns.rules import Cart
-from offers.campaigns.selectors import campaign_list, discounts_available, redemption_list
+from offers.campaigns.selectors import campaign_list, discount_code_check, discounts_available, redemption_list
 from offers.campaigns.services import (campaign_create, campaign_delete, campaign_status_set, campaign_update,
                                        discount_redemption_request)
 
@@ -117,9 +117,23 @@ class DiscountRedeemApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         accepted = discount_redemption_request(user_id=request.user.id, campaign_ids=data["campaign_ids"],
-                                               cart=cart_of(request.user, data),
+                                               cart=cart_of(request.user, data), code=data.get("code"),
                                                order_reference=data["order_reference"], idempotency_key=key)
         return accepted_response(accepted)
+
+
+class CodeValidateApi(APIView):
+    """Whether a discount code is valid for me and this cart (and order) now: machine-readable
+    reasons and the discount it would give. Settlement re-checks everything."""
+
+    @swagger_auto_schema(request_body=CodeCheckSerializer, responses={200: CodeCheckResultSerializer})
+    def post(self, request):
+        serializer = CodeCheckSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        return Response(discount_code_check(user_id=request.user.id, code=data["code"],
+                                            cart=cart_of(request.user, data),
+                                            order_reference=data.get("order_reference")))
 
 
 def cart_of(user, data: dict) -> Cart:
