@@ -1,5 +1,6 @@
 """Celery autodiscovery imports `<app>.tasks`; the features of the catalogue keep their
 tasks in their own modules, imported here so the worker registers them."""
+from offers.codes.tasks import *  # noqa: F401,F403
 from offers.flash.tasks import *  # noqa: F401,F403
 
 from celery import shared_task  # noqa: E402

@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",  # before CommonMiddleware, as django-cors-headers asks
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "config.trailing_slash.ApiTrailingSlashMiddleware",  # before CommonMiddleware: no APPEND_SLASH redirect
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -191,6 +192,7 @@ REST_FRAMEWORK = {
         "anon": env_str("THROTTLE_ANON", "120/min"),
         "user": env_str("THROTTLE_USER", "1200/min"),
         "login": env_str("THROTTLE_LOGIN", "10/min"),
+        "register": env_str("THROTTLE_REGISTER", "5/min"),  # per client address (accounts RegisterApi)
         "transactions": env_str("THROTTLE_TRANSACTIONS", "600/min"),
     },
     "NUM_PROXIES": env_int("NUM_PROXIES", 0),
@@ -253,6 +255,7 @@ CELERY_TASK_ROUTES = {
     "offers.flash.tasks.flash_promo_start_fanout_task": {"queue": "notifications"},
     "offers.flash.tasks.flash_promo_start_fanout_chunk_task": {"queue": "notifications"},
     "offers.flash.tasks.flash_promos_start_due_task": {"queue": "notifications"},
+    "offers.codes.tasks.*": {"queue": "default"},
 }
 # Longer than any countdown/ETA we schedule, so Redis never re-delivers a message early.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -310,6 +313,11 @@ PARTNER_CALLBACK_SWEEP_INTERVAL_SECONDS = env_int("PARTNER_CALLBACK_SWEEP_INTERV
 # --- Flash promotions ----------------------------------------------------------------------
 FLASH_HOLD_SWEEP_SECONDS = env_int("FLASH_HOLD_SWEEP_SECONDS", 15)
 FLASH_FANOUT_CHUNK_SIZE = env_int("FLASH_FANOUT_CHUNK_SIZE", 500)
+
+# --- Code pools ----------------------------------------------------------------------------
+# POST codes/pools/ generates up to this many codes in the request (201, ready); a larger
+# pool answers 202 at once and a worker generates its codes (offers.codes.services).
+CODE_POOL_SYNC_MAX = env_int("CODE_POOL_SYNC_MAX", 1000)
 
 # --- Notifications -------------------------------------------------------------------------
 # Email through Django's email framework: the console locally, SMTP in production.
@@ -396,5 +404,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "offers.flash.tasks.flash_promos_start_due_task",
         "schedule": 30.0,
         "options": {"queue": "notifications"},
+    },
+    # Safety net: each large pool's generation is sent on creation.
+    "code-pools-generation-resume": {
+        "task": "offers.codes.tasks.code_pools_generation_resume_task",
+        "schedule": 60.0,
+        "options": {"queue": "default"},
     },
 }

@@ -1,4 +1,5 @@
-"""Every write of code pools: creation with bulk code generation, and claim requests.
+"""Every write of code pools: creation with bulk code generation (in the request up to
+CODE_POOL_SYNC_MAX codes, else by a worker in chunks), claim and grant requests.
 
 Codes: CODE_LENGTH (12) characters drawn with `secrets` from CODE_ALPHABET, 31 characters
 with no 0/O, 1/I/L lookalikes: 31**12 ~ 7.9e17 (~59 bits) possible codes, so guessing a
@@ -7,14 +8,21 @@ valid one is hopeless and collisions are rare; the unique index decides, and a c
 """
 from __future__ import annotations
 
+import logging
 import secrets
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection
 from django.db import transaction as db_transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from activation.services import Accepted, transaction_accept
 from offers.codes.models import Brand, CodePool, DiscountCode
+
+logger = logging.getLogger(__name__)
 
 KIND_CODE_CLAIM = "code_claim"
 
@@ -22,10 +30,25 @@ CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 12
 CODE_INSERT_CHUNK = 20_000
 MAX_POOL_SIZE = 1_000_000
+# A worker generates a large pool CODE_GENERATION_CHUNK codes per commit (the pool row stays
+# locked only for that chunk's INSERT, so claims on it wait tens of milliseconds at most), for
+# CODE_GENERATION_RUN_SECONDS per message before it hands over to a fresh one.
+CODE_GENERATION_CHUNK = 5_000
+CODE_GENERATION_RUN_SECONDS = 20.0
+CODE_GENERATION_STALE_AFTER = timedelta(minutes=2)
+CODE_GENERATE_TASK = "offers.codes.tasks.code_pool_generate_task"
 
 
 def discount_code_new() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def discount_codes_draw(count: int) -> list[str]:
+    """`count` distinct fresh codes (not yet checked against the table)."""
+    drawn: set[str] = set()
+    while len(drawn) < count:
+        drawn.add(discount_code_new())
+    return list(drawn)
 
 
 _INSERT_SQL = f"""
@@ -42,11 +65,7 @@ def discount_codes_generate(*, pool: CodePool, count: int) -> int:
     missing = count
     with connection.cursor() as cursor:
         while missing > 0:
-            batch_size = min(missing, CODE_INSERT_CHUNK)
-            batch: set[str] = set()
-            while len(batch) < batch_size:
-                batch.add(discount_code_new())
-            cursor.execute(_INSERT_SQL, [list(batch), pool.id])
+            cursor.execute(_INSERT_SQL, [discount_codes_draw(min(missing, CODE_INSERT_CHUNK)), pool.id])
             missing -= cursor.rowcount
     return count
 
@@ -54,17 +73,96 @@ def discount_codes_generate(*, pool: CodePool, count: int) -> int:
 def code_pool_create(*, brand: Brand, name: str, total_count: int, description: str = "",
                      valid_from: datetime | None = None, valid_until: datetime | None = None,
                      created_by_id: int | None = None) -> CodePool:
-    """Creates the pool and all its codes in one database transaction: a pool is never
-    visible with fewer codes than it promises."""
+    """A pool of up to settings.CODE_POOL_SYNC_MAX codes is created `ready` with all its codes
+    in one database transaction. A larger one is created `generating` with none, and after
+    commit a worker generates them (code_pool_generate): claims never wait for the request."""
+    generate_now = total_count <= settings.CODE_POOL_SYNC_MAX
     with db_transaction.atomic():
-        pool = CodePool.objects.create(brand=brand, name=name, description=description, total_count=total_count,
-                                       generated_count=total_count, valid_from=valid_from, valid_until=valid_until,
-                                       created_by_id=created_by_id)
-        discount_codes_generate(pool=pool, count=total_count)
+        pool = CodePool.objects.create(
+            brand=brand, name=name, description=description, total_count=total_count,
+            status=CodePool.Status.READY if generate_now else CodePool.Status.GENERATING,
+            generated_count=total_count if generate_now else 0, valid_from=valid_from, valid_until=valid_until,
+            created_by_id=created_by_id)
+        if generate_now:
+            discount_codes_generate(pool=pool, count=total_count)
+        else:
+            pool_id = pool.id
+            db_transaction.on_commit(lambda: code_pool_generation_publish(pool_id=pool_id))
     return pool
 
 
-CODE_POOL_COUNTERS = frozenset({"total_count", "claimed_count"})
+def code_pool_generation_publish(*, pool_id: int) -> bool:
+    """Sends the generation task by name. With the broker down the pool stays `generating`
+    and the beat entry `code-pools-generation-resume` sends it later."""
+    from config.celery import app
+
+    try:
+        app.send_task(CODE_GENERATE_TASK, args=[str(pool_id)])
+        return True
+    except Exception as exc:
+        logger.warning("could not enqueue code generation of pool %s: %r", pool_id, exc)
+        return False
+
+
+def code_pool_generate(*, pool_id: int, chunk_size: int = CODE_GENERATION_CHUNK, max_seconds: float | None = None,
+                       max_chunks: int | None = None) -> CodePool | None:
+    """Generates the codes a `generating` pool still lacks, one commit per chunk: the chunk's
+    codes and `generated_count` move together, so the count is always the number of codes
+    present and a killed run loses at most its open chunk. Under the pool's row lock each
+    chunk re-reads what is missing (total_count - codes present) and inserts no more, so
+    runs that overlap (a redelivered message, the beat safety net) take turns and never
+    overshoot. The pool becomes `ready` with its last chunk. After `max_seconds` a still
+    unfinished pool is handed to a fresh message; `max_chunks` stops early (tests)."""
+    deadline = time.monotonic() + max_seconds if max_seconds is not None else None
+    counted = False
+    chunks = 0
+    while True:
+        pool = CodePool.objects.filter(pk=pool_id).first()
+        if pool is None or pool.status == CodePool.Status.READY:
+            return pool
+        if max_chunks is not None and chunks >= max_chunks:
+            return pool
+        if deadline is not None and time.monotonic() >= deadline:
+            code_pool_generation_publish(pool_id=pool_id)
+            return pool
+        # Drawn before the lock: drawing is most of a chunk's time.
+        drawn = discount_codes_draw(max(0, min(chunk_size, pool.total_count - pool.generated_count)))
+        with db_transaction.atomic():
+            pool = CodePool.objects.select_for_update().filter(pk=pool_id).first()
+            if pool is None or pool.status == CodePool.Status.READY:
+                return pool
+            if not counted:  # once per run: what is really there, whatever the counter says
+                pool.generated_count = DiscountCode.objects.filter(pool_id=pool_id).count()
+                counted = True
+            batch = drawn[:max(0, pool.total_count - pool.generated_count)]
+            if batch:
+                with connection.cursor() as cursor:
+                    cursor.execute(_INSERT_SQL, [batch, pool_id])
+                    collided = len(batch) - cursor.rowcount
+                if collided:
+                    discount_codes_generate(pool=pool, count=collided)
+                pool.generated_count += len(batch)
+            if pool.generated_count >= pool.total_count:
+                pool.status = CodePool.Status.READY
+            pool.save(update_fields=["generated_count", "status"])
+        chunks += 1
+
+
+def code_pools_generation_resume(*, stale_after: timedelta = CODE_GENERATION_STALE_AFTER,
+                                 limit: int = 100) -> int:
+    """Beat safety net: sends generation again for pools still `generating` `stale_after`
+    after their creation (a message lost with the broker, a killed worker whose message waits
+    for the visibility timeout). A needless send costs little: runs take turns under the
+    pool lock and stop at total_count. Returns the number of pools sent."""
+    pool_ids = list(CodePool.objects.filter(status=CodePool.Status.GENERATING,
+                                            created_at__lte=timezone.now() - stale_after)
+                    .order_by("id").values_list("id", flat=True)[:limit])
+    for pool_id in pool_ids:
+        code_pool_generation_publish(pool_id=pool_id)
+    return len(pool_ids)
+
+
+CODE_POOL_COUNTERS = frozenset({"total_count", "claimed_count", "generated_count", "status"})
 
 
 def code_pool_update(*, pool: CodePool, **fields) -> CodePool:
@@ -96,17 +194,43 @@ def code_claim_request(*, user_id: int, pool: CodePool, idempotency_key: str | N
                               idempotency_key=idempotency_key)
 
 
-def discount_codes_use(*, uses: dict, at) -> None:
-    """Marks codes spent by the redemptions that used them ({code id: transaction id}), with the
-    customers' accounts locked. The condition on `used_at` is the database's last word: a code
-    already spent is never spent twice."""
-    for code_id, transaction_id in uses.items():
-        if not DiscountCode.objects.filter(pk=code_id, used_at__isnull=True).update(
-                used_at=at, used_transaction_id=transaction_id):
-            raise RuntimeError(f"discount code {code_id} was already used")
+def code_grant_request(*, pool: CodePool, customer_id: int, granted_by_id: int,
+                       idempotency_key: str | None) -> Accepted:
+    """A brand member (or platform staff) hands a customer a code: a `code_claim` transaction
+    of the customer, settled exactly like their own claim (one code per customer per pool,
+    never more than total_count, under the pool lock); the code records `granted_by`. The
+    Idempotency-Key is the granter's; the customer is part of the request it stands for."""
+    return transaction_accept(kind=KIND_CODE_CLAIM, user_id=customer_id,
+                              payload={"pool_id": pool.id, "granted_by": granted_by_id, "customer_id": customer_id},
+                              idempotency_key=idempotency_key, idempotency_scope=f"user:{granted_by_id}")
 
 
-def discount_code_release(*, transaction_id) -> int:
-    """A reversed redemption gives its code back to its holder, usable again."""
-    return DiscountCode.objects.filter(used_transaction_id=transaction_id).update(used_at=None,
-                                                                                  used_transaction_id=None)
+def code_grant_customer_get(*, identifier: str):
+    """The active user named by id (digits) or email (exact, else case-insensitive when that
+    names exactly one user); None when there is no such user."""
+    from accounts.models import User
+
+    identifier = identifier.strip()
+    users = User.objects.filter(is_active=True)
+    if identifier.isdigit():
+        return users.filter(pk=int(identifier)).first() if int(identifier) < 2**31 else None
+    exact = users.filter(email=identifier).first()
+    if exact is not None:
+        return exact
+    matches = list(users.filter(email__iexact=identifier)[:2])
+    return matches[0] if len(matches) == 1 else None
+
+
+def code_pool_list_open(*, user_id: int) -> QuerySet[CodePool]:
+    """The pools a customer may claim from now: ready, within their validity window, with a
+    code left; plus those they already hold a code of. `my_code` is theirs (or None).
+    Soonest to close first."""
+    now = timezone.now()
+    mine = DiscountCode.objects.filter(pool=OuterRef("pk"), claimed_by_id=user_id)
+    return (CodePool.objects.select_related("brand")
+            .filter(status=CodePool.Status.READY)
+            .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=now))
+            .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+            .annotate(my_code=Subquery(mine.values("code")[:1]))
+            .filter(Q(claimed_count__lt=F("total_count")) | Exists(mine))
+            .order_by(F("valid_until").asc(nulls_last=True), "-id"))

@@ -1,5 +1,7 @@
-"""Settlement of code claims: with the customer's account and the pool locked (in the
-platform order), hand out the customer's existing code or the next free one."""
+"""Settlement of code claims (a customer's own, or a grant by a brand member): with the
+customer's account and the pool locked (in the platform order), hand out the customer's
+existing code or the next free one. A pool still generating hands out the codes that exist
+so far: never one that does not."""
 from django.utils import timezone
 
 from activation.registry import LockedRows, LockTarget, Outcome, reverser_register, settler_register
@@ -9,6 +11,7 @@ from offers.locks import account_lock_target, code_pool_lock_target
 
 FAILURE_SOLD_OUT = "sold_out"
 FAILURE_POOL_NOT_ACTIVE = "pool_not_active"
+FAILURE_POOL_NOT_READY = "pool_not_ready"
 
 
 def _code_result(code: DiscountCode, *, already_claimed: bool) -> dict:
@@ -35,10 +38,13 @@ class CodeClaimSettler:
         if pool.claimed_count >= pool.total_count:
             return Outcome.failure(FAILURE_SOLD_OUT, "Every code of this pool has been handed out.")
         code = DiscountCode.objects.filter(pool=pool, claimed_by__isnull=True).order_by("id").first()
+        if code is None and pool.status == CodePool.Status.GENERATING:
+            return Outcome.failure(FAILURE_POOL_NOT_READY, "The codes of this pool are still being generated.")
         if code is None:
             return Outcome.failure(FAILURE_SOLD_OUT, "Every code of this pool has been handed out.")
         code.claimed_by_id, code.claimed_at, code.claim_transaction_id = txn.user_id, now, txn.id
-        code.save(update_fields=["claimed_by", "claimed_at", "claim_transaction_id"])
+        code.granted_by_id = txn.payload.get("granted_by")
+        code.save(update_fields=["claimed_by", "claimed_at", "claim_transaction_id", "granted_by"])
         pool.claimed_count += 1
         pool.save(update_fields=["claimed_count"])
         return Outcome.success(_code_result(code, already_claimed=False))
@@ -56,7 +62,7 @@ class CodeClaimReverser:
     def reverse(self, original, reversal, locked: LockedRows) -> Outcome:
         pool = locked.get(CodePool, "id", original.payload["pool_id"])
         released = DiscountCode.objects.filter(pool=pool, claim_transaction_id=original.id).update(
-            claimed_by=None, claimed_at=None, claim_transaction_id=None)
+            claimed_by=None, claimed_at=None, claim_transaction_id=None, granted_by=None)
         if released:
             pool.claimed_count -= released
             pool.save(update_fields=["claimed_count"])

@@ -9,7 +9,7 @@ from django.db import connection
 from activation.models import Transaction
 from activation.services import transactions_settle
 from offers.codes.models import DiscountCode
-from offers.codes.services import CODE_ALPHABET, CODE_LENGTH, KIND_CODE_CLAIM, code_pool_create
+from offers.codes.services import CODE_ALPHABET, CODE_LENGTH, KIND_CODE_CLAIM, code_pool_create, code_pool_generate
 from tests.codes.factories import BrandFactory, customers_bulk
 from tests.factories import customer
 
@@ -46,9 +46,10 @@ def test_bulk_generation_of_10000_codes_is_unique_and_uses_the_documented_alphab
     # given
     brand = BrandFactory()
 
-    # when
+    # when: the pool is created generating and the worker's service generates its codes
     started = time.perf_counter()
     pool = code_pool_create(brand=brand, name="Big", total_count=10_000)
+    code_pool_generate(pool_id=pool.id)
     elapsed = time.perf_counter() - started
 
     # then
@@ -67,6 +68,8 @@ def test_codes_are_unique_across_pools():
     brand = BrandFactory()
     first = code_pool_create(brand=brand, name="A", total_count=2000)
     second = code_pool_create(brand=brand, name="B", total_count=2000)
+    for pool in (first, second):
+        code_pool_generate(pool_id=pool.id)
 
     # then
     assert DiscountCode.objects.filter(pool__in=[first, second]).values("code").distinct().count() == 4000

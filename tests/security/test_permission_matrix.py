@@ -87,6 +87,8 @@ EXPECTED = {
     ("code-pool-list", "post"): users(400),
     ("code-pool-detail", "get"): users(404, staff=200),  # customers manage no brand
     ("code-pool-claim", "post"): users(202),
+    ("code-pool-grant", "post"): users(403, staff=400),  # brand members and staff; {} is a 400
+    ("code-pool-open", "get"): users(200),
     ("code-pool-export", "get"): users(404, staff=200),
     ("code-mine", "get"): users(200),
     ("store-list", "get"): staff_only(200),

@@ -4,7 +4,7 @@ from rest_framework.exceptions import PermissionDenied
 from config.api import StrictSerializer
 from offers.codes.models import Brand, CodePool, DiscountCode
 from offers.codes.selectors import brand_is_manageable_by
-from offers.codes.services import MAX_POOL_SIZE
+from offers.codes.services import MAX_POOL_SIZE, code_grant_customer_get
 
 
 class CodePoolCreateSerializer(StrictSerializer):
@@ -31,13 +31,39 @@ class CodePoolCreateSerializer(StrictSerializer):
 
 
 class CodePoolSerializer(serializers.ModelSerializer):
+    """`status` generating/ready; `generated_count` of `total_count` codes exist so far."""
+
     brand = serializers.CharField(source="brand.name", read_only=True)
     remaining_count = serializers.IntegerField(read_only=True)
 
     class Meta:
         model = CodePool
-        fields = ["id", "brand_id", "brand", "name", "description", "total_count", "claimed_count",
-                  "remaining_count", "valid_from", "valid_until", "created_at"]
+        fields = ["id", "brand_id", "brand", "name", "description", "status", "total_count", "generated_count",
+                  "claimed_count", "remaining_count", "valid_from", "valid_until", "created_at"]
+
+
+class CodePoolOpenSerializer(serializers.ModelSerializer):
+    """A pool a customer may claim from; `my_code` is the code they already hold (or null)."""
+
+    brand = serializers.CharField(source="brand.name", read_only=True)
+    remaining_count = serializers.IntegerField(read_only=True)
+    my_code = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = CodePool
+        fields = ["id", "brand", "name", "description", "remaining_count", "valid_from", "valid_until", "my_code"]
+
+
+class CodeGrantSerializer(StrictSerializer):
+    """`customer`: a user id or an email address."""
+
+    customer = serializers.CharField(max_length=254)
+
+    def validate_customer(self, value: str):
+        customer = code_grant_customer_get(identifier=value)
+        if customer is None:
+            raise serializers.ValidationError("Unknown customer.", code="unknown_customer")
+        return customer
 
 
 class CodeClaimRequestSerializer(StrictSerializer):

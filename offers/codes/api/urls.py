@@ -6,6 +6,8 @@ urlpatterns = [
     path("codes/pools/", views.CodePoolListCreateApi.as_view(), name="code-pool-list"),
     path("codes/pools/<int:pk>/", views.CodePoolDetailApi.as_view(), name="code-pool-detail"),
     path("codes/pools/<int:pk>/claim/", views.CodeClaimApi.as_view(), name="code-pool-claim"),
+    path("codes/pools/<int:pk>/grant/", views.CodeGrantApi.as_view(), name="code-pool-grant"),
+    path("codes/pools/open/", views.CodePoolOpenApi.as_view(), name="code-pool-open"),
     path("codes/pools/<int:pk>/export.csv", views.CodePoolExportApi.as_view(), name="code-pool-export"),
     path("codes/mine/", views.MyCodesApi.as_view(), name="code-mine"),
 ]

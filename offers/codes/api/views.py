@@ -1,9 +1,11 @@
 import csv
 
 from django.http import StreamingHttpResponse
+from django.urls import reverse
 from drf_yasg.utils import swagger_auto_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -11,28 +13,37 @@ from activation.api.accept import accepted_response, idempotency_key_from
 from config.api import TransactionAcceptedSerializer
 from offers.codes.api.serializers import (CodeClaimRequestSerializer, CodePoolCreateSerializer, CodePoolSerializer,
                                           DiscountCodeSerializer)
+from offers.codes.api.serializers import CodeGrantSerializer, CodePoolOpenSerializer
+from offers.codes.models import CodePool
 from offers.codes.selectors import (code_pool_claimable_get, code_pool_list_manageable,
                                     discount_code_export_rows, discount_code_list_for_user)
 from offers.codes.services import code_claim_request, code_pool_create
+from offers.codes.services import code_grant_request, code_pool_list_open
 
 
 class CodePoolListCreateApi(generics.ListAPIView):
-    """Pools I manage (platform staff: all), with remaining counts; POST creates a pool and
-    generates all its codes synchronously (100,000 codes take about a second or two)."""
+    """Pools I manage (platform staff: all), with remaining counts. POST creates a pool: up
+    to CODE_POOL_SYNC_MAX codes are generated in the request (201, `ready`); a larger pool
+    answers 202 at once (`generating`, Location: its detail, where `generated_count` grows
+    until it is `ready`)."""
 
     serializer_class = CodePoolSerializer
 
     def get_queryset(self):
         return code_pool_list_manageable(user=self.request.user)
 
-    @swagger_auto_schema(request_body=CodePoolCreateSerializer, responses={201: CodePoolSerializer})
+    @swagger_auto_schema(request_body=CodePoolCreateSerializer,
+                         responses={201: CodePoolSerializer, 202: CodePoolSerializer})
     def post(self, request):
         serializer = CodePoolCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         data.pop("brand_id")
         pool = code_pool_create(brand=serializer.context["brand"], created_by_id=request.user.id, **data)
-        return Response(CodePoolSerializer(pool).data, status=status.HTTP_201_CREATED)
+        if pool.status == CodePool.Status.READY:
+            return Response(CodePoolSerializer(pool).data, status=status.HTTP_201_CREATED)
+        return Response(CodePoolSerializer(pool).data, status=status.HTTP_202_ACCEPTED,
+                        headers={"Location": reverse("code-pool-detail", kwargs={"pk": pool.id})})
 
 
 class CodePoolDetailApi(generics.RetrieveAPIView):
@@ -85,3 +96,40 @@ class MyCodesApi(generics.ListAPIView):
         return discount_code_list_for_user(user_id=self.request.user.id)
 
 
+class CodePoolOpenApi(generics.ListAPIView):
+    """Pools I may claim from now (ready, within their validity window, with codes left),
+    and those I already hold a code of (`my_code`)."""
+
+    serializer_class = CodePoolOpenSerializer
+
+    def get_queryset(self):
+        return code_pool_list_open(user_id=self.request.user.id)
+
+
+class ManagesCodePools(BasePermission):
+    """Platform staff and brand staff members. Which pools: code_pool_list_manageable."""
+
+    message = "You are not a staff member of any brand."
+
+    def has_permission(self, request, view) -> bool:
+        return request.user.is_staff or request.user.brands.exists()
+
+
+class CodeGrantApi(APIView):
+    """Hands a named customer (user id or email) a code of a pool I manage, through the
+    engine like their own claim: 202 with the customer's `code_claim` transaction; a
+    customer who already holds a code of the pool keeps it (`already_claimed`)."""
+
+    throttle_scope = "transactions"
+    permission_classes = [IsAuthenticated, ManagesCodePools]
+
+    @swagger_auto_schema(request_body=CodeGrantSerializer, responses={202: TransactionAcceptedSerializer})
+    def post(self, request, pk: int):
+        key = idempotency_key_from(request)
+        pool = code_pool_list_manageable(user=request.user).filter(pk=pk).first()
+        if pool is None:
+            raise NotFound("Unknown code pool.")
+        serializer = CodeGrantSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return accepted_response(code_grant_request(pool=pool, customer_id=serializer.validated_data["customer"].id,
+                                                    granted_by_id=request.user.id, idempotency_key=key))
