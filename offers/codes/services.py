@@ -234,3 +234,18 @@ def code_pool_list_open(*, user_id: int) -> QuerySet[CodePool]:
             .annotate(my_code=Subquery(mine.values("code")[:1]))
             .filter(Q(claimed_count__lt=F("total_count")) | Exists(mine))
             .order_by(F("valid_until").asc(nulls_last=True), "-id"))
+
+def discount_codes_use(*, uses: dict, at) -> None:
+    """Marks codes spent by the redemptions that used them ({code id: transaction id}), with the
+    customers' accounts locked. The condition on `used_at` is the database's last word: a code
+    already spent is never spent twice."""
+    for code_id, transaction_id in uses.items():
+        if not DiscountCode.objects.filter(pk=code_id, used_at__isnull=True).update(
+                used_at=at, used_transaction_id=transaction_id):
+            raise RuntimeError(f"discount code {code_id} was already used")
+
+
+def discount_code_release(*, transaction_id) -> int:
+    """A reversed redemption gives its code back to its holder, usable again."""
+    return DiscountCode.objects.filter(used_transaction_id=transaction_id).update(used_at=None,
+                                                                                  used_transaction_id=None)
