@@ -50,6 +50,8 @@ class Campaign(models.Model):
     target_segments = models.ManyToManyField(Segment, blank=True, related_name="campaigns")
     priority = models.IntegerField(default=0, help_text="Higher first when discounts tie.")
     is_stackable = models.BooleanField(default=False, help_text="Stackable campaigns add up; at most one exclusive.")
+    requires_code = models.BooleanField(default=False, help_text="Applies only with a discount code of a pool that "
+                                                                 "carries it (codes at checkout).")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     # The brand that runs it (its members manage it); none: a platform campaign (staff only).
     brand = models.ForeignKey("offers.Brand", null=True, blank=True, on_delete=models.PROTECT,

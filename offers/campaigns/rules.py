@@ -20,6 +20,7 @@ class Refusal:
     NOTHING_TO_DISCOUNT = "nothing_to_discount"
     CURRENCY_MISMATCH = "currency_mismatch"
     NOT_APPLICABLE_TO_OFFER = "not_applicable_to_offer"
+    CODE_REQUIRED = "code_required"
     ALREADY_IN_ORDER = "already_in_order"
     NOT_COMBINABLE = "not_combinable"
     ORDER_CART_MISMATCH = "order_cart_mismatch"
@@ -104,7 +105,7 @@ class Evaluation:
 
 
 def campaign_evaluate(*, campaign, at: datetime, customer_targeted: bool, uses_today: int, cart: Cart,
-                      order: Order = EMPTY_ORDER) -> Evaluation:
+                      order: Order = EMPTY_ORDER, with_code: bool = False) -> Evaluation:
     """Every reason the campaign does not apply now for this customer, cart and order, and the
     discount it would give. Within an order a campaign applies once, a non-stackable one
     stands alone, every redemption states the same cart, and the order's discounts never
@@ -129,6 +130,8 @@ def campaign_evaluate(*, campaign, at: datetime, customer_targeted: bool, uses_t
         refusals.append(Refusal.DAILY_LIMIT_REACHED)
     if campaign.is_targeted and not customer_targeted:
         refusals.append(Refusal.NOT_TARGETED)
+    if campaign.requires_code and not with_code:
+        refusals.append(Refusal.CODE_REQUIRED)
     if order.cart is not None and order.cart != cart:
         refusals.append(Refusal.ORDER_CART_MISMATCH)
     if any(line.campaign_id == campaign.id for line in order.lines):

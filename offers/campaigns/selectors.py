@@ -123,12 +123,12 @@ def _order(*, user_id: int, order_reference: str | None) -> Order:
 
 
 def campaigns_evaluate_for(*, user_id: int, campaigns: list[Campaign], cart: Cart, order: Order,
-                           at: datetime) -> list[tuple[Campaign, Evaluation]]:
+                           at: datetime, with_code: bool = False) -> list[tuple[Campaign, Evaluation]]:
     """campaign_evaluate for one customer and cart, with the inputs read as settlement reads
     them (segment, day's uses, order), for the advice endpoints (`available`, `codes/validate`)."""
     segment_id = customer_segment_ids(user_ids={user_id}).get(user_id)
     uses = customers_uses_on_days(keys={(c.id, user_id, campaign_local_day(c, at)) for c in campaigns})
-    return [(c, campaign_evaluate(campaign=c, at=at, cart=cart, order=order,
+    return [(c, campaign_evaluate(campaign=c, at=at, cart=cart, order=order, with_code=with_code,
                                   uses_today=uses.get((c.id, user_id, campaign_local_day(c, at)), 0),
                                   customer_targeted=campaign_targets_customer(campaign=c, user_id=user_id,
                                                                               segment_id=segment_id)))
@@ -149,7 +149,7 @@ def discount_code_check(*, user_id: int, code: str, cart: Cart, order_reference:
         campaign_targeting_prefetch(campaign=campaign)
         [(_, evaluation)] = campaigns_evaluate_for(user_id=user_id, campaigns=[campaign], cart=cart,
                                                    order=_order(user_id=user_id, order_reference=order_reference),
-                                                   at=at)
+                                                   at=at, with_code=True)
         reasons += list(evaluation.refusals)
         body.update(campaign_id=campaign.id, discount=str(evaluation.discount))
     return {**body, "valid": not reasons, "reasons": reasons}

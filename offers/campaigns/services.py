@@ -165,6 +165,7 @@ class CampaignRedemptions:
 
     def evaluate(self, request: RedemptionRequest) -> RedemptionDecision:
         """Decides the request without changing anything."""
+        code = None
         if request.code_id is not None:
             code = self._codes.get(request.code_id)
             refusal = discount_code_refusal(code=code, user_id=request.user_id, at=request.at,
@@ -181,6 +182,7 @@ class CampaignRedemptions:
             day = campaign_local_day(campaign, request.at)
             evaluation = campaign_evaluate(
                 campaign=campaign, at=request.at, cart=request.cart, order=order,
+                with_code=code is not None and code.pool.campaign_id == campaign.id,
                 uses_today=self._uses.get((campaign.id, request.user_id, day), 0),
                 customer_targeted=campaign_targets_customer(campaign=campaign, user_id=request.user_id,
                                                             segment_id=self._segments.get(request.user_id)))

@@ -25,7 +25,7 @@ def settled(txn) -> Transaction:
 
 
 def pool_with_discount(**fields):
-    campaign = CampaignFactory(value=Decimal("7.00"), min_cart_value=Decimal("20.00"),
+    campaign = CampaignFactory(value=Decimal("7.00"), min_cart_value=Decimal("20.00"), requires_code=True,
                                **{k: v for k, v in fields.items() if k in ("is_stackable",)})
     pool = code_pool_create(brand=BrandFactory(), name="checkout", total_count=5,
                             **{k: v for k, v in fields.items() if k in ("valid_from", "valid_until")})
@@ -100,6 +100,25 @@ def test_a_code_redeemed_in_an_order_gives_its_discount_once(api_client):
     assert spent.used_transaction_id == first.id and spent.used_at is not None
     pool.campaign.refresh_from_db()
     assert pool.campaign.spent_amount == Decimal("7.00") and pool.campaign.uses_count == 1
+
+
+@pytest.mark.django_db
+def test_a_code_only_campaign_never_applies_without_its_code(api_client):
+    # given
+    alice = customer()
+    pool = pool_with_discount()
+
+    # when: the campaign redeemed by id, and listed as available
+    response = api_client.post("/api/v1/discounts/redeem/",
+                               {"campaign_id": pool.campaign_id, "cart_value": "50.00", "order_reference": "o"},
+                               format="json", HTTP_AUTHORIZATION=bearer(alice))
+    txn = settled(Transaction.objects.get(pk=response.json()["transaction_id"]))
+    available = api_client.post("/api/v1/discounts/available/?explain=true", {"cart_value": "50.00"},
+                                format="json", HTTP_AUTHORIZATION=bearer(alice)).json()
+
+    # then
+    assert txn.failure_code == "code_required"
+    assert {c["campaign_id"]: c["reasons"] for c in available["not_applicable"]}[pool.campaign_id] == ["code_required"]
 
 
 @pytest.mark.django_db

@@ -135,7 +135,7 @@ class Command(BaseCommand):
             self._step("flash promo Headphones X at 49.00 (premium, 5 km, 50 units)", False)
         discount, created = Campaign.objects.get_or_create(
             name="Acme code: 5 off", defaults={"target": "cart", "kind": "flat", "value": Decimal("5.00"),
-                                               "total_budget": Decimal("500.00"), "brand": brand,
+                                               "total_budget": Decimal("500.00"), "brand": brand, "requires_code": True,
                                                "starts_on": today - timedelta(days=1),
                                                "ends_on": today + timedelta(days=60),
                                                "timezone": "America/Sao_Paulo", "status": Campaign.Status.ACTIVE})
