@@ -89,3 +89,24 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} on {self.account_id}"
+
+
+class LocationChange(models.Model):
+    """One staff change of a customer's location (flash promos decide by the distance from
+    it, so who moved a customer where, and when, is kept). Written only by
+    `accounts.services`; never edited."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="location_changes")
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    old_latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    old_longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    new_latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    new_longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return (f"{self.user}: ({self.old_latitude}, {self.old_longitude}) -> "
+                f"({self.new_latitude}, {self.new_longitude}) by {self.changed_by}")

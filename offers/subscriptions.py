@@ -11,8 +11,9 @@ from django.db import transaction as db_transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from accounts.locks import account_for_update
 from accounts.models import Account
-from config.errors import ApiError
+from config.errors import ApiError, ConflictError
 from offers.models import Subscription
 from offers.services import offer_renewal_request
 
@@ -76,3 +77,52 @@ def subscriptions_auto_renew_due(*, now: datetime | None = None) -> list[AutoRen
         requested.append(AutoRenewRequested(subscription_id=subscription.id,
                                             transaction_id=str(accepted.transaction.id)))
     return requested
+
+
+class SubscriptionNotFound(ApiError):
+    status_code = 404
+    code = "not_found"
+    message = "No such subscription."
+
+
+class SubscriptionNotRenewable(ConflictError):
+    code = "subscription_not_renewable"
+    message = "A cancelled subscription cannot be renewed."
+
+
+def _subscription_of_owner_locked(*, user_id: int, subscription_id: int) -> Subscription:
+    """The owner's subscription, read under the owner's account lock (which serialises every
+    change of a subscription: settlement, expiry, reversal). Another's is a 404."""
+    account_for_update().filter(user_id=user_id).first()
+    subscription = (Subscription.objects.select_related("offer")
+                    .filter(pk=subscription_id, user_id=user_id).first())
+    if subscription is None:
+        raise SubscriptionNotFound()
+    return subscription
+
+
+def subscription_auto_renew_set(*, user_id: int, subscription_id: int, auto_renew: bool) -> Subscription:
+    """Turns auto-renewal of my subscription on or off. On for a cancelled one is refused
+    (409): nothing would ever renew it."""
+    with db_transaction.atomic():
+        subscription = _subscription_of_owner_locked(user_id=user_id, subscription_id=subscription_id)
+        if auto_renew and subscription.status == Subscription.Status.CANCELLED:
+            raise SubscriptionNotRenewable()
+        if subscription.auto_renew != auto_renew:
+            subscription.auto_renew = auto_renew
+            subscription.save(update_fields=["auto_renew", "updated_at"])
+    return subscription
+
+
+def subscription_cancel(*, user_id: int, subscription_id: int) -> Subscription:
+    """Cancels my subscription at once, without a refund (a refund is a reversal of the
+    transaction that paid, by staff). A cancelled subscription is never renewed: auto-renew
+    is off, and the renewal settler refuses it (`subscription_not_renewable`). Cancelling
+    again changes nothing."""
+    with db_transaction.atomic():
+        subscription = _subscription_of_owner_locked(user_id=user_id, subscription_id=subscription_id)
+        if subscription.status != Subscription.Status.CANCELLED:
+            subscription.status = Subscription.Status.CANCELLED
+            subscription.auto_renew = False
+            subscription.save(update_fields=["status", "auto_renew", "updated_at"])
+    return subscription

@@ -57,3 +57,12 @@ class RenewalRequestSerializer(StrictSerializer):
             raise serializers.ValidationError("Unknown subscription.", code="unknown_subscription")
         self.context["subscription"] = subscription
         return value
+
+
+class SubscriptionUpdateSerializer(StrictSerializer):
+    auto_renew = serializers.BooleanField(help_text="Renew automatically shortly before the end "
+                                                    "(AUTO_RENEW_LEAD_HOURS), charged like any renewal.")
+
+
+class SubscriptionCancelSerializer(StrictSerializer):
+    """No fields: the cancellation has nothing to choose."""

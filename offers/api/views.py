@@ -1,13 +1,17 @@
 from drf_yasg.utils import swagger_auto_schema
 from rest_framework import generics
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from activation.api.accept import accepted_response, idempotency_key_from
-from config.api import TransactionAcceptedSerializer
+from config.api import ErrorSerializer, TransactionAcceptedSerializer
 from offers.api.serializers import (ActivationRequestSerializer, ExpiringFilterSerializer, OfferFilterSerializer,
-                                    OfferSerializer, RenewalRequestSerializer, SubscriptionSerializer)
+                                    OfferSerializer, RenewalRequestSerializer, SubscriptionCancelSerializer,
+                                    SubscriptionSerializer, SubscriptionUpdateSerializer)
 from offers.selectors import offer_list, subscription_list_expiring, subscription_list_for_user
 from offers.services import offer_activation_request, offer_renewal_request
+from offers.subscriptions import subscription_auto_renew_set, subscription_cancel
 
 
 
@@ -82,3 +86,48 @@ class OfferRenewApi(APIView):
         accepted = offer_renewal_request(user_id=request.user.id, subscription=serializer.context["subscription"],
                                          idempotency_key=key)
         return accepted_response(accepted)
+
+
+def _my_subscription_id(request, pk: int) -> int:
+    """404 before anything is read from the body: another customer's subscription looks
+    exactly like one that does not exist."""
+    if not subscription_list_for_user(user_id=request.user.id).filter(pk=pk).exists():
+        raise NotFound("No such subscription.")
+    return pk
+
+
+class SubscriptionDetailApi(APIView):
+    """One of my subscriptions; PATCH turns auto-renewal on or off."""
+
+    @swagger_auto_schema(responses={200: SubscriptionSerializer, 404: ErrorSerializer})
+    def get(self, request, pk: int):
+        subscription = subscription_list_for_user(user_id=request.user.id).filter(pk=pk).first()
+        if subscription is None:
+            raise NotFound("No such subscription.")
+        return Response(SubscriptionSerializer(subscription).data)
+
+    @swagger_auto_schema(request_body=SubscriptionUpdateSerializer,
+                         responses={200: SubscriptionSerializer, 400: ErrorSerializer, 404: ErrorSerializer,
+                                    409: ErrorSerializer},
+                         operation_description="`auto_renew: true` on a cancelled subscription is 409 "
+                                               "`subscription_not_renewable`.")
+    def patch(self, request, pk: int):
+        _my_subscription_id(request, pk)
+        serializer = SubscriptionUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        subscription = subscription_auto_renew_set(user_id=request.user.id, subscription_id=pk,
+                                                   auto_renew=serializer.validated_data["auto_renew"])
+        return Response(SubscriptionSerializer(subscription).data)
+
+
+class SubscriptionCancelApi(APIView):
+    """Cancels one of my subscriptions at once, without a refund; it can no longer be
+    renewed. Cancelling again answers the same."""
+
+    @swagger_auto_schema(request_body=SubscriptionCancelSerializer,
+                         responses={200: SubscriptionSerializer, 400: ErrorSerializer, 404: ErrorSerializer})
+    def post(self, request, pk: int):
+        _my_subscription_id(request, pk)
+        SubscriptionCancelSerializer(data=request.data).is_valid(raise_exception=True)
+        subscription = subscription_cancel(user_id=request.user.id, subscription_id=pk)
+        return Response(SubscriptionSerializer(subscription).data)

@@ -96,12 +96,13 @@ def test_a_customer_cannot_read_another_customers_transaction(api_client):
 
 def test_profile_can_be_read_and_updated(api_client):
     user = customer()
-    response = api_client.patch("/api/v1/auth/profile/", {"timezone": "America/Sao_Paulo", "latitude": "-23.5"},
+    response = api_client.patch("/api/v1/auth/profile/", {"timezone": "America/Sao_Paulo", "email_opt_out": True},
                                 format="json", HTTP_AUTHORIZATION=bearer(user))
     assert response.status_code == 200, response.json()
     profile = api_client.get("/api/v1/auth/profile/", HTTP_AUTHORIZATION=bearer(user)).json()
     assert profile["timezone"] == "America/Sao_Paulo"
-    assert profile["latitude"] == "-23.500000"
+    assert profile["email_opt_out"] is True
+    # the location is set by staff (tests/accounts/test_location.py)
 
 
 def test_security_headers_are_on_every_response(api_client):
