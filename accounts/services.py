@@ -120,8 +120,12 @@ def customer_create(*, username: str, password: str, email: str | None = None, p
     the rows below are written; each is an upsert on user_id, so the values asked for here
     (currency, segment, phone, location) win either way."""
     with db_transaction.atomic():
-        user = User.objects.create_user(username=username, password=password, email=email or None,
-                                        is_staff=is_staff, first_name=first_name, last_name=last_name)
+        # Not create_user: it stores a missing email as "", which the unique email column
+        # then holds against the next customer without one. NULLs do not collide.
+        user = User(username=User.normalize_username(username), email=User.objects.normalize_email(email) or None,
+                    is_staff=is_staff, first_name=first_name, last_name=last_name)
+        user.set_password(password)
+        user.save()
         profile_fields = {"phone": phone, "segment": segment, "latitude": latitude, "longitude": longitude,
                           "timezone": timezone}
         CustomerProfile.objects.bulk_create([CustomerProfile(user=user, **profile_fields)], update_conflicts=True,
@@ -366,7 +370,7 @@ def profile_update(*, user: User, changed_by: User | None = None, **fields) -> C
             user.save(update_fields=list(user_fields))
         profile = profile_get_or_create(user=user)
         if set(fields) & set(LOCATION_FIELDS):  # the old location as it stands while this one is written
-            profile = CustomerProfile.objects.select_for_update().select_related("segment").get(pk=profile.pk)
+            profile = CustomerProfile.objects.select_for_update().get(pk=profile.pk)
         old_location = (profile.latitude, profile.longitude)
         for name, value in fields.items():
             setattr(profile, name, value)
