@@ -84,12 +84,16 @@ def subscription_renew(*, subscription: Subscription, now: datetime | None = Non
     return subscription
 
 
-def subscription_period_take_back(*, subscription_id: int, now: datetime | None = None) -> Subscription:
-    """With the owner's account locked (a reversal): one period of the offer comes off the
-    end; a subscription left with nothing to run is cancelled."""
+def subscription_period_take_back(*, subscription_id: int, period_end: datetime,
+                                  now: datetime | None = None) -> Subscription:
+    """With the owner's account locked (a reversal): what is left of the period one
+    transaction bought (it ended at `period_end`, at most one offer period) comes off the end,
+    so later periods move up and a period already over takes nothing from a later renewal; a
+    subscription left with nothing to run is cancelled."""
     now = now or timezone.now()
     subscription = Subscription.objects.select_related("offer").get(pk=subscription_id)
-    subscription.expires_at -= timedelta(days=subscription.offer.validity_days)
+    period = timedelta(days=subscription.offer.validity_days)
+    subscription.expires_at -= min(max(period_end - now, timedelta(0)), period)
     if subscription.expires_at <= now and subscription.status == Subscription.Status.ACTIVE:
         subscription.status = Subscription.Status.CANCELLED
     subscription.save(update_fields=["expires_at", "status", "updated_at"])

@@ -1,5 +1,6 @@
 """Settlers for offer transactions. They run inside the engine's database transaction with
 the rows from `lock_targets` locked, re-check every rule, and return an Outcome."""
+from datetime import datetime
 from decimal import Decimal
 
 from accounts.models import Account
@@ -39,7 +40,7 @@ def _activation_campaign_request(txn, offer: Offer, locked: LockedRows) -> Redem
     return RedemptionRequest(transaction_id=txn.id, user_id=txn.user_id, campaign_ids=(campaign_id,),
                              campaigns=(locked.get(Campaign, "id", campaign_id),), at=txn.created_at,
                              cart=Cart(cart_value=txn.amount, delivery_charge=Decimal("0"), currency=offer.currency),
-                             order_reference=f"activation:{txn.id}")
+                             order_reference=f"#activation:{txn.id}")
 
 
 class OfferActivationSettler:
@@ -116,7 +117,11 @@ class OfferRenewalSettler:
     def settle(self, txn, locked: LockedRows) -> Outcome:
         account = locked.get(Account, "user_id", txn.user_id)
         subscription = Subscription.objects.select_related("offer").get(pk=txn.payload["subscription_id"])
-        if subscription.status == Subscription.Status.CANCELLED:
+        if subscription.status == Subscription.Status.CANCELLED or (
+                subscription.status != Subscription.Status.ACTIVE
+                and Subscription.objects.filter(user_id=txn.user_id, offer_id=subscription.offer_id,
+                                                status=Subscription.Status.ACTIVE).exists()):
+            # cancelled, or expired while the offer was bought again (that one is the live one)
             return _failure(OfferFailure.SUBSCRIPTION_NOT_RENEWABLE)
         if txn.currency != subscription.offer.currency:
             return _failure(OfferFailure.CURRENCY_MISMATCH)
@@ -152,7 +157,9 @@ class OfferPurchaseReverser:
         if refunded > 0:
             account_refund(account=account, amount=refunded, transaction_id=reversal.id,
                            description=f"reversal of {original.kind} {original.id}")
-        subscription = subscription_period_take_back(subscription_id=original.result["subscription_id"])
+        subscription = subscription_period_take_back(
+            subscription_id=original.result["subscription_id"],
+            period_end=datetime.fromisoformat(original.result["expires_at"]))
         restored = campaign_redemptions_restore(transaction_id=original.id, locked=locked, keep_daily_use=False)
         return Outcome.success({"reversed_transaction_id": str(original.id), "refunded": str(refunded),
                                 "currency": original.currency, "subscription_id": subscription.id,

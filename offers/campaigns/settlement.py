@@ -27,7 +27,7 @@ def redemption_request(txn, locked: LockedRows) -> RedemptionRequest:
         campaigns=tuple(locked.get(Campaign, "id", c) for c in campaign_ids), at=txn.created_at,
         cart=Cart(cart_value=Decimal(payload["cart_value"]), delivery_charge=Decimal(payload["delivery_charge"]),
                   currency=payload.get("currency") or txn.currency),
-        order_reference=payload.get("order_reference") or f"txn:{txn.id}", code_id=payload.get("code_id"))
+        order_reference=payload.get("order_reference") or f"#txn:{txn.id}", code_id=payload.get("code_id"))
 
 
 def redemption_outcome(request: RedemptionRequest, decision: RedemptionDecision) -> Outcome:

@@ -61,6 +61,8 @@ class CodeClaimReverser:
 
     def reverse(self, original, reversal, locked: LockedRows) -> Outcome:
         pool = locked.get(CodePool, "id", original.payload["pool_id"])
+        if DiscountCode.objects.filter(pool=pool, claim_transaction_id=original.id, used_at__isnull=False).exists():
+            return Outcome.failure("code_used", "The code was used at checkout: reverse that redemption first.")
         released = DiscountCode.objects.filter(pool=pool, claim_transaction_id=original.id).update(
             claimed_by=None, claimed_at=None, claim_transaction_id=None, granted_by=None)
         if released:

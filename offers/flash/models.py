@@ -105,6 +105,8 @@ class FlashReservation(models.Model):
     expires_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
     transaction_id = models.UUIDField(unique=True, help_text="The engine transaction that made the hold.")
+    # The price the hold showed: completing charges it, whatever the promo says by then.
+    price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     purchase_transaction_id = models.UUIDField(null=True, blank=True, unique=True,
                                                help_text="The engine transaction that paid for the unit.")
     created_at = models.DateTimeField(auto_now_add=True)

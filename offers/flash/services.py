@@ -138,6 +138,10 @@ def flash_promo_update(*, promo: FlashPromo, segments: Iterable[Segment] | None 
     """A change of starts_at re-arms the start notification for the new time."""
     with db_transaction.atomic():
         promo = flash_promo_for_update().get(pk=promo.pk)
+        taken = _units_taken(promo=promo, now=timezone.now()).count()
+        if "quantity" in fields and fields["quantity"] < taken:
+            raise ConflictError("The quantity cannot go below the units already held or bought.",
+                                code="quantity_below_taken", details={"units_taken": taken})
         start_moved = "starts_at" in fields and fields["starts_at"] != promo.starts_at
         for name, value in fields.items():
             setattr(promo, name, value)
@@ -171,6 +175,7 @@ def flash_reservation_request(*, user_id: int, promo: FlashPromo, idempotency_ke
 def flash_reservation_hold(*, promo: FlashPromo, user_id: int, transaction_id, now: datetime) -> FlashReservation:
     """With the promo locked and every rule checked: hold one unit and schedule its expiry."""
     reservation = FlashReservation.objects.create(promo=promo, user_id=user_id, transaction_id=transaction_id,
+                                                  price=promo.promo_price,
                                                   expires_at=now + timedelta(seconds=promo.hold_seconds))
     db_transaction.on_commit(lambda: flash_reservation_expiry_schedule(reservation=reservation), robust=True)
     return reservation
@@ -224,7 +229,7 @@ def flash_reservation_complete(*, user_id: int, reservation_id: int) -> FlashPur
         else:
             expired = None
             purchase = transaction_record_settled(
-                kind=KIND_FLASH_PURCHASE, user_id=user_id, amount=promo.promo_price,
+                kind=KIND_FLASH_PURCHASE, user_id=user_id, amount=reservation.price or promo.promo_price,
                 currency=promo.product.currency, payload={"promo_id": promo.id, "reservation_id": reservation.id},
                 settle=lambda txn: _flash_purchase_settle(txn, reservation=reservation, promo=promo,
                                                           account=locked.get(Account, "user_id", user_id), now=now))
@@ -236,6 +241,8 @@ def flash_reservation_complete(*, user_id: int, reservation_id: int) -> FlashPur
 
 def _flash_purchase_settle(txn: Transaction, *, reservation: FlashReservation, promo: FlashPromo,
                            account: Account | None, now: datetime) -> Outcome:
+    if promo.status == FlashPromo.Status.CANCELLED:
+        return Outcome.failure("promo_cancelled", "The promotion was withdrawn; nothing was charged.")
     if account is None:
         return Outcome.failure("no_account", "The customer has no account to charge.")
     if account.currency != txn.currency:

@@ -70,7 +70,7 @@ class Migration(migrations.Migration):
         migrations.RunSQL(
             sql="""
             UPDATE offers_campaignredemption r
-               SET order_reference = CASE WHEN r.order_reference = '' THEN 'txn:' || r.transaction_id::text
+               SET order_reference = CASE WHEN r.order_reference = '' THEN '#txn:' || r.transaction_id::text
                                           ELSE r.order_reference END,
                    cart_value = COALESCE(NULLIF(t.payload->>'cart_value', '')::numeric, r.base_value),
                    delivery_charge = COALESCE(NULLIF(t.payload->>'delivery_charge', '')::numeric, 0),
