@@ -14,12 +14,14 @@ from datetime import timedelta
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
+from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.models import Segment
 from activation.models import Transaction
 from notifications.models import Notification
 from offers.codes.services import code_pool_create
 from offers.flash.models import FlashReservation
+from offers.models import Subscription
 from tests.campaigns.factories import CampaignFactory
 from tests.codes.factories import BrandFactory
 from tests.factories import OfferFactory, bearer, customer
@@ -60,6 +62,7 @@ EXPECTED = {
     ("auth-login", "post"): public(400),
     ("auth-refresh", "post"): public(400),
     ("auth-logout", "post"): public(400),
+    ("auth-register", "post"): public(400),  # `world` lifts the per-address rate
     ("auth-profile", "get"): users(200),
     ("auth-profile", "patch"): users(200),  # {} changes nothing
     ("account-balance", "get"): users(200),
@@ -73,6 +76,27 @@ EXPECTED = {
     ("offer-detail", "get"): users(200),
     ("activation", "post"): users(400),
     ("subscription-list", "get"): users(200),
+    ("subscription-detail", "get"): users(200, b=404, staff=404),
+    ("subscription-detail", "patch"): users(400, b=404, staff=404),  # A: {} lacks auto_renew
+    ("subscription-cancel", "post"): users(200, b=404, staff=404),
+    ("account-ledger", "get"): users(200),
+    ("customer-list", "get"): staff_only(200),
+    ("customer-list", "post"): staff_only(400),
+    ("customer-detail", "get"): staff_only(200),
+    ("customer-detail", "patch"): staff_only(200),  # {} changes nothing
+    ("customer-deactivate", "post"): staff_only(200),  # customer C, who plays no other role
+    ("customer-topup", "post"): staff_only(400),
+    ("segment-list", "get"): users(200),  # a customer sees slugs and names
+    ("segment-list", "post"): staff_only(400),
+    ("segment-detail", "get"): staff_only(200),
+    ("segment-detail", "put"): staff_only(400),
+    ("segment-detail", "patch"): staff_only(200),
+    ("segment-detail", "delete"): staff_only(409),  # a flash promo targets it
+    ("profile-list", "get"): staff_only(200),
+    ("profile-me", "get"): users(200),
+    ("profile-me", "patch"): users(200),
+    ("profile-detail", "get"): users(200, b=404, staff=200),  # A's profile: A and staff
+    ("profile-detail", "patch"): users(200, b=404, staff=200),
     ("campaign-list", "get"): staff_only(200),
     ("campaign-list", "post"): staff_only(400),
     ("campaign-detail", "get"): staff_only(200),
@@ -149,9 +173,11 @@ def test_every_endpoint_and_method_has_a_row_in_the_matrix():
 
 
 @pytest.fixture
-def world():
+def world(monkeypatch):
     """Two customers, staff, two partners, and one object of each kind that belongs to A (or P)."""
     segment = Segment.objects.create(slug="matrix", name="Matrix")
+    # Every role calls from one address; registration's rate per address has its own tests.
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "register", "1000/min")
     a = customer(balance="100.00", phone="+33611110001", segment=segment, latitude="48.8606",
                  longitude="2.3376")
     b = customer(balance="100.00", phone="+33611110002", segment=segment, latitude="48.8606",
@@ -161,6 +187,9 @@ def world():
     staff.save(update_fields=["is_staff"])
     p, q = partner(customers=[a]), partner()
     offer = OfferFactory()
+    c = customer(username="matrix-c")
+    subscription = Subscription.objects.create(user=a, offer=offer, started_at=timezone.now(),
+                                               expires_at=timezone.now() + timedelta(days=30))
     promo = running_promo(segments=[segment])
     pool = code_pool_create(brand=BrandFactory(), name="Matrix pool", total_count=3)
     txn = Transaction.objects.create(kind="offer_activation", user=a, payload={})
@@ -173,6 +202,7 @@ def world():
     return {
         "users": {"A": a, "B": b, "staff": staff}, "partners": {"P": p, "Q": q},
         "kwargs": {
+            "customer": c.id, "profile": a.profile.id, "segment": segment.id, "subscription": subscription.id,
             "transaction_id": txn.id, "reference": "p-ref", "offer-detail": offer.id,
             "campaign": CampaignFactory().id, "code-pool": pool.id, "store": promo.product.store_id,
             "product": promo.product_id, "flash-promo": promo.id, "reservation": reservation.id,
