@@ -12,10 +12,12 @@ from notifications.api.urls import urlpatterns as notifications_api
 from offers.api.urls import urlpatterns as offers_api
 from offers.campaigns.api.urls import urlpatterns as campaigns_api
 from offers.codes.api.urls import urlpatterns as codes_api
+from offers.codes.api.brands import urlpatterns as brands_api
 from offers.flash.api.urls import urlpatterns as flash_api
 from partners.api.urls import urlpatterns as partners_api
 
-domain_api = [*accounts_api, *offers_api, *campaigns_api, *codes_api, *flash_api, *partners_api, *notifications_api]
+domain_api = [*accounts_api, *offers_api, *campaigns_api, *codes_api, *brands_api, *flash_api, *partners_api,
+              *notifications_api]
 api_v1 = [*domain_api, *activation_api]
 api_v1_docs = [*domain_api, *activation_api_docs]
 

@@ -14,6 +14,7 @@ import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.db import connection
 from django.db import transaction as db_transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
@@ -180,12 +181,57 @@ def code_pool_update(*, pool: CodePool, **fields) -> CodePool:
     return locked
 
 
-def brand_create(*, name: str, staff_ids: list[int] | None = None) -> Brand:
+def brand_create(*, name: str, staff_ids: list[int] | None = None, operator_id: int | None = None) -> Brand:
     with db_transaction.atomic():
         brand = Brand.objects.create(name=name)
         if staff_ids:
             brand.staff.set(staff_ids)
+        if operator_id is not None:
+            _brand_audit_log(operator_id=operator_id, brand=brand, flag=ADDITION, message="Created through the API")
     return brand
+
+
+# --- brands and their members (offers/merchants.py says what a member manages) ----------------
+
+def _brand_audit_log(*, operator_id: int, brand: Brand, flag: int, message: str) -> None:
+    """In the brand's admin history, next to the admin's own changes: who changed a brand's
+    members matters as much as who changed its objects."""
+    LogEntry.objects.log_actions(user_id=operator_id, queryset=[brand], action_flag=flag, change_message=message,
+                                 single_object=True)
+
+
+def brand_update(*, brand: Brand, operator_id: int, name: str | None = None) -> Brand:
+    with db_transaction.atomic():
+        locked = Brand.objects.select_for_update().get(pk=brand.pk)
+        if name is not None and name != locked.name:
+            locked.name = name
+            locked.save(update_fields=["name"])
+            _brand_audit_log(operator_id=operator_id, brand=locked, flag=CHANGE, message=f"Renamed to {name!r}")
+    return locked
+
+
+def brand_member_add(*, brand: Brand, user_id: int, operator_id: int) -> bool:
+    """Makes the user a member of the brand (they then manage its objects; no admin access).
+    False if they already were. Under the brand's row lock, so two adds of one user are
+    decided one after the other."""
+    with db_transaction.atomic():
+        locked = Brand.objects.select_for_update().get(pk=brand.pk)
+        if locked.staff.filter(pk=user_id).exists():
+            return False
+        locked.staff.add(user_id)
+        _brand_audit_log(operator_id=operator_id, brand=locked, flag=CHANGE, message=f"Added member {user_id}")
+    return True
+
+
+def brand_member_remove(*, brand: Brand, user_id: int, operator_id: int) -> bool:
+    """False if the user was not a member. The brand's objects stay the brand's."""
+    with db_transaction.atomic():
+        locked = Brand.objects.select_for_update().get(pk=brand.pk)
+        if not locked.staff.filter(pk=user_id).exists():
+            return False
+        locked.staff.remove(user_id)
+        _brand_audit_log(operator_id=operator_id, brand=locked, flag=CHANGE, message=f"Removed member {user_id}")
+    return True
 
 
 def code_claim_request(*, user_id: int, pool: CodePool, idempotency_key: str | None) -> Accepted:
@@ -234,6 +280,7 @@ def code_pool_list_open(*, user_id: int) -> QuerySet[CodePool]:
             .annotate(my_code=Subquery(mine.values("code")[:1]))
             .filter(Q(claimed_count__lt=F("total_count")) | Exists(mine))
             .order_by(F("valid_until").asc(nulls_last=True), "-id"))
+
 
 def discount_codes_use(*, uses: dict, at) -> None:
     """Marks codes spent by the redemptions that used them ({code id: transaction id}), with the

@@ -9,7 +9,9 @@ from accounts.money import MAX_AMOUNT, SUPPORTED_CURRENCIES
 from config.api import StrictSerializer
 from offers.campaigns.models import Campaign, CampaignRedemption
 from offers.campaigns.rules import campaign_state
+from offers.codes.models import Brand
 from offers.codes.selectors import discount_code_get
+from offers.merchants import ManagedRelatedField, merchant_brand_require
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 ORDER_REFERENCE = r"^[A-Za-z0-9_.:/-]{1,100}$"
@@ -34,6 +36,8 @@ class CampaignSerializer(serializers.ModelSerializer):
     state = serializers.SerializerMethodField(
         help_text="draft, paused, ended, scheduled, exhausted (budget or uses spent) or running, now.")
     redemption_count = serializers.IntegerField(read_only=True, default=0)
+    brand = ManagedRelatedField(queryset=Brand.objects.all(), required=False, allow_null=True,
+                                help_text="The brand that runs it (one of mine); null: a platform campaign (staff only).")
 
     class Meta:
         model = Campaign
@@ -41,7 +45,7 @@ class CampaignSerializer(serializers.ModelSerializer):
                   "starts_on", "ends_on", "timezone", "currency", "total_budget", "budget_spent",
                   "budget_remaining", "state", "redemption_count", "uses_count", "max_uses_per_customer_per_day",
                   "max_total_uses", "is_targeted", "target_customers", "target_segments", "priority",
-                  "is_stackable", "status", "created_at", "updated_at"]
+                  "is_stackable", "requires_code", "brand", "status", "created_at", "updated_at"]
         read_only_fields = ["uses_count", "created_at", "updated_at"]
 
     def to_internal_value(self, data):
@@ -70,6 +74,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             errors["value"] = ["A percentage must be in (0, 100]."]
         if errors:
             raise serializers.ValidationError(errors)
+        merchant_brand_require(user=getattr(self.context.get("request"), "user", None), brand=current("brand"))
         return attrs
 
 

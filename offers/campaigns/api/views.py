@@ -1,27 +1,36 @@
 from drf_yasg.utils import swagger_auto_schema
-from rest_framework import generics, permissions, status
-from rest_framework.exceptions import NotFound
+from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from activation.api.accept import accepted_response, idempotency_key_from
-from config.api import TransactionAcceptedSerializer
+from config.api import ErrorSerializer, TransactionAcceptedSerializer
 from offers.campaigns.api.serializers import (AvailableResponseSerializer, CampaignFilterSerializer,
                                               CampaignSerializer, CampaignStatusSerializer, CartSerializer,
                                               CodeCheckResultSerializer, CodeCheckSerializer, ExplainSerializer, RedeemSerializer, RedemptionSerializer,
                                               UsageFilterSerializer)
 from accounts.selectors import account_currency
 from offers.campaigns.rules import Cart
-from offers.campaigns.selectors import campaign_list, discount_code_check, discounts_available, redemption_list
+from offers.campaigns.selectors import campaign_list, discount_code_check, discounts_available
 from offers.campaigns.services import (campaign_create, campaign_delete, campaign_status_set, campaign_update,
                                        discount_redemption_request)
+from offers.merchants import IsMerchant, managed_by, managed_get, redemption_list_visible
+
+
+MERCHANT_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
+
+
+def _campaign_get(request, pk: int):
+    """A campaign the user manages (platform staff: any; a brand member: their brands'), else 404."""
+    return managed_get(campaign_list(), user=request.user, pk=pk, message="No such campaign.")
 
 
 class CampaignListCreateApi(generics.ListAPIView):
-    """Staff: list (filters: status, target, active_now) and create campaigns."""
+    """Platform staff: every campaign; a brand member: their brands' (filters: status, target,
+    active_now). POST creates one: a brand member names one of their brands (`brand`)."""
 
     serializer_class = CampaignSerializer
-    permission_classes = [permissions.IsAdminUser]
+    permission_classes = [IsMerchant]
 
     @swagger_auto_schema(query_serializer=CampaignFilterSerializer)
     def get(self, request, *args, **kwargs):
@@ -30,62 +39,58 @@ class CampaignListCreateApi(generics.ListAPIView):
     def get_queryset(self):
         filters = CampaignFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        return campaign_list(**filters.validated_data)
+        return managed_by(campaign_list(**filters.validated_data), user=self.request.user)
 
-    @swagger_auto_schema(request_body=CampaignSerializer, responses={201: CampaignSerializer})
+    @swagger_auto_schema(request_body=CampaignSerializer, responses={201: CampaignSerializer, **MERCHANT_ERRORS})
     def post(self, request):
-        serializer = CampaignSerializer(data=request.data)
+        serializer = CampaignSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         campaign = campaign_create(**serializer.validated_data)
-        return Response(CampaignSerializer(campaign_list().get(pk=campaign.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(CampaignSerializer(_campaign_get(request, campaign.pk)).data, status=status.HTTP_201_CREATED)
 
 
 class CampaignDetailApi(APIView):
-    permission_classes = [permissions.IsAdminUser]
+    """A campaign I manage (another brand's: 404). DELETE: 409 once it has redemptions."""
 
-    def _get(self, pk: int):
-        campaign = campaign_list().filter(pk=pk).first()
-        if campaign is None:
-            raise NotFound("No such campaign.")
-        return campaign
+    permission_classes = [IsMerchant]
 
-    @swagger_auto_schema(responses={200: CampaignSerializer})
+    @swagger_auto_schema(responses={200: CampaignSerializer, **MERCHANT_ERRORS})
     def get(self, request, pk: int):
-        return Response(CampaignSerializer(self._get(pk)).data)
+        return Response(CampaignSerializer(_campaign_get(request, pk)).data)
 
-    @swagger_auto_schema(request_body=CampaignSerializer, responses={200: CampaignSerializer})
+    @swagger_auto_schema(request_body=CampaignSerializer, responses={200: CampaignSerializer, **MERCHANT_ERRORS})
     def put(self, request, pk: int):
         return self._update(request, pk, partial=False)
 
-    @swagger_auto_schema(request_body=CampaignSerializer, responses={200: CampaignSerializer})
+    @swagger_auto_schema(request_body=CampaignSerializer, responses={200: CampaignSerializer, **MERCHANT_ERRORS})
     def patch(self, request, pk: int):
         return self._update(request, pk, partial=True)
 
     def _update(self, request, pk: int, *, partial: bool):
-        campaign = self._get(pk)
-        serializer = CampaignSerializer(campaign, data=request.data, partial=partial)
+        campaign = _campaign_get(request, pk)
+        serializer = CampaignSerializer(campaign, data=request.data, partial=partial, context={"request": request})
         serializer.is_valid(raise_exception=True)
         campaign_update(campaign=campaign, **serializer.validated_data)
-        return Response(CampaignSerializer(self._get(pk)).data)
+        return Response(CampaignSerializer(_campaign_get(request, pk)).data)
 
-    @swagger_auto_schema(responses={204: "Deleted"})
+    @swagger_auto_schema(responses={204: "Deleted", 409: ErrorSerializer, **MERCHANT_ERRORS})
     def delete(self, request, pk: int):
-        campaign_delete(campaign=self._get(pk))
+        campaign_delete(campaign=_campaign_get(request, pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class CampaignStatusApi(APIView):
-    permission_classes = [permissions.IsAdminUser]
+    """Activates, pauses, ends a campaign I manage (another brand's: 404)."""
 
-    @swagger_auto_schema(request_body=CampaignStatusSerializer, responses={200: CampaignSerializer})
+    permission_classes = [IsMerchant]
+
+    @swagger_auto_schema(request_body=CampaignStatusSerializer, responses={200: CampaignSerializer, **MERCHANT_ERRORS})
     def patch(self, request, pk: int):
-        campaign = campaign_list().filter(pk=pk).first()
-        if campaign is None:
-            raise NotFound("No such campaign.")
+        campaign = _campaign_get(request, pk)
         serializer = CampaignStatusSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         campaign_status_set(campaign=campaign, status=serializer.validated_data["status"])
-        return Response(CampaignSerializer(campaign_list().get(pk=pk)).data)
+        return Response(CampaignSerializer(_campaign_get(request, pk)).data)
 
 
 class DiscountsAvailableApi(APIView):
@@ -143,7 +148,8 @@ def cart_of(user, data: dict) -> Cart:
 
 
 class DiscountUsageApi(generics.ListAPIView):
-    """My redemptions; staff may ask for any customer's (`?customer=`)."""
+    """My redemptions; platform staff: anyone's (`?customer=`); a brand member with
+    `?campaign=` of a campaign they manage: every customer's redemptions of it."""
 
     serializer_class = RedemptionSerializer
 
@@ -155,7 +161,5 @@ class DiscountUsageApi(generics.ListAPIView):
         filters = UsageFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
-        user_id = self.request.user.id
-        if self.request.user.is_staff:
-            user_id = data.get("customer")
-        return redemption_list(user_id=user_id, campaign_id=data.get("campaign"), day=data.get("date"))
+        return redemption_list_visible(user=self.request.user, campaign_id=data.get("campaign"),
+                                       customer_id=data.get("customer"), day=data.get("date"))

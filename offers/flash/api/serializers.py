@@ -4,7 +4,9 @@ from rest_framework import serializers
 
 from accounts.models import Segment
 from config.api import StrictSerializer
+from offers.codes.models import Brand
 from offers.flash.models import FlashPromo, FlashReservation, Product, Store
+from offers.merchants import ManagedRelatedField, merchant_brand_require
 
 
 class StrictModelSerializer(serializers.ModelSerializer):
@@ -24,15 +26,24 @@ class StoreSerializer(StrictModelSerializer):
                                         max_value=Decimal("90"))
     longitude = serializers.DecimalField(max_digits=9, decimal_places=6, min_value=Decimal("-180"),
                                          max_value=Decimal("180"))
+    brand = ManagedRelatedField(queryset=Brand.objects.all(), required=False, allow_null=True,
+                                help_text="The brand whose members manage the store, its products and their promos "
+                                          "(one of mine); null: the platform's (staff only).")
 
     class Meta:
         model = Store
-        fields = ["id", "name", "address", "latitude", "longitude", "created_at"]
+        fields = ["id", "name", "address", "latitude", "longitude", "brand", "created_at"]
         read_only_fields = ["id", "created_at"]
+
+    def validate(self, attrs):
+        merchant_brand_require(user=getattr(self.context.get("request"), "user", None),
+                               brand=attrs.get("brand", getattr(self.instance, "brand", None)))
+        return attrs
 
 
 class ProductSerializer(StrictModelSerializer):
-    store_id = serializers.PrimaryKeyRelatedField(source="store", queryset=Store.objects.all())
+    store_id = ManagedRelatedField(source="store", queryset=Store.objects.all(),
+                                   help_text="One of my stores: the product is its store's brand's.")
     regular_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
 
     class Meta:
@@ -42,7 +53,8 @@ class ProductSerializer(StrictModelSerializer):
 
 
 class FlashPromoSerializer(StrictModelSerializer):
-    product_id = serializers.PrimaryKeyRelatedField(source="product", queryset=Product.objects.all())
+    product_id = ManagedRelatedField(source="product", queryset=Product.objects.all(),
+                                     help_text="One of my products: the promo is its store's brand's.")
     segment_ids = serializers.PrimaryKeyRelatedField(source="segments", queryset=Segment.objects.all(), many=True,
                                                      allow_empty=False)
     promo_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))

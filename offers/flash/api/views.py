@@ -1,6 +1,6 @@
 from django.utils import timezone
 from drf_yasg.utils import swagger_auto_schema
-from rest_framework import generics, permissions, status
+from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -12,28 +12,40 @@ from offers.flash import selectors, services
 from offers.flash.api.serializers import (FlashPromoSerializer, FlashReservationSerializer, ProductSerializer,
                                           ReservationCompleteSerializer, ReservationRequestSerializer,
                                           StoreSerializer)
+from offers.merchants import IsMerchant, managed_by
 
 
-class _StaffCrud:
-    """Staff-only list/create/retrieve/update/delete whose writes go through services."""
+class _MerchantCrud:
+    """List/create/retrieve/update/delete whose writes go through services, for platform staff
+    (every row) and brand members (their brands' rows; another brand's row is a 404): every
+    read passes through offers.merchants.managed_by. A product is its store's brand's, a
+    promo its product's store's brand's."""
 
-    permission_classes = [permissions.IsAdminUser]
-
-
-class StoreListCreateApi(_StaffCrud, generics.ListCreateAPIView):
-    serializer_class = StoreSerializer
+    permission_classes = [IsMerchant]
 
     def get_queryset(self):
+        return managed_by(self.rows(), user=self.request.user)
+
+    def rows(self):
+        raise NotImplementedError
+
+
+class StoreListCreateApi(_MerchantCrud, generics.ListCreateAPIView):
+    """Stores I manage; POST: a brand member names one of their brands (`brand`)."""
+
+    serializer_class = StoreSerializer
+
+    def rows(self):
         return selectors.store_list()
 
     def perform_create(self, serializer):
         serializer.instance = services.store_create(**serializer.validated_data)
 
 
-class StoreDetailApi(_StaffCrud, generics.RetrieveUpdateDestroyAPIView):
+class StoreDetailApi(_MerchantCrud, generics.RetrieveUpdateDestroyAPIView):
     serializer_class = StoreSerializer
 
-    def get_queryset(self):
+    def rows(self):
         return selectors.store_list()
 
     def perform_update(self, serializer):
@@ -43,20 +55,22 @@ class StoreDetailApi(_StaffCrud, generics.RetrieveUpdateDestroyAPIView):
         services.catalogue_row_delete(instance=instance)
 
 
-class ProductListCreateApi(_StaffCrud, generics.ListCreateAPIView):
+class ProductListCreateApi(_MerchantCrud, generics.ListCreateAPIView):
+    """Products of the stores I manage; POST: in one of those stores (`store_id`)."""
+
     serializer_class = ProductSerializer
 
-    def get_queryset(self):
+    def rows(self):
         return selectors.product_list()
 
     def perform_create(self, serializer):
         serializer.instance = services.product_create(**serializer.validated_data)
 
 
-class ProductDetailApi(_StaffCrud, generics.RetrieveUpdateDestroyAPIView):
+class ProductDetailApi(_MerchantCrud, generics.RetrieveUpdateDestroyAPIView):
     serializer_class = ProductSerializer
 
-    def get_queryset(self):
+    def rows(self):
         return selectors.product_list()
 
     def perform_update(self, serializer):
@@ -66,10 +80,12 @@ class ProductDetailApi(_StaffCrud, generics.RetrieveUpdateDestroyAPIView):
         services.catalogue_row_delete(instance=instance)
 
 
-class FlashPromoListCreateApi(_StaffCrud, generics.ListCreateAPIView):
+class FlashPromoListCreateApi(_MerchantCrud, generics.ListCreateAPIView):
+    """Promos of the products I manage; POST: of one of those products (`product_id`)."""
+
     serializer_class = FlashPromoSerializer
 
-    def get_queryset(self):
+    def rows(self):
         return selectors.flash_promo_list(now=timezone.now())
 
     def perform_create(self, serializer):
@@ -77,10 +93,10 @@ class FlashPromoListCreateApi(_StaffCrud, generics.ListCreateAPIView):
         serializer.instance = selectors.flash_promo_list(now=timezone.now()).get(pk=promo.pk)
 
 
-class FlashPromoDetailApi(_StaffCrud, generics.RetrieveUpdateDestroyAPIView):
+class FlashPromoDetailApi(_MerchantCrud, generics.RetrieveUpdateDestroyAPIView):
     serializer_class = FlashPromoSerializer
 
-    def get_queryset(self):
+    def rows(self):
         return selectors.flash_promo_list(now=timezone.now())
 
     def perform_update(self, serializer):
