@@ -188,7 +188,7 @@ def _is_paginated_list(route: str) -> bool:
 # Every list endpoint, found from the URL resolver like the permission matrix.
 PAGINATED = sorted({(name, route) for name, method, route in ENDPOINTS
                     if method == "get" and "<" not in route and _is_paginated_list(route)})
-STAFF_LISTS = {"campaign-list", "store-list", "product-list", "flash-promo-list"}
+STAFF_LISTS = {"campaign-list", "store-list", "product-list", "flash-promo-list", "customer-list", "profile-list"}
 
 
 @pytest.mark.parametrize("name,route", PAGINATED, ids=[n for n, _ in PAGINATED])
