@@ -19,6 +19,12 @@ from offers.codes.selectors import (code_pool_claimable_get, code_pool_list_mana
                                     discount_code_export_rows, discount_code_list_for_user)
 from offers.codes.services import code_claim_request, code_pool_create
 from offers.codes.services import code_grant_request, code_pool_list_open
+from offers.merchants import managed_by
+
+
+def _pools_managed(user):
+    """Pools of the brands the user manages (platform staff: all): offers.merchants."""
+    return managed_by(CodePool.objects.select_related("brand").order_by("-id"), user=user)
 
 
 class CodePoolListCreateApi(generics.ListAPIView):
@@ -30,7 +36,7 @@ class CodePoolListCreateApi(generics.ListAPIView):
     serializer_class = CodePoolSerializer
 
     def get_queryset(self):
-        return code_pool_list_manageable(user=self.request.user)
+        return _pools_managed(self.request.user)
 
     @swagger_auto_schema(request_body=CodePoolCreateSerializer,
                          responses={201: CodePoolSerializer, 202: CodePoolSerializer})
@@ -50,7 +56,7 @@ class CodePoolDetailApi(generics.RetrieveAPIView):
     serializer_class = CodePoolSerializer
 
     def get_queryset(self):
-        return code_pool_list_manageable(user=self.request.user)
+        return _pools_managed(self.request.user)
 
 
 class _Echo:
@@ -62,7 +68,7 @@ class CodePoolExportApi(APIView):
     """CSV of every code of the pool: who claimed it and when (blank if still free)."""
 
     def get(self, request, pk: int):
-        pool = code_pool_list_manageable(user=request.user).filter(pk=pk).first()
+        pool = _pools_managed(request.user).filter(pk=pk).first()
         if pool is None:
             raise NotFound()
         writer = csv.writer(_Echo())
