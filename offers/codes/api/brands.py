@@ -38,7 +38,7 @@ class BrandSerializer(serializers.ModelSerializer):
 class BrandCreateSerializer(StrictSerializer):
     name = serializers.CharField(**BRAND_NAME)
     member_ids = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True), many=True,
-                                                    required=False, default=list,
+                                                    required=False,
                                                     help_text="Users who manage the brand's objects from the start.")
 
 
@@ -85,7 +85,7 @@ class BrandListCreateApi(generics.ListAPIView):
         serializer = BrandCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        brand = brand_create(name=data["name"], staff_ids=[u.pk for u in data["member_ids"]],
+        brand = brand_create(name=data["name"], staff_ids=[u.pk for u in data.get("member_ids", [])],
                              operator_id=request.user.pk)
         return Response(BrandSerializer(_brand_get(request, brand.pk)).data, status=status.HTTP_201_CREATED)
 
