@@ -5,7 +5,7 @@ from django.urls import reverse
 from drf_yasg.utils import swagger_auto_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,7 +19,7 @@ from offers.codes.selectors import (code_pool_claimable_get, code_pool_list_mana
                                     discount_code_export_rows, discount_code_list_for_user)
 from offers.codes.services import code_claim_request, code_pool_create
 from offers.codes.services import code_grant_request, code_pool_list_open
-from offers.merchants import managed_by
+from offers.merchants import IsMerchant, managed_by, managed_get
 
 
 def _pools_managed(user):
@@ -112,29 +112,18 @@ class CodePoolOpenApi(generics.ListAPIView):
         return code_pool_list_open(user_id=self.request.user.id)
 
 
-class ManagesCodePools(BasePermission):
-    """Platform staff and brand staff members. Which pools: code_pool_list_manageable."""
-
-    message = "You are not a staff member of any brand."
-
-    def has_permission(self, request, view) -> bool:
-        return request.user.is_staff or request.user.brands.exists()
-
-
 class CodeGrantApi(APIView):
     """Hands a named customer (user id or email) a code of a pool I manage, through the
     engine like their own claim: 202 with the customer's `code_claim` transaction; a
     customer who already holds a code of the pool keeps it (`already_claimed`)."""
 
     throttle_scope = "transactions"
-    permission_classes = [IsAuthenticated, ManagesCodePools]
+    permission_classes = [IsAuthenticated, IsMerchant]  # a customer: 403; another brand's pool: 404
 
     @swagger_auto_schema(request_body=CodeGrantSerializer, responses={202: TransactionAcceptedSerializer})
     def post(self, request, pk: int):
         key = idempotency_key_from(request)
-        pool = code_pool_list_manageable(user=request.user).filter(pk=pk).first()
-        if pool is None:
-            raise NotFound("Unknown code pool.")
+        pool = managed_get(CodePool.objects.all(), user=request.user, pk=pk, message="Unknown code pool.")
         serializer = CodeGrantSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return accepted_response(code_grant_request(pool=pool, customer_id=serializer.validated_data["customer"].id,
