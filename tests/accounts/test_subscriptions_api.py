@@ -9,7 +9,8 @@ from django.utils import timezone
 from activation.models import Transaction
 from activation.services import transactions_settle
 from offers.models import Subscription
-from offers.subscriptions import subscriptions_auto_renew_due
+from offers.subscriptions import (SubscriptionNotFound, subscription_auto_renew_set, subscription_cancel,
+                                  subscriptions_auto_renew_due)
 from tests.factories import OfferFactory, bearer, customer
 from tests.helpers import assert_ledger_matches_balance
 
@@ -102,3 +103,18 @@ def test_cancel_takes_no_body(api_client, alice, subscription):
                                format="json", HTTP_AUTHORIZATION=bearer(alice))
     assert response.status_code == 400 and "refund" in response.json()["details"]
     assert row(subscription)[0] == "active"
+
+
+@pytest.mark.parametrize("service", ["cancel", "auto_renew"])
+def test_the_services_refuse_another_customers_subscription_whoever_calls_them(subscription, service):
+    # given
+    bob = customer()
+    before = row(subscription)
+
+    # when / then
+    with pytest.raises(SubscriptionNotFound):
+        if service == "cancel":
+            subscription_cancel(user_id=bob.id, subscription_id=subscription.id)
+        else:
+            subscription_auto_renew_set(user_id=bob.id, subscription_id=subscription.id, auto_renew=True)
+    assert row(subscription) == before
