@@ -329,6 +329,21 @@ def test_a_worker_killed_mid_generation_is_resumed_by_the_beat_net_to_exactly_to
     assert CodePool.objects.get(pk=fresh.id).status == GENERATING
 
 
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_run_out_of_time_hands_the_pool_over_to_a_fresh_message(live_worker, transactional_db):
+    # given
+    pool = generating_pool(3000)
+
+    # when: a run whose time is up before its first chunk (as a long one is after CODE_GENERATION_RUN_SECONDS)
+    returned = code_pool_generate(pool_id=pool.id, max_seconds=0)
+
+    # then: it generated nothing itself; the message it sent makes the pool ready on the worker
+    assert (returned.status, returned.generated_count) == (GENERATING, 0)
+    pool = wait_ready(pool.id, timeout=60)
+    assert pool.generated_count == len(set(codes_of(pool))) == 3000
+
+
 def test_the_beat_safety_net_is_scheduled_and_generation_runs_on_a_queue_the_workers_read():
     app.loader.import_default_modules()  # what a worker does at start: autodiscovery of <app>.tasks
     entry = settings.CELERY_BEAT_SCHEDULE["code-pools-generation-resume"]
