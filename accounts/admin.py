@@ -7,11 +7,13 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from accounts.models import Account, CustomerProfile, LedgerEntry, Segment, User
+from accounts.models import Account, CustomerProfile, LedgerEntry, LocationChange, Segment, User
 from accounts.money import MAX_AMOUNT
-from accounts.services import account_adjust
-from config.admin import ReadOnlyAdminMixin
+from accounts.services import account_adjust, profile_update, segment_create, segment_delete, segment_update
+from config.admin import ReadOnlyAdminMixin, ServiceAdminMixin, admin_refusal_show
 from config.errors import ApiError
+
+PROFILE_FIELDS = ("phone", "segment", "latitude", "longitude", "timezone", "email_opt_out")
 
 
 class ProfileInline(admin.StackedInline):
@@ -28,11 +30,52 @@ class PlatformUserAdmin(UserAdmin):
         # On "add user" the post_save receiver creates the profile; an inline would insert a second one.
         return super().get_inline_instances(request, obj) if obj is not None else []
 
+    def save_formset(self, request, form, formset, change):
+        """The profile's changes go through `profile_update`, as on the API: a location
+        change is recorded (LocationChange, naming the operator), half a location refused."""
+        if formset.model is not CustomerProfile:
+            return super().save_formset(request, form, formset, change)
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []  # for the LogEntry
+        for inline in formset.forms:
+            names = [n for n in inline.changed_data if n in PROFILE_FIELDS and n in inline.cleaned_data]
+            if names:
+                profile = profile_update(user=form.instance, changed_by=request.user,
+                                         **{n: inline.cleaned_data[n] for n in names})
+                formset.changed_objects.append((profile, names))
+        return None
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:  # a refusal rolls the whole save back (the admin's own atomic block) and is shown
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ApiError as exc:
+            admin_refusal_show(self, request, None, exc)
+            return HttpResponseRedirect(request.get_full_path())
+
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    """Through the segment services: deleting a segment that campaigns or promotions target
+    is refused here as on the API."""
+
     list_display = ["slug", "name"]
     search_fields = ["slug", "name"]
+
+    def service_create(self, request, fields: dict, m2m: dict):
+        return segment_create(**fields)
+
+    def service_update(self, request, obj, fields: dict, m2m: dict):
+        return segment_update(segment=obj, **fields)
+
+    def service_delete(self, obj) -> None:
+        segment_delete(segment_id=obj.pk)
+
+
+@admin.register(LocationChange)
+class LocationChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["user", "old_latitude", "old_longitude", "new_latitude", "new_longitude", "changed_by",
+                    "created_at"]
+    search_fields = ["user__username", "user__email"]
+    list_select_related = ["user", "changed_by"]
 
 
 class BalanceAdjustForm(forms.Form):

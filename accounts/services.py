@@ -237,31 +237,35 @@ def customer_deactivate(*, user_id: int, operator_id: int) -> User:
     return user
 
 
-def segment_create(*, slug: str, name: str, description: str = "", operator_id: int) -> Segment:
+# The segment services log their write (LogEntry) for an API caller, who names the operator;
+# the admin (operator_id None) logs its own.
+def segment_create(*, slug: str, name: str, description: str = "", operator_id: int | None = None) -> Segment:
     try:
         with db_transaction.atomic():
             segment = Segment.objects.create(slug=slug, name=name, description=description)
-            _audit_log(operator_id=operator_id, obj=segment, flag=ADDITION, message="Created through the API")
+            if operator_id is not None:
+                _audit_log(operator_id=operator_id, obj=segment, flag=ADDITION, message="Created through the API")
     except IntegrityError as exc:
         raise SegmentRefused("Already exists.", details={"slug": ["A segment with this slug already exists."]}) from exc
     return segment
 
 
-def segment_update(*, segment: Segment, operator_id: int, **fields) -> Segment:
+def segment_update(*, segment: Segment, operator_id: int | None = None, **fields) -> Segment:
     try:
         with db_transaction.atomic():
             for name, value in fields.items():
                 setattr(segment, name, value)
             if fields:
                 segment.save(update_fields=list(fields))
-                _audit_log(operator_id=operator_id, obj=segment, flag=CHANGE,
-                           message=f"Changed {', '.join(sorted(fields))} through the API")
+                if operator_id is not None:
+                    _audit_log(operator_id=operator_id, obj=segment, flag=CHANGE,
+                               message=f"Changed {', '.join(sorted(fields))} through the API")
     except IntegrityError as exc:
         raise SegmentRefused("Already exists.", details={"slug": ["A segment with this slug already exists."]}) from exc
     return segment
 
 
-def segment_delete(*, segment_id: int, operator_id: int) -> None:
+def segment_delete(*, segment_id: int, operator_id: int | None = None) -> None:
     """Refused (409) while anything but customer profiles refers to the segment (a
     campaign's or a flash promo's targeting, whichever app holds it: found through the
     model's reverse relations, since accounts imports no other app). Profiles in it are
@@ -278,7 +282,8 @@ def segment_delete(*, segment_id: int, operator_id: int) -> None:
                 used_by[relation.get_accessor_name()] = count
         if used_by:
             raise SegmentInUse(details={"used_by": used_by})
-        _audit_log(operator_id=operator_id, obj=segment, flag=DELETION, message="Deleted through the API")
+        if operator_id is not None:
+            _audit_log(operator_id=operator_id, obj=segment, flag=DELETION, message="Deleted through the API")
         segment.delete()
 
 
