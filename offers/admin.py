@@ -80,7 +80,7 @@ class CodePoolAdmin(ServiceAdminMixin, admin.ModelAdmin):
     list_display = ["id", "brand", "name", "total_count", "claimed_count", "valid_from", "valid_until", "created_at"]
     list_filter = ["brand"]
     search_fields = ["name", "brand__name"]
-    readonly_fields = ["total_count", "claimed_count", "created_by"]
+    readonly_fields = ["total_count", "claimed_count", "generated_count", "status", "created_by"]
 
     def has_add_permission(self, request):
         return False
