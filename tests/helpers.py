@@ -26,3 +26,26 @@ def assert_ledger_matches_balance(user) -> Decimal:
     assert ledger == account.balance, f"ledger {ledger} != balance {account.balance}"
     assert account.balance >= 0
     return account.balance
+
+
+def run_at_once(target, args_list) -> None:
+    """Calls `target(*args)` for every args tuple, each in its own thread with its own database
+    connection, all released together by a barrier: the shape of every concurrency test."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(len(args_list))
+
+    def run(args):
+        try:
+            barrier.wait()
+            target(*args)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(args,)) for args in args_list]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()

@@ -1,11 +1,9 @@
 """Orders: within one order a campaign applies once, a non-stackable campaign stands alone,
 every redemption states the same cart, and the discounts never exceed what they discount.
 A combination is one transaction that succeeds or fails whole."""
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 
 from activation.models import Transaction
@@ -13,7 +11,7 @@ from activation.services import transactions_settle
 from offers.campaigns.models import Campaign, CampaignRedemption
 from tests.campaigns.factories import CampaignFactory, pending_redemption
 from tests.factories import bearer, customer
-from tests.helpers import wait_until_terminal
+from tests.helpers import run_at_once, wait_until_terminal
 
 
 def settle(txn) -> Transaction:
@@ -145,21 +143,9 @@ def test_parallel_redemptions_on_one_order_cannot_slip_past_each_other():
     txns = ([pending_redemption(user, exclusive[0], order_reference="excl") for _ in range(4)]
             + [pending_redemption(user, c, order_reference="excl") for c in exclusive[1:]]
             + [pending_redemption(user, c, order_reference="stack") for c in stackable for _ in range(2)])
-    barrier = threading.Barrier(len(txns))
-
-    def settle_one(txn):
-        try:
-            barrier.wait()
-            transactions_settle(transaction_id=txn.id, batch_size=1)
-        finally:
-            connection.close()
 
     # when: every redemption settled at once, each by its own thread and connection
-    threads = [threading.Thread(target=settle_one, args=(txn,)) for txn in txns]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_at_once(lambda txn: transactions_settle(transaction_id=txn.id, batch_size=1), [(t,) for t in txns])
 
     # then: one exclusive redemption on its order; each stackable campaign at most once, and
     # the stacked total exactly the cart (never more)

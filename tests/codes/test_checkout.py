@@ -1,11 +1,9 @@
 """Codes at checkout: a code of a pool that carries a discount is checked (`codes/validate/`)
 and redeemed inside an order, once, by the customer who holds it."""
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from activation.models import Transaction
@@ -15,7 +13,7 @@ from offers.codes.services import KIND_CODE_CLAIM, code_pool_create
 from tests.campaigns.factories import CampaignFactory
 from tests.codes.factories import BrandFactory
 from tests.factories import bearer, customer
-from tests.helpers import wait_until_terminal
+from tests.helpers import run_at_once, wait_until_terminal
 
 
 def settled(txn) -> Transaction:
@@ -166,21 +164,9 @@ def test_parallel_redemptions_of_one_code_exactly_one_succeeds():
     txns = [discount_redemption_request(user_id=alice.id, campaign_ids=[], code=code, order_reference=f"o-{i}",
                                         cart=Cart(Decimal("50.00"), Decimal("0"), "EUR"),
                                         idempotency_key=None).transaction for i in range(12)]
-    barrier = threading.Barrier(12)
 
-    def settle(txn):
-        try:
-            barrier.wait()
-            transactions_settle(transaction_id=txn.id, batch_size=1)
-        finally:
-            connection.close()
-
-    # when
-    threads = [threading.Thread(target=settle, args=(t,)) for t in txns]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    # when: each settled by its own thread, all at once
+    run_at_once(lambda txn: transactions_settle(transaction_id=txn.id, batch_size=1), [(t,) for t in txns])
 
     # then
     final = wait_until_terminal([t.id for t in txns])

@@ -11,7 +11,7 @@ from offers.flash.models import FlashReservation
 from offers.flash.services import KIND_FLASH_RESERVATION
 from tests.factories import SegmentFactory, bearer, customer
 from tests.flash.factories import STORE_LON, latitude_north_of_store, running_promo
-from tests.helpers import assert_ledger_matches_balance
+from tests.helpers import assert_ledger_matches_balance, run_at_once
 
 
 def reserve(user, promo) -> Transaction:
@@ -109,10 +109,6 @@ def test_a_missing_account_is_a_refusal_in_settlement_never_an_exception():
 @pytest.mark.concurrency
 @pytest.mark.django_db(transaction=True)
 def test_parallel_completions_of_one_hold_charge_once():
-    import threading
-
-    from django.db import connection
-
     from offers.flash.services import flash_reservation_complete
 
     # given: a held unit and money for three of them
@@ -120,23 +116,11 @@ def test_parallel_completions_of_one_hold_charge_once():
     promo = running_promo(segments=[gold], quantity=3)
     user = shopper(gold, "147.00")
     hold = reserve(user, promo)
-    barrier = threading.Barrier(10)
     purchases = []
 
-    def complete():
-        try:
-            barrier.wait()
-            purchases.append(flash_reservation_complete(user_id=user.id,
-                                                        reservation_id=hold.result["reservation_id"]).transaction.id)
-        finally:
-            connection.close()
-
     # when: ten completions at once
-    threads = [threading.Thread(target=complete) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_at_once(lambda: purchases.append(flash_reservation_complete(
+        user_id=user.id, reservation_id=hold.result["reservation_id"]).transaction.id), [()] * 10)
 
     # then: one purchase, one charge
     assert len(purchases) == 10 and len(set(purchases)) == 1
@@ -147,10 +131,6 @@ def test_parallel_completions_of_one_hold_charge_once():
 @pytest.mark.concurrency
 @pytest.mark.django_db(transaction=True)
 def test_parallel_reservations_by_one_customer_respect_the_cap(monkeypatch):
-    import threading
-
-    from django.db import connection
-
     from offers.flash import services
 
     # given: plenty of units, a cap of one; no expiry messages (a live worker would outlive the test)
@@ -160,21 +140,9 @@ def test_parallel_reservations_by_one_customer_respect_the_cap(monkeypatch):
     user = shopper(gold, "500.00")
     txns = [Transaction.objects.create(kind=KIND_FLASH_RESERVATION, user=user, payload={"promo_id": promo.id})
             for _ in range(8)]
-    barrier = threading.Barrier(8)
-
-    def settle(txn):
-        try:
-            barrier.wait()
-            transactions_settle(transaction_id=txn.id, batch_size=1)
-        finally:
-            connection.close()
 
     # when: eight reservations of one customer settled at once
-    threads = [threading.Thread(target=settle, args=(t,)) for t in txns]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_at_once(lambda txn: transactions_settle(transaction_id=txn.id, batch_size=1), [(t,) for t in txns])
 
     # then: one hold
     statuses = [Transaction.objects.get(pk=t.pk).status for t in txns]

@@ -1,12 +1,10 @@
 """Every succeeded transaction kind can be reversed by staff: afterwards balance, ledger,
 budget, daily usage, code, unit and subscription are exactly as before it; reversing again
 (also concurrently) changes nothing more."""
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -24,6 +22,7 @@ from tests.campaigns.factories import CampaignFactory, pending_redemption
 from tests.codes.factories import BrandFactory
 from tests.factories import OfferFactory, SegmentFactory, bearer, customer
 from tests.flash.factories import STORE_LON, latitude_north_of_store, running_promo
+from tests.helpers import run_at_once
 
 
 def settled(txn: Transaction) -> Transaction:
@@ -251,23 +250,11 @@ def test_concurrent_reversals_of_one_transaction_refund_once():
     before = world_state(user)
     txn = activation(user, offer, campaign_id=campaign.id)
     staff = customer(is_staff=True)
-    barrier = threading.Barrier(12)
     reversal_ids = []
 
-    def reverse():
-        try:
-            barrier.wait()
-            reversal_ids.append(transaction_reverse(transaction_id=txn.id, requested_by_id=staff.id,
-                                                    as_staff=True).id)
-        finally:
-            connection.close()
-
     # when: twelve staff reversals at once
-    threads = [threading.Thread(target=reverse) for _ in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_at_once(lambda: reversal_ids.append(transaction_reverse(transaction_id=txn.id, requested_by_id=staff.id,
+                                                                as_staff=True).id), [()] * 12)
 
     # then: one reversal, one refund, counters as before
     assert len(reversal_ids) == 12 and len(set(reversal_ids)) == 1
