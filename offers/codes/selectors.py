@@ -1,19 +1,7 @@
 """Reads of code pools."""
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
-from offers.codes.models import Brand, CodePool, DiscountCode
-
-
-def brand_is_manageable_by(*, user, brand: Brand) -> bool:
-    return user.is_staff or brand.staff.filter(pk=user.pk).exists()
-
-
-def code_pool_list_manageable(*, user) -> QuerySet[CodePool]:
-    """Platform staff see every pool; a brand's staff member sees the pools of their brands."""
-    pools = CodePool.objects.select_related("brand")
-    if user.is_staff:
-        return pools.order_by("-id")
-    return pools.filter(Q(brand__staff=user)).distinct().order_by("-id")
+from offers.codes.models import CodePool, DiscountCode
 
 
 def code_pool_claimable_get(*, pool_id: int) -> CodePool | None:

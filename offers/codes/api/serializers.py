@@ -3,7 +3,7 @@ from rest_framework.exceptions import PermissionDenied
 
 from config.api import StrictSerializer
 from offers.codes.models import Brand, CodePool, DiscountCode
-from offers.codes.selectors import brand_is_manageable_by
+from offers.merchants import brands_managed_by
 from offers.codes.services import MAX_POOL_SIZE, code_grant_customer_get
 
 
@@ -19,7 +19,7 @@ class CodePoolCreateSerializer(StrictSerializer):
         brand = Brand.objects.filter(pk=value).first()
         if brand is None:
             raise serializers.ValidationError("Unknown brand.", code="unknown_brand")
-        if not brand_is_manageable_by(user=self.context["request"].user, brand=brand):
+        if not brands_managed_by(user=self.context["request"].user).filter(pk=brand.pk).exists():
             raise PermissionDenied("You are not a staff member of this brand.")
         self.context["brand"] = brand
         return value

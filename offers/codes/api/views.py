@@ -15,8 +15,8 @@ from offers.codes.api.serializers import (CodeClaimRequestSerializer, CodePoolCr
                                           DiscountCodeSerializer)
 from offers.codes.api.serializers import CodeGrantSerializer, CodePoolOpenSerializer
 from offers.codes.models import CodePool
-from offers.codes.selectors import (code_pool_claimable_get, code_pool_list_manageable,
-                                    discount_code_export_rows, discount_code_list_for_user)
+from offers.codes.selectors import (code_pool_claimable_get, discount_code_export_rows,
+                                    discount_code_list_for_user)
 from offers.codes.services import code_claim_request, code_pool_create
 from offers.codes.services import code_grant_request, code_pool_list_open
 from offers.merchants import IsMerchant, managed_by, managed_get
