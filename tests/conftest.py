@@ -304,8 +304,24 @@ def settlement_queue_drain(timeout: float = 60) -> None:
         busy = broker.llen("settlement") or broker.llen("notifications") or broker.llen("callbacks")
         if not busy and not Transaction.objects.filter(status__in=["PENDING", "PROCESSING"]).exists():
             time.sleep(0.2)  # the last task's after-commit work
+            database_transactions_wait(deadline)
             return
         time.sleep(0.1)
+
+
+def database_transactions_wait(deadline: float) -> None:
+    """Waits until no other session has a transaction open on the test database: a task that
+    found its work already done (a settle of a terminal transaction, a notification) may
+    still hold row locks, and TRUNCATE deadlocks with it."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                           " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL")
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.05)
 
 
 def redis_server_stop() -> None:
