@@ -10,8 +10,8 @@ from django.urls import path, reverse
 from accounts.models import Account, CustomerProfile, LedgerEntry, LocationChange, Segment, User
 from accounts.money import MAX_AMOUNT
 from accounts.services import account_adjust, profile_update, segment_create, segment_delete, segment_update
-from config.admin import ReadOnlyAdminMixin, ServiceAdminMixin, admin_refusal_show
-from config.errors import ApiError
+from kernel.admin import ReadOnlyAdminMixin, ServiceAdminMixin, admin_refusal_show
+from kernel.errors import ApiError
 
 PROFILE_FIELDS = ("phone", "segment", "latitude", "longitude", "timezone", "email_opt_out")
 

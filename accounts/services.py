@@ -16,8 +16,8 @@ from accounts.models import Account, CustomerProfile, LedgerEntry, LocationChang
 from accounts.locks import account_for_update
 from accounts.money import MAX_AMOUNT, money_quantize
 from accounts.selectors import account_get
-from config.errors import ApiError, ConflictError, NotPermitted
-from config.prepared_sql import prepared_cursor
+from kernel.errors import ApiError, ConflictError, NotPermitted
+from kernel.prepared_sql import prepared_cursor
 
 
 class AdjustmentRefused(ConflictError):

@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from activation.models import IdempotencyKey, Transaction
 from activation.services import transaction_reverse
-from config.admin import ReadOnlyAdminMixin, admin_action_each
+from kernel.admin import ReadOnlyAdminMixin, admin_action_each
 
 
 @admin.register(Transaction)

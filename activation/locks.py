@@ -3,7 +3,7 @@ from uuid import UUID
 from django.db.models import QuerySet
 
 from activation.models import Transaction
-from config.prepared_sql import prepared_cursor
+from kernel.prepared_sql import prepared_cursor
 
 _SETTLEABLE_LOCK_SQL = f"""
 SELECT id FROM {Transaction._meta.db_table}

@@ -37,10 +37,10 @@ from activation.registry import (REVERSERS, SETTLERS, LockedRows, LockTarget, Ou
                                  transactions_swept)
 from activation.selectors import transaction_status_payload
 from activation.status import statuses_publish, statuses_publish_and_flag_set
-from config.errors import ConflictError, IdempotencyInProgress, IdempotencyKeyReused, NotPermitted
-from config.fastjson import json_loads, json_text
-from config.prepared_sql import model_columns, prepared_cursor, prepared_instances
-from config.redis_store import redis_store
+from kernel.errors import ConflictError, IdempotencyInProgress, IdempotencyKeyReused, NotPermitted
+from kernel.fastjson import json_loads, json_text
+from kernel.prepared_sql import model_columns, prepared_cursor, prepared_instances
+from kernel.redis_store import redis_store
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
-from config.fastjson import json_bytes
-from config.redis_store import redis_store
+from kernel.fastjson import json_bytes
+from kernel.redis_store import redis_store
 
 logger = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ def idempotency_keys_prune_task() -> int:
 def settlement_ping_task(reply_key: str) -> None:
     """A no-op on the settlement queue that answers by LPUSHing to `reply_key` in the status
     store: the benchmark times the broker round trip with it (there is no result backend)."""
-    from config.redis_store import redis_store
+    from kernel.redis_store import redis_store
 
     pipe = redis_store().pipeline(transaction=False)
     pipe.lpush(reply_key, "1")

@@ -12,6 +12,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 os.environ.setdefault("DB_POOL", "1")
 django_application = get_asgi_application()
 
-from config.body_limit import BodySizeLimit  # noqa: E402  (needs the settings loaded above)
+from kernel.body_limit import BodySizeLimit  # noqa: E402  (needs the settings loaded above)
 
 application = BodySizeLimit(django_application)

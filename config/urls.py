@@ -7,7 +7,7 @@ from rest_framework import permissions
 from accounts.api.urls import urlpatterns as accounts_api
 from activation.api.urls import doc_urlpatterns as activation_api_docs
 from activation.api.urls import urlpatterns as activation_api
-from config.admin import admin_login_throttled
+from kernel.admin import admin_login_throttled
 from notifications.api.urls import urlpatterns as notifications_api
 from offers.api.urls import urlpatterns as offers_api
 from offers.campaigns.api.urls import urlpatterns as campaigns_api
@@ -46,7 +46,7 @@ urlpatterns = [
     path("", include("monitoring.urls")),
 ]
 
-handler400 = "config.errors.handler400"
-handler403 = "config.errors.handler403"
-handler404 = "config.errors.handler404"
-handler500 = "config.errors.handler500"
+handler400 = "kernel.errors.handler400"
+handler403 = "kernel.errors.handler403"
+handler404 = "kernel.errors.handler404"
+handler500 = "kernel.errors.handler500"

@@ -73,7 +73,7 @@ def on_task_failure(sender=None, **kwargs) -> None:
 
 def receivers_connect() -> None:
     from activation import registry
-    from config import throttles
+    from kernel import throttles
 
     registry.transaction_accepted.connect(on_transaction_accepted, dispatch_uid="monitoring.accepted")
     registry.transactions_finished.connect(on_transactions_finished, dispatch_uid="monitoring.finished")

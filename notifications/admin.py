@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from config.admin import ReadOnlyAdminMixin
+from kernel.admin import ReadOnlyAdminMixin
 from notifications.models import Notification
 
 

@@ -32,7 +32,7 @@ from typing import Iterable
 import redis
 from django.conf import settings
 
-from config.redis_store import redis_store
+from kernel.redis_store import redis_store
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from config.backoff import exponential_backoff_seconds
+from kernel.backoff import exponential_backoff_seconds
 from notifications.models import Notification
 from notifications.reasons import failure_reason
 

@@ -1,10 +1,10 @@
 """Operator screens of offers. Counters and money (spent, uses, claimed, reservations,
 redemptions, subscriptions) are read-only; campaigns, code pools and flash promos are
-edited through their services (config.admin.ServiceAdminMixin), which lock the row and
+edited through their services (kernel.admin.ServiceAdminMixin), which lock the row and
 write only what the operator changed."""
 from django.contrib import admin
 
-from config.admin import ReadOnlyAdminMixin, ServiceAdminMixin, admin_action_each
+from kernel.admin import ReadOnlyAdminMixin, ServiceAdminMixin, admin_action_each
 from offers.campaigns.services import campaign_create, campaign_delete, campaign_status_set, campaign_update
 from offers.codes.models import Brand, CodePool, DiscountCode
 from offers.codes.services import code_pool_update

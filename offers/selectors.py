@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from config.prepared_sql import model_columns, prepared_instances
+from kernel.prepared_sql import model_columns, prepared_instances
 from offers.models import Offer, Subscription
 
 

@@ -6,7 +6,7 @@ from django.db import connection
 from django.utils import timezone
 
 from activation.services import Accepted, transaction_accept
-from config.prepared_sql import prepared_cursor
+from kernel.prepared_sql import prepared_cursor
 from offers.models import Offer, Subscription
 
 KIND_OFFER_ACTIVATION = "offer_activation"

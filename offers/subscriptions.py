@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.locks import account_for_update
 from accounts.models import Account
-from config.errors import ApiError, ConflictError
+from kernel.errors import ApiError, ConflictError
 from offers.models import Subscription
 from offers.services import offer_renewal_request
 

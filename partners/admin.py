@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from config.admin import ReadOnlyAdminMixin, admin_action_each
+from kernel.admin import ReadOnlyAdminMixin, admin_action_each
 from partners.models import CallbackAttempt, CallbackDelivery, Partner, PartnerActivation, PartnerCustomerLink
 from partners.services import (callback_redeliver, partner_create, partner_credentials_rotate, partner_customer_link,
                                partner_customer_unlink)

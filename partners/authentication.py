@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework import authentication, exceptions
 
-from config.errors import ApiError, PayloadTooLarge
+from kernel.errors import ApiError, PayloadTooLarge
 from partners.selectors import partner_get_by_key
 from partners.services import partner_secret
 from partners.signing import HEADER_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signature_compute, signature_matches

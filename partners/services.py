@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from activation.models import Transaction
 from activation.services import Accepted, request_fingerprint, transaction_reverse
-from config.backoff import exponential_backoff_seconds
-from config.errors import IdempotencyInProgress, IdempotencyKeyReused
+from kernel.backoff import exponential_backoff_seconds
+from kernel.errors import IdempotencyInProgress, IdempotencyKeyReused
 from offers.models import Offer
 from offers.services import KIND_OFFER_ACTIVATION, offer_activation_request
 from partners.models import CallbackAttempt, CallbackDelivery, Partner, PartnerActivation, PartnerCustomerLink

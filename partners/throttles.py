@@ -3,7 +3,7 @@ empty). Fails open when Redis is down, like every throttle here."""
 from django.conf import settings
 from rest_framework import throttling
 
-from config.throttles import SlidingWindowsThrottle, Window
+from kernel.throttles import SlidingWindowsThrottle, Window
 from partners.models import Partner
 
 

@@ -21,7 +21,7 @@ from accounts.models import Account, LedgerEntry
 from accounts.services import AdjustmentRefused, account_adjust
 from activation.models import Transaction
 from activation.services import transaction_reverse, transactions_settle
-from config.errors import ApiError
+from kernel.errors import ApiError
 from offers.campaigns.models import Campaign, CampaignRedemption
 from offers.campaigns.rules import Cart
 from offers.campaigns.services import discount_redemption_request

@@ -9,7 +9,7 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from accounts.models import Account, CustomerProfile, LedgerEntry, Segment, User
 from accounts.money import MAX_AMOUNT, SUPPORTED_CURRENCIES
 from accounts.selectors import segment_by_reference, user_by_login
-from config.api import StrictSerializer
+from kernel.api import StrictSerializer
 
 PHONE_PATTERN = r"^\+?[0-9]{6,15}$"
 _SEGMENT_REFERENCE = re.compile(r"^[-a-zA-Z0-9_]{1,50}$")

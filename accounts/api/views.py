@@ -18,8 +18,8 @@ from accounts.selectors import customer_list, ledger_list_for_user, profile_list
 from accounts.services import (account_of_customer, account_top_up_by_operator, customer_deactivate,
                                customer_register, customer_update, profile_get_or_create, profile_update,
                                segment_create, segment_delete, segment_update)
-from config.api import ErrorSerializer
-from config.errors import ConflictError
+from kernel.api import ErrorSerializer
+from kernel.errors import ConflictError
 
 class LoginApi(jwt_views.TokenObtainPairView):
     serializer_class = LoginSerializer

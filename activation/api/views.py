@@ -21,8 +21,8 @@ from activation.selectors import (status_hint_is_fresh, transaction_get_for_reve
                                   transaction_list_for_user, transaction_status_get)
 from activation.services import transaction_reverse
 from activation.status import redis_client_async, status_channel, status_read_async
-from config.api import ErrorSerializer
-from config.errors import DEPENDENCY_RETRY_AFTER_SECONDS, DependencyUnavailable, error_body
+from kernel.api import ErrorSerializer
+from kernel.errors import DEPENDENCY_RETRY_AFTER_SECONDS, DependencyUnavailable, error_body
 
 logger = logging.getLogger(__name__)
 TERMINAL = {s.value for s in Transaction.TERMINAL}

@@ -65,7 +65,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",  # before CommonMiddleware, as django-cors-headers asks
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "config.trailing_slash.ApiTrailingSlashMiddleware",  # before CommonMiddleware: no APPEND_SLASH redirect
+    "kernel.trailing_slash.ApiTrailingSlashMiddleware",  # before CommonMiddleware: no APPEND_SLASH redirect
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -102,10 +102,10 @@ DATABASES = {
         conn_health_checks=True,  # a restarted PostgreSQL is noticed, not served as a 500
     )
 }
-DATABASES["default"]["ENGINE"] = "config.db_backend"  # django_prometheus's PostgreSQL backend, metered for less
+DATABASES["default"]["ENGINE"] = "kernel.db_backend"  # django_prometheus's PostgreSQL backend, metered for less
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT", 3)
 # Django turns psycopg's statement preparation off. Its own cursors bind on the client and never
-# prepare anyway; this lets the hot-path statements of config.prepared_sql be prepared.
+# prepare anyway; this lets the hot-path statements of kernel.prepared_sql be prepared.
 DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 0
 
 
@@ -182,12 +182,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["config.api.LimitedJSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "config.api.StandardPagination",
+    "DEFAULT_PARSER_CLASSES": ["kernel.api.LimitedJSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "kernel.api.StandardPagination",
     "PAGE_SIZE": 20,
-    "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "kernel.errors.api_exception_handler",
     # DRF's anon, user and scoped throttles, counted together by one Redis call
-    "DEFAULT_THROTTLE_CLASSES": ["config.throttles.RequestRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["kernel.throttles.RequestRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("THROTTLE_ANON", "120/min"),
         "user": env_str("THROTTLE_USER", "1200/min"),
@@ -217,7 +217,7 @@ SWAGGER_SETTINGS = {
                    "description": "`Bearer <access token>` from /api/v1/auth/login/"},
     },
     "USE_SESSION_AUTH": False,
-    "DEFAULT_AUTO_SCHEMA_CLASS": "config.openapi.ErrorAwareAutoSchema",
+    "DEFAULT_AUTO_SCHEMA_CLASS": "kernel.openapi.ErrorAwareAutoSchema",
 }
 
 # --- Celery --------------------------------------------------------------------------------

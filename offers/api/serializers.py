@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from config.api import StrictSerializer
+from kernel.api import StrictSerializer
 from offers.models import Offer, Subscription
 from offers.selectors import offer_quote
 

@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from activation.api.accept import accepted_response, idempotency_key_from
-from config.api import ErrorSerializer, TransactionAcceptedSerializer
+from kernel.api import ErrorSerializer, TransactionAcceptedSerializer
 from offers.api.serializers import (ActivationRequestSerializer, ExpiringFilterSerializer, OfferFilterSerializer,
                                     OfferSerializer, RenewalRequestSerializer, SubscriptionCancelSerializer,
                                     SubscriptionSerializer, SubscriptionUpdateSerializer)

@@ -10,9 +10,9 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from activation.services import Accepted, transaction_accept
-from config.errors import ConflictError
-from config.fastjson import json_text
-from config.prepared_sql import prepared_cursor
+from kernel.errors import ConflictError
+from kernel.fastjson import json_text
+from kernel.prepared_sql import prepared_cursor
 from offers.campaigns.models import Campaign, CampaignRedemption
 from offers.codes.rules import CodeRefusal, discount_code_refusal
 from offers.codes.selectors import discount_codes_for_checkout

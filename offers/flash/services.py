@@ -24,7 +24,7 @@ from accounts.services import account_debit, account_refund
 from activation.models import Transaction
 from activation.registry import Outcome
 from activation.services import Accepted, rows_lock, transaction_accept, transaction_record_settled
-from config.errors import ApiError, ConflictError
+from kernel.errors import ApiError, ConflictError
 from offers.flash.geo import bounding_box, haversine_km
 from offers.flash.models import FlashPromo, FlashPromoNotice, FlashReservation, Product, Store
 from offers.locks import account_lock_target, flash_promo_lock_target

@@ -2,7 +2,7 @@ import re
 
 from rest_framework import serializers
 
-from config.api import StrictSerializer
+from kernel.api import StrictSerializer
 from offers.models import Offer
 from offers.selectors import offer_quote
 from partners.services import CallbackUrlRefused, callback_url_check

@@ -5,7 +5,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ErrorSerializer
+from kernel.api import ErrorSerializer
 from partners.api.serializers import (PartnerActivationAcceptedSerializer, PartnerActivationRequestSerializer,
                                       PartnerValidationSerializer)
 from partners.authentication import PartnerSignatureAuthentication

@@ -5,7 +5,7 @@ import pytest
 
 from activation.models import Transaction
 from activation.services import transaction_reverse, transactions_settle
-from config.errors import ConflictError
+from kernel.errors import ConflictError
 from offers.campaigns.models import CampaignRedemption
 from offers.campaigns.rules import Cart
 from offers.campaigns.services import discount_redemption_request

@@ -7,7 +7,7 @@ from django.utils import timezone
 from accounts.models import Account
 from activation.models import Transaction
 from activation.services import transaction_reverse, transactions_settle
-from config.errors import ConflictError
+from kernel.errors import ConflictError
 from offers.flash.models import FlashPromo, FlashReservation
 from offers.flash.services import (KIND_FLASH_RESERVATION, HoldExpired, flash_promo_update,
                                    flash_reservation_complete)

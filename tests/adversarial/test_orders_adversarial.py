@@ -140,7 +140,7 @@ def test_staff_reversal_of_an_activation_with_a_full_discount_gives_back_budget_
 
 @pytest.mark.django_db
 def test_a_customer_cannot_reverse_someone_elses_redemption_nor_an_activation():
-    from config.errors import NotPermitted
+    from kernel.errors import NotPermitted
 
     alice, bob, offer = customer(balance="50.00"), customer(), OfferFactory(price=Decimal("20.00"))
     campaign = CampaignFactory()

@@ -199,7 +199,7 @@ def test_a_flash_purchase_charges_the_promo_price_and_reversed_refunds_it_and_fr
 
 @pytest.mark.django_db
 def test_a_hold_of_a_bought_unit_is_reversed_through_its_purchase():
-    from config.errors import ConflictError
+    from kernel.errors import ConflictError
 
     gold = SegmentFactory(slug="gold-bought")
     promo = running_promo(segments=[gold], quantity=1)

@@ -389,7 +389,7 @@ def test_the_admin_login_counts_per_username_across_client_addresses(client):
 @pytest.mark.django_db
 def test_a_service_refusal_on_save_rolls_the_form_back_and_is_shown(client, root, monkeypatch):
     # given: the service refuses (as campaign_update does for a budget below what was spent meanwhile)
-    from config.errors import ConflictError
+    from kernel.errors import ConflictError
     from offers import admin as offers_admin
 
     def refuse(**kwargs):

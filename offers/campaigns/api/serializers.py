@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from accounts.models import Segment, User
 from accounts.money import MAX_AMOUNT, SUPPORTED_CURRENCIES
-from config.api import StrictSerializer
+from kernel.api import StrictSerializer
 from offers.campaigns.models import Campaign, CampaignRedemption
 from offers.campaigns.rules import campaign_state
 from offers.codes.models import Brand

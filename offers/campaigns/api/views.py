@@ -4,7 +4,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from activation.api.accept import accepted_response, idempotency_key_from
-from config.api import ErrorSerializer, TransactionAcceptedSerializer
+from kernel.api import ErrorSerializer, TransactionAcceptedSerializer
 from offers.campaigns.api.serializers import (AvailableResponseSerializer, CampaignFilterSerializer,
                                               CampaignSerializer, CampaignStatusSerializer, CartSerializer,
                                               CodeCheckResultSerializer, CodeCheckSerializer, ExplainSerializer, RedeemSerializer, RedemptionSerializer,

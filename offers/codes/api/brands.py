@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.selectors import user_by_login
-from config.api import ErrorSerializer, StrictSerializer
+from kernel.api import ErrorSerializer, StrictSerializer
 from offers.codes.models import Brand
 from offers.codes.services import brand_create, brand_member_add, brand_member_remove, brand_update
 from offers.merchants import IsPlatformStaffOrReadOnly, brands_managed_by, managed_get

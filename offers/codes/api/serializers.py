@@ -1,7 +1,7 @@
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 
-from config.api import StrictSerializer
+from kernel.api import StrictSerializer
 from offers.codes.models import Brand, CodePool, DiscountCode
 from offers.merchants import brands_managed_by
 from offers.codes.services import MAX_POOL_SIZE, code_grant_customer_get

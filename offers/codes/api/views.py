@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from activation.api.accept import accepted_response, idempotency_key_from
-from config.api import TransactionAcceptedSerializer
+from kernel.api import TransactionAcceptedSerializer
 from offers.codes.api.serializers import (CodeClaimRequestSerializer, CodePoolCreateSerializer, CodePoolSerializer,
                                           DiscountCodeSerializer)
 from offers.codes.api.serializers import CodeGrantSerializer, CodePoolOpenSerializer

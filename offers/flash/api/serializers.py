@@ -3,14 +3,14 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from accounts.models import Segment
-from config.api import StrictSerializer
+from kernel.api import StrictSerializer
 from offers.codes.models import Brand
 from offers.flash.models import FlashPromo, FlashReservation, Product, Store
 from offers.merchants import ManagedRelatedField, merchant_brand_require
 
 
 class StrictModelSerializer(serializers.ModelSerializer):
-    """Refuses unknown fields, like config.api.StrictSerializer."""
+    """Refuses unknown fields, like kernel.api.StrictSerializer."""
 
     def to_internal_value(self, data):
         if isinstance(data, dict):

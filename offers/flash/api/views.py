@@ -6,8 +6,8 @@ from rest_framework.views import APIView
 
 from activation.api.accept import accepted_response, idempotency_key_from
 from activation.models import Transaction
-from config.api import ErrorSerializer, TransactionAcceptedSerializer
-from config.errors import ConflictError
+from kernel.api import ErrorSerializer, TransactionAcceptedSerializer
+from kernel.errors import ConflictError
 from offers.flash import selectors, services
 from offers.flash.api.serializers import (FlashPromoSerializer, FlashReservationSerializer, ProductSerializer,
                                           ReservationCompleteSerializer, ReservationRequestSerializer,

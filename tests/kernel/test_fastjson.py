@@ -1,10 +1,10 @@
-"""The hot-path JSON encoder says what json.dumps says (config/fastjson.py)."""
+"""The hot-path JSON encoder says what json.dumps says (kernel/fastjson.py)."""
 import json
 import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from config.fastjson import json_bytes, json_loads, json_text
+from kernel.fastjson import json_bytes, json_loads, json_text
 
 
 def test_it_encodes_the_same_data_as_the_standard_library():

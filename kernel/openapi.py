@@ -1,8 +1,8 @@
 """drf-yasg schema class that documents the error shape on every operation (kept apart
-from config.api, which DRF imports while drf-yasg is still importing DRF)."""
+from kernel.api, which DRF imports while drf-yasg is still importing DRF)."""
 from drf_yasg.inspectors import SwaggerAutoSchema
 
-from config.api import ErrorSerializer
+from kernel.api import ErrorSerializer
 
 
 class ErrorAwareAutoSchema(SwaggerAutoSchema):

@@ -10,7 +10,7 @@ import json
 
 from django.conf import settings
 
-from config.errors import PayloadTooLarge, error_body
+from kernel.errors import PayloadTooLarge, error_body
 
 
 class BodySizeLimit:

@@ -7,7 +7,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from config.throttles import KEY_PREFIX, _sliding_windows_hit
+from kernel.throttles import KEY_PREFIX, _sliding_windows_hit
 
 
 def _sliding_window_hit(key: str, *, window: int, limit: int) -> tuple[bool, float]:
@@ -35,7 +35,7 @@ def test_a_slot_frees_when_the_oldest_request_leaves_the_window(window_key, monk
     # given: a full window, on a clock the test moves (with the wall clock and a 1 s window,
     # a stall of a loaded machine between the hits aged the first out before the third)
     now = time.time()
-    monkeypatch.setattr("config.throttles.time", SimpleNamespace(time=lambda: now))
+    monkeypatch.setattr("kernel.throttles.time", SimpleNamespace(time=lambda: now))
     assert _sliding_window_hit(window_key, window=60, limit=2)[0]
     assert _sliding_window_hit(window_key, window=60, limit=2)[0]
     allowed, wait = _sliding_window_hit(window_key, window=60, limit=2)
@@ -56,7 +56,7 @@ def test_a_request_counts_its_user_and_scope_windows_in_one_call(api_client, mon
     # given: a customer allowed 5 requests a minute in all and 3 transactions a minute
     from rest_framework.throttling import SimpleRateThrottle
 
-    from config import throttles
+    from kernel import throttles
     from tests.factories import OfferFactory, bearer, customer
 
     monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "user", "5/min")

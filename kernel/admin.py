@@ -11,8 +11,8 @@ from django.contrib.admin.actions import delete_selected
 from django.db import transaction as db_transaction
 from django.http import HttpResponse, HttpResponseRedirect
 
-from config.errors import ApiError
-from config.throttles import login_attempt_wait
+from kernel.errors import ApiError
+from kernel.throttles import login_attempt_wait
 
 
 class ReadOnlyAdminMixin:

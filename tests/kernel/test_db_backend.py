@@ -1,11 +1,11 @@
-"""The database backend (config/db_backend) counts every statement in django_prometheus's
+"""The database backend (kernel/db_backend) counts every statement in django_prometheus's
 series, with the same names and labels as django_prometheus's own backend, for Django's
 cursors and the prepared hot-path cursor alike."""
 import pytest
 from django.db import ProgrammingError, connection, connections
 from django_prometheus.db import errors_total, execute_many_total, execute_total, query_duration_seconds
 
-from config.prepared_sql import prepared_cursor
+from kernel.prepared_sql import prepared_cursor
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ def _counts() -> tuple[float, float]:
 def test_the_backend_is_django_prometheus_postgresql_with_the_metered_cursor():
     db = connections["default"]
     assert db.vendor == "postgresql"
-    assert type(db).__module__ == "config.db_backend.base"
+    assert type(db).__module__ == "kernel.db_backend.base"
     db.ensure_connection()
     assert db.connection.cursor_factory.__name__.startswith("Metered")
 

@@ -15,7 +15,7 @@ import uuid
 from redis.exceptions import RedisError
 from rest_framework import throttling
 
-from config.redis_store import redis_store
+from kernel.redis_store import redis_store
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
 
-from config.errors import PayloadTooLarge
+from kernel.errors import PayloadTooLarge
 
 
 def _json_depth(value, depth: int = 1) -> int:

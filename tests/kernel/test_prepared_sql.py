@@ -1,4 +1,4 @@
-"""The prepared-statement cursor of the hot paths (config/prepared_sql.py) prepares on the
+"""The prepared-statement cursor of the hot paths (kernel/prepared_sql.py) prepares on the
 server and otherwise behaves as Django's own cursor: django.db errors, logged queries."""
 import uuid
 
@@ -7,7 +7,7 @@ from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
 from activation.locks import _SETTLEABLE_LOCK_SQL
-from config.prepared_sql import model_columns, prepared_cursor, prepared_instances
+from kernel.prepared_sql import model_columns, prepared_cursor, prepared_instances
 
 pytestmark = pytest.mark.django_db
 

@@ -23,7 +23,7 @@ import functools
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.backends.postgresql.base import ServerBindingCursor
 
-from config.db_backend.base import metered_cursor_class
+from kernel.db_backend.base import metered_cursor_class
 
 
 class _PreparingCursor(ServerBindingCursor):
