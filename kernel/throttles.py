@@ -12,6 +12,7 @@ import logging
 import time
 import uuid
 
+from django.dispatch import Signal
 from redis.exceptions import RedisError
 from rest_framework import throttling
 
@@ -61,8 +62,9 @@ def _sliding_windows_hit(windows: list[tuple[str, int, int]]) -> list[tuple[bool
     return [(bool(flat[i]), float(flat[i + 1])) for i in range(0, len(flat), 2)]
 
 
-def throttled_request_observed(*, scope: str) -> None:
-    """Hook for metrics; `monitoring` replaces it from its AppConfig (config wires it)."""
+# Sent once per refused window (kwargs: scope); monitoring counts them. The kernel imports
+# no app, so whoever wants to know connects to it.
+request_throttled = Signal()
 
 
 Window = tuple[str, str, int, int]  # (scope, cache key, window seconds, limit)
@@ -85,7 +87,7 @@ class SlidingWindowsThrottle(throttling.BaseThrottle):
             return True
         refused = [(scope, wait) for (scope, *_), (allowed, wait) in zip(windows, hits) if not allowed]
         for scope, _ in refused:
-            throttled_request_observed(scope=scope)
+            request_throttled.send(sender=type(self), scope=scope)
         self._wait = max((wait for _, wait in refused), default=0.0)
         return not refused
 
@@ -143,5 +145,5 @@ def login_attempt_wait(request, *, username: str) -> float | None:
     waits = [wait for allowed, wait in hits if not allowed]
     if not waits:
         return None
-    throttled_request_observed(scope="login")
+    request_throttled.send(sender=login_attempt_wait, scope="login")
     return max(max(waits), 1.0)

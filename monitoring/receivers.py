@@ -43,7 +43,7 @@ def on_transactions_swept(sender, count, **kwargs) -> None:
     metrics.sweeper_reenqueued.inc(count)
 
 
-def throttled_request_observed(*, scope: str) -> None:
+def on_request_throttled(sender, scope, **kwargs) -> None:
     metrics.throttled_requests.labels(scope=scope).inc()
 
 
@@ -80,7 +80,7 @@ def receivers_connect() -> None:
     registry.idempotency_replayed.connect(on_idempotency_replayed, dispatch_uid="monitoring.replayed")
     registry.idempotency_conflict.connect(on_idempotency_conflict, dispatch_uid="monitoring.conflict")
     registry.transactions_swept.connect(on_transactions_swept, dispatch_uid="monitoring.swept")
-    throttles.throttled_request_observed = throttled_request_observed
+    throttles.request_throttled.connect(on_request_throttled, dispatch_uid="monitoring.throttled")
     celery_signals.task_prerun.connect(on_task_prerun, dispatch_uid="monitoring.task_prerun", weak=False)
     celery_signals.task_postrun.connect(on_task_postrun, dispatch_uid="monitoring.task_postrun", weak=False)
     celery_signals.task_retry.connect(on_task_retry, dispatch_uid="monitoring.task_retry", weak=False)

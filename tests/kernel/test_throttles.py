@@ -61,19 +61,30 @@ def test_a_request_counts_its_user_and_scope_windows_in_one_call(api_client, mon
 
     monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "user", "5/min")
     monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "transactions", "3/min")
-    calls = []
+    calls, refusals = [], []
     real = throttles._sliding_windows_hit
     monkeypatch.setattr(throttles, "_sliding_windows_hit", lambda windows: calls.append(windows) or real(windows))
     user, offer = customer(), OfferFactory()
+
+    def on_request_throttled(sender, scope, **kwargs):
+        refusals.append(scope)
+
+    throttles.request_throttled.connect(on_request_throttled)
     api_client.credentials(HTTP_AUTHORIZATION=bearer(user))
 
     # when: four activations
-    responses = [api_client.post("/api/v1/activation/", {"offer_id": offer.id}, format="json") for _ in range(4)]
+    try:
+        responses = [api_client.post("/api/v1/activation/", {"offer_id": offer.id}, format="json")
+                     for _ in range(4)]
+    finally:
+        throttles.request_throttled.disconnect(on_request_throttled)
 
-    # then: the fourth is refused by the transactions window with DRF's Retry-After; each
-    # request made one Redis call for both windows, and (as with DRF's throttles one after
-    # the other) the user window counted the refused request too
+    # then: the fourth is refused by the transactions window with DRF's Retry-After (and the
+    # refusal signalled once, for that scope); each request made one Redis call for both
+    # windows, and (as with DRF's throttles one after the other) the user window counted the
+    # refused request too
     assert [r.status_code for r in responses] == [202, 202, 202, 429]
+    assert refusals == ["transactions"]
     assert responses[3].json()["code"] == "throttled" and 0 < int(responses[3]["Retry-After"]) <= 61
     assert [[key for key, _, _ in windows] for windows in calls] == [[f"throttle_user_{user.pk}",
                                                                       f"throttle_transactions_{user.pk}"]] * 4
