@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass
 class Params:
     users: int = 2000
     web_processes: int = 2
-    worker_processes: int = 3  # as `make run` starts them (SETTLEMENT_CONCURRENCY); 2 until run 14
-    worker_pool: str = "prefork"  # or "solo": worker_processes solo-pool workers (tried in run 14: no P4 gain)
+    worker_processes: int = 3  # as `make run` starts them (SETTLEMENT_CONCURRENCY)
+    worker_pool: str = "prefork"  # or "solo": worker_processes solo-pool workers (tried: no P4 gain)
     load_procs: int = 2
     load_nice: int = 0  # niceness of the load generator processes (tried at 10: no P4 gain)
     web_nice: int = 0  # niceness of the web server (tried at 5 with load_nice=10: no P4 gain)

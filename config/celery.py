@@ -24,7 +24,7 @@ app.autodiscover_tasks()
 # OperationalError) skips it while its process's connection answered within the last
 # DB_HEALTH_CHECK_TRUSTED_MS: if PostgreSQL restarted in that window the task fails
 # on its first query, the connection is closed as unusable, and the retry reconnects. The
-# settlement task is one: at low load it runs once per activation, and the check was one
+# settlement task is one: at low load it runs once per activation, and the check would be one
 # of its dozen round trips.
 _db_answered_at: dict[str, float] = {}
 

@@ -5,8 +5,9 @@ registry, the URLconf, DRF's serializers, the settlers). CPython's full (generat
 collection walks every one of them, about 70 ms on the 2-core benchmark VM, and it runs
 whenever enough new objects have survived since the last one: in a web worker or a
 settlement process under load, every few seconds to minutes, stalling whatever request or
-batch the process had in hand. (Measured: the pause goes; P4's p99 did not move beyond the
-noise with it on or off, docs/PERFORMANCE.md, run 12.)
+batch the process had in hand. (Frozen, a full collection takes 0.001 ms instead of ~70 ms;
+P4's p99 is the same with it on or off, within the noise:
+docs/PERFORMANCE.md#startup-objects-frozen-out-of-the-collector.)
 
 `gc.freeze()` moves every object alive at that moment into a permanent generation the
 collector never walks, so a full collection only looks at what was created since. Objects
