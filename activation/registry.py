@@ -13,13 +13,6 @@ from typing import Any, Protocol
 from django.db import models
 from django.dispatch import Signal
 
-# Fixed lock order across the whole platform: account, then campaign, pool, promo.
-LOCK_RANK_ACCOUNT = 10
-LOCK_RANK_CAMPAIGN = 20
-LOCK_RANK_CODE_POOL = 30
-LOCK_RANK_FLASH_PROMO = 40
-
-
 @dataclass(frozen=True)
 class Outcome:
     succeeded: bool
@@ -39,7 +32,9 @@ class Outcome:
 @dataclass(frozen=True, order=True)
 class LockTarget:
     """One row to lock: `model.objects.filter(<field>=value)`. A model is always locked by
-    the same field, and rows of one rank are locked in primary-key order."""
+    the same field, and rows of one rank are locked in primary-key order. The ranks are the
+    domains' (their `locks.py`): the engine only sorts by them, so every path that locks
+    rows through it takes them in one global order."""
 
     rank: int
     model: type[models.Model] = dc_field(compare=False)

@@ -13,15 +13,15 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from kernel.fastjson import json_bytes
-from kernel.redis_store import redis_store
+from kernel.redis_store import RedisScript, redis_key, redis_store
 
 logger = logging.getLogger(__name__)
 
 _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis]" = weakref.WeakKeyDictionary()
 
 
-STATUS_KEY_PREFIX = "offers:txn:"
-STATUS_CHANNEL_PREFIX = "offers:txn-done:"
+STATUS_KEY_PREFIX = redis_key("txn:")
+STATUS_CHANNEL_PREFIX = redis_key("txn-done:")
 
 
 def status_key(transaction_id) -> str:
@@ -48,20 +48,19 @@ def redis_client_async() -> aioredis.Redis:
 # With KEYS[1] it also sets that flag (SET NX PX) and returns 1 if this call set it. (The
 # status keys are built in the script, so it needs a single Redis, not a cluster: that is
 # what we run.)
-_PUBLISH_SCRIPT = """
+_PUBLISH_SCRIPT = RedisScript(f"""
 local ttl = tonumber(ARGV[1])
 for i = 3, #ARGV, 3 do
-  redis.call('SET', '%(key)s' .. ARGV[i], ARGV[i + 2], 'EX', ttl)
+  redis.call('SET', '{STATUS_KEY_PREFIX}' .. ARGV[i], ARGV[i + 2], 'EX', ttl)
   if ARGV[i + 1] == '1' then
-    redis.call('PUBLISH', '%(channel)s' .. ARGV[i], ARGV[i + 2])
+    redis.call('PUBLISH', '{STATUS_CHANNEL_PREFIX}' .. ARGV[i], ARGV[i + 2])
   end
 end
 if KEYS[1] and redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[2]) then
   return 1
 end
 return 0
-""" % {"key": STATUS_KEY_PREFIX, "channel": STATUS_CHANNEL_PREFIX}
-_publish_script = None
+""")
 
 
 def statuses_publish(payloads: Iterable[dict]) -> bool:
@@ -73,13 +72,12 @@ def statuses_publish(payloads: Iterable[dict]) -> bool:
 def statuses_publish_and_flag_set(payloads: Iterable[dict], *, flag_key: str, flag_ttl_ms: int) -> bool:
     """statuses_publish, and `SET flag_key 1 NX PX flag_ttl_ms` in the same command (one
     round trip on the accept path). True if this call set the flag, or if Redis could not
-    say (the caller then acts as if it had: see activation.services)."""
+    say (the caller then acts as if it had: see activation.services.dispatch)."""
     return _statuses_script(payloads, flag_key=flag_key, flag_ttl_ms=flag_ttl_ms) != 0
 
 
 def _statuses_script(payloads: Iterable[dict], *, flag_key: str | None, flag_ttl_ms: int) -> int | None:
     """The script's answer (1: the flag was set), or None when Redis is unavailable."""
-    global _publish_script
     args: list = [settings.TRANSACTION_STATUS_TTL_SECONDS, flag_ttl_ms]
     for payload in payloads:
         args += [payload["transaction_id"], "0" if payload["status"] in ("PENDING", "PROCESSING") else "1",
@@ -87,9 +85,7 @@ def _statuses_script(payloads: Iterable[dict], *, flag_key: str | None, flag_ttl
     if len(args) == 2 and flag_key is None:
         return 0
     try:
-        if _publish_script is None:
-            _publish_script = redis_store().register_script(_PUBLISH_SCRIPT)
-        return int(_publish_script(keys=[flag_key] if flag_key else [], args=args))
+        return int(_PUBLISH_SCRIPT(keys=[flag_key] if flag_key else [], args=args))
     except redis.RedisError as exc:
         logger.warning("status store unavailable, %d status(es) not published: %r", (len(args) - 2) // 3, exc)
         return None

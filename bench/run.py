@@ -243,7 +243,7 @@ class Bench:
         return round(float(match.group(1)), 1)
 
     def ping(self, name: str = "celery_ping") -> dict:
-        from activation.tasks import settlement_ping_task
+        from bench.tasks import settlement_ping_task
 
         samples = []
         warm_up = min(20, self.p.ping_count)  # a fresh worker's first tasks pay one-off costs: not timed
@@ -377,12 +377,14 @@ class Bench:
         self.results["scenarios"]["P4"] = self.median_round(rounds, higher_is_better=False)
 
     def p4_round(self, rate: float, ping_p99_ms: float, name: str) -> dict:
+        from activation.status import STATUS_CHANNEL_PREFIX
+
         arrivals: dict[str, float] = {}
         stop = threading.Event()
 
         def listen():
             pubsub = self.cache.pubsub(ignore_subscribe_messages=True)
-            pubsub.psubscribe("offers:txn-done:*")
+            pubsub.psubscribe(f"{STATUS_CHANNEL_PREFIX}*")
             while not stop.is_set():
                 message = pubsub.get_message(timeout=0.2)
                 if message:

@@ -107,7 +107,8 @@ class Worker(Proc):
         self.node = f"bench-settlement-{os.getpid()}-{name}@localhost"
         self.nodes = [self.node]
         super().__init__(name, [str(BIN / "celery"), "-A", "config", "worker", "-Q", "settlement", "-P", pool,
-                                "-c", str(processes), "-n", self.node, "--without-mingle", "--without-gossip",
+                                "-c", str(processes), "-n", self.node, "--include", "bench.tasks",
+                                "--without-mingle", "--without-gossip",
                                 "--loglevel", "WARNING"], env, log_dir)
 
     def start(self) -> None:

@@ -16,7 +16,7 @@ from django.dispatch import Signal
 from redis.exceptions import RedisError
 from rest_framework import throttling
 
-from kernel.redis_store import redis_store
+from kernel.redis_store import RedisScript
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ KEY_PREFIX = "offers:throttle:"
 # limit) per key. Each window is decided on its own, as DRF's throttles are one after the
 # other: a window under its limit counts the request, a full one does not. Returns, per
 # key, allowed 0/1 and the seconds until the oldest request in that window leaves it.
-_SLIDING_WINDOWS = """
+_SLIDING_WINDOWS = RedisScript("""
 local now = tonumber(ARGV[1])
 local out = {}
 for i, key in ipairs(KEYS) do
@@ -44,21 +44,17 @@ for i, key in ipairs(KEYS) do
   end
 end
 return out
-"""
-_script = None
+""")
 
 
 def _sliding_windows_hit(windows: list[tuple[str, int, int]]) -> list[tuple[bool, float]]:
     """One request against several (key, window seconds, limit) windows, in one atomic call."""
-    global _script
     if not windows:
         return []
-    if _script is None:
-        _script = redis_store().register_script(_SLIDING_WINDOWS)
     args: list = [time.time(), uuid.uuid4().hex]
     for _, window, limit in windows:
         args += [window, limit]
-    flat = _script(keys=[KEY_PREFIX + key for key, _, _ in windows], args=args)
+    flat = _SLIDING_WINDOWS(keys=[KEY_PREFIX + key for key, _, _ in windows], args=args)
     return [(bool(flat[i]), float(flat[i + 1])) for i in range(0, len(flat), 2)]
 
 

@@ -1,15 +1,12 @@
 """Finished transactions waiting for their notifications: a Redis list the settlement
-processes push to and the notifications queue drains, so settling stays free of Celery.
-
-Before, every settled batch published its own Celery message (`transactions_notify_task`):
-about a quarter of the settlement process's CPU per lone activation (kombu builds the
-message and makes two Redis round trips), spent after the statuses were out but before
-the process could take the next message (docs/PERFORMANCE.md, run 12). Now:
+processes push to and the notifications queue drains, so settling publishes no Celery
+message per batch (kombu's publish would cost the settlement process more than the rest
+of announcing a lone activation).
 
     settlement, after commit -> finished_transactions_queue_push(ids)
-        one Redis call: RPUSH the ids, SET the "drain wanted" flag NX; only the caller that
-        set the flag publishes a drain message, delayed by NOTIFY_DRAIN_DELAY_MS, so under
-        load one message carries every batch settled in that window
+        one Redis call: RPUSH the ids, raise the "drain wanted" flag (kernel.coalesce); only
+        the caller that raised it publishes a drain message, delayed by NOTIFY_DRAIN_DELAY_MS,
+        so under load one message carries every batch settled in that window
     notifications worker     -> finished_transactions_queue_drain(drain_id)
         clears the flag *first* (ids pushed from then on get a new message), then moves ids
         from the list to its own "draining" list and notifies them, batch after batch
@@ -21,8 +18,8 @@ Nothing is lost on the way:
   dedupe key per transaction.
 - a lost drain message: the flag expires after NOTIFY_DRAIN_WANTED_TTL_MS, and the next
   push, or the notifications sweeper (beat), publishes another.
-- Redis down at push time: the ids go in a Celery message as before (whose broker is
-  usually down too: then they are lost, as the message was before this change).
+- Redis down at push time: the ids go in a Celery message of their own (whose broker is
+  usually down too: then they are lost).
 """
 from __future__ import annotations
 
@@ -32,26 +29,32 @@ from typing import Iterable
 import redis
 from django.conf import settings
 
-from kernel.redis_store import redis_store
+from kernel.coalesce import CoalescingFlag
+from kernel.redis_store import RedisScript, redis_key, redis_store
+from kernel.tasks import task_publish
 
 logger = logging.getLogger(__name__)
 
-QUEUE_KEY = "offers:notify:finished"
-DRAIN_WANTED_KEY = "offers:notify:drain-wanted"
-DRAINING_KEY_PREFIX = "offers:notify:draining:"
+QUEUE_KEY = redis_key("notify:finished")
+DRAIN_WANTED = CoalescingFlag("notify:drain-wanted", ttl_ms=lambda: settings.NOTIFY_DRAIN_WANTED_TTL_MS)
+DRAIN_WANTED_KEY = DRAIN_WANTED.key
+DRAINING_KEY_PREFIX = redis_key("notify:draining:")
 DRAINING_TTL_SECONDS = 7 * 24 * 3600  # a draining list whose message never comes back
 
+DRAIN_TASK = "notifications.tasks.finished_transactions_notify_task"
+NOTIFY_TASK = "notifications.tasks.transactions_notify_task"
+
 # KEYS: queue, flag; ARGV: flag ttl (ms), ids... Returns 1 if this call set the flag.
-_PUSH_SCRIPT = """
+_PUSH_SCRIPT = RedisScript("""
 redis.call('RPUSH', KEYS[1], unpack(ARGV, 2))
 if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
   return 1
 end
 return 0
-"""
+""")
 # KEYS: queue, draining list; ARGV: batch size, draining ttl (s). What the draining list
 # holds (a redelivered drain's unfinished batch), else up to a batch moved from the queue.
-_TAKE_SCRIPT = """
+_TAKE_SCRIPT = RedisScript("""
 local held = redis.call('LRANGE', KEYS[2], 0, -1)
 if #held > 0 then
   return held
@@ -63,15 +66,7 @@ end
 redis.call('RPUSH', KEYS[2], unpack(ids))
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
 return ids
-"""
-_scripts: dict[str, object] = {}
-
-
-def _script(source: str):
-    script = _scripts.get(source)
-    if script is None:
-        script = _scripts[source] = redis_store().register_script(source)
-    return script
+""")
 
 
 def finished_transactions_queue_push(transaction_ids: Iterable) -> bool:
@@ -82,13 +77,13 @@ def finished_transactions_queue_push(transaction_ids: Iterable) -> bool:
     if not ids:
         return True
     try:
-        flag_set = _script(_PUSH_SCRIPT)(keys=[QUEUE_KEY, DRAIN_WANTED_KEY],
-                                         args=[settings.NOTIFY_DRAIN_WANTED_TTL_MS, *ids])
+        flag_set = _PUSH_SCRIPT(keys=[QUEUE_KEY, DRAIN_WANTED.key], args=[DRAIN_WANTED.ttl_ms, *ids],
+                                client=redis_store())
     except redis.RedisError as exc:
         logger.warning("notification queue unavailable, %d id(s) go in a message of their own: %r", len(ids), exc)
-        return _notify_message_publish(ids)
+        return task_publish(NOTIFY_TASK, args=[ids])
     if flag_set:
-        return _drain_message_publish(countdown=settings.NOTIFY_DRAIN_DELAY_MS / 1000)
+        return task_publish(DRAIN_TASK, countdown=settings.NOTIFY_DRAIN_DELAY_MS / 1000)
     return True
 
 
@@ -98,16 +93,17 @@ def finished_transactions_queue_drain(*, drain_id: str, batch_size: int | None =
     from notifications.events import transactions_notify
 
     batch_size = batch_size or settings.NOTIFY_DRAIN_BATCH_SIZE
-    redis_store().delete(DRAIN_WANTED_KEY)  # before looking: what is pushed from now on needs a new message
+    store = redis_store()
+    DRAIN_WANTED.clear(client=store)  # before looking
     draining_key = f"{DRAINING_KEY_PREFIX}{drain_id}"
     handled = 0
     while True:
-        ids = [raw.decode() for raw in _script(_TAKE_SCRIPT)(keys=[QUEUE_KEY, draining_key],
-                                                               args=[batch_size, DRAINING_TTL_SECONDS])]
+        ids = [raw.decode() for raw in _TAKE_SCRIPT(keys=[QUEUE_KEY, draining_key],
+                                                      args=[batch_size, DRAINING_TTL_SECONDS], client=store)]
         if not ids:
             return handled
         transactions_notify(transaction_ids=ids)
-        redis_store().delete(draining_key)
+        store.delete(draining_key)
         handled += len(ids)
 
 
@@ -117,31 +113,9 @@ def finished_transactions_queue_sweep() -> bool:
     try:
         if not redis_store().llen(QUEUE_KEY):
             return False
-        if not redis_store().set(DRAIN_WANTED_KEY, "1", nx=True, px=settings.NOTIFY_DRAIN_WANTED_TTL_MS):
-            return False
     except redis.RedisError as exc:
         logger.warning("notification queue unavailable: %r", exc)
         return False
-    return _drain_message_publish(countdown=0)
-
-
-def _drain_message_publish(*, countdown: float) -> bool:
-    from notifications.tasks import finished_transactions_notify_task
-
-    try:
-        finished_transactions_notify_task.apply_async(countdown=countdown or None)
-        return True
-    except Exception as exc:  # broker down: the flag expires, the next push or the sweeper publishes
-        logger.warning("could not enqueue the notification drain: %r", exc)
+    if not DRAIN_WANTED.set_if_absent():
         return False
-
-
-def _notify_message_publish(ids: list[str]) -> bool:
-    from notifications.tasks import transactions_notify_task
-
-    try:
-        transactions_notify_task.delay(ids)
-        return True
-    except Exception as exc:
-        logger.warning("could not enqueue notifications of %d transaction(s): %r", len(ids), exc)
-        return False
+    return task_publish(DRAIN_TASK)

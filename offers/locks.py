@@ -1,11 +1,16 @@
 """The rows offer transactions lock, as the engine's lock targets (its fixed order: account,
 campaign, code pool, flash promo; primary-key order within a rank)."""
 from accounts.models import Account
-from activation.registry import (LOCK_RANK_ACCOUNT, LOCK_RANK_CAMPAIGN, LOCK_RANK_CODE_POOL, LOCK_RANK_FLASH_PROMO,
-                                 LockTarget)
+from activation.registry import LockTarget
 from offers.campaigns.models import Campaign
 from offers.codes.models import CodePool
 from offers.flash.models import FlashPromo
+
+# The order every offer transaction locks its rows in (the engine sorts its targets by rank).
+LOCK_RANK_ACCOUNT = 10
+LOCK_RANK_CAMPAIGN = 20
+LOCK_RANK_CODE_POOL = 30
+LOCK_RANK_FLASH_PROMO = 40
 
 
 def account_lock_target(user_id: int) -> LockTarget:

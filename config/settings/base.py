@@ -132,6 +132,8 @@ REDIS_SOCKET_TIMEOUT = float(env_str("REDIS_SOCKET_TIMEOUT", "2"))
 # No client-side retries with backoff: when Redis is down a request must fail over at once
 # (throttles fail open, statuses fall back to PostgreSQL, the sweeper enqueues later).
 REDIS_NO_RETRY = Retry(NoBackoff(), 0)
+# Every key this service writes in the Redis store starts with this (kernel.redis_store.redis_key).
+REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "offers:")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -246,7 +248,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "activation.tasks.transaction_settle_task": {"queue": "settlement"},
     "activation.tasks.transactions_sweep_task": {"queue": "settlement"},
-    "activation.tasks.settlement_ping_task": {"queue": "settlement"},
+    "bench.tasks.settlement_ping_task": {"queue": "settlement"},
     "notifications.tasks.*": {"queue": "notifications"},
     "partners.tasks.*": {"queue": "callbacks"},
     # Holds free stock, so their expiry runs with settlement; start notices never delay it.
@@ -279,7 +281,7 @@ CELERY_TIMEZONE = "UTC"
 # --- The transaction engine ----------------------------------------------------------------
 SETTLEMENT_BATCH_SIZE = env_int("SETTLEMENT_BATCH_SIZE", 500)
 SETTLEMENT_DRAIN_SECONDS = env_int("SETTLEMENT_DRAIN_SECONDS", 5)  # one message's share before it hands over
-SETTLEMENT_WANTED_TTL_MS = env_int("SETTLEMENT_WANTED_TTL_MS", 2000)  # see activation.services.SETTLEMENT_WANTED_KEY
+SETTLEMENT_WANTED_TTL_MS = env_int("SETTLEMENT_WANTED_TTL_MS", 2000)  # see activation.services.dispatch
 # Finished transactions wait in a Redis list for their notifications (notifications.finished_queue):
 # a drain message is published at most once per NOTIFY_DRAIN_DELAY_MS and carries them all.
 NOTIFY_DRAIN_DELAY_MS = env_int("NOTIFY_DRAIN_DELAY_MS", 500)

@@ -284,7 +284,7 @@ def test_the_claim_is_one_statement_whose_own_transaction_commits_without_waitin
     # given: pending activations (committed: this test runs in autocommit, as workers do)
     from django.test.utils import CaptureQueriesContext
 
-    from activation import services
+    from activation import sql
 
     user = customer(balance="100.00")
     offer = OfferFactory()
@@ -292,12 +292,12 @@ def test_the_claim_is_one_statement_whose_own_transaction_commits_without_waitin
 
     # when: claimed as a worker claims
     with CaptureQueriesContext(connection) as queries:
-        claimed = services._transactions_claim(first_id=first.id, limit=1)
+        claimed = sql.transactions_claim(first_id=first.id, limit=1)
 
     # then: one statement; and the same statement, asked to return the setting its own rows
     # were updated under, says synchronous_commit was off there, while the session stays on
     assert [row[0] for row in claimed] == [first.id] and len(queries) == 1
-    probe = services._CLAIM_SQL.split("RETURNING")[0] + "RETURNING current_setting('synchronous_commit')"
+    probe = sql.CLAIM.split("RETURNING")[0] + "RETURNING current_setting('synchronous_commit')"
     with connection.cursor() as cursor:
         cursor.execute(probe, {"first": second.id, "more": 0, "no_flush_wait": True})
         assert cursor.fetchall() == [("off",)]
@@ -308,13 +308,13 @@ def test_the_claim_is_one_statement_whose_own_transaction_commits_without_waitin
 @pytest.mark.django_db
 def test_a_claim_inside_a_callers_transaction_leaves_that_transaction_durable():
     # given: a caller's open transaction (the test's own), which must not become asynchronous
-    from activation import services
+    from activation import sql
 
     user = customer(balance="100.00")
     txn = pending_activation(user, OfferFactory())
 
     # when
-    assert [row[0] for row in services._transactions_claim(first_id=txn.id, limit=1)] == [txn.id]
+    assert [row[0] for row in sql.transactions_claim(first_id=txn.id, limit=1)] == [txn.id]
 
     # then
     with connection.cursor() as cursor:

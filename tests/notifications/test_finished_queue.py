@@ -154,7 +154,6 @@ def test_with_the_queue_unavailable_the_ids_go_in_a_message_of_their_own(notific
     # given: the status store refuses connections
     unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=None)
     monkeypatch.setattr("notifications.finished_queue.redis_store", lambda: unreachable)
-    monkeypatch.setattr("notifications.finished_queue._scripts", {})
     (txn,) = settled_activations(1)
 
     # when

@@ -1,0 +1,25 @@
+"""The transaction engine: accept, dispatch, settle, reverse, sweep.
+
+    API view -> accept.transaction_accept()  PENDING row + idempotency key, commit
+                 on commit -> status to Redis, a settlement message on its way (dispatch)
+    worker   -> settle.transactions_settle_pending()  batch after batch until none is pending:
+                 settle.transactions_settle()  claim (PROCESSING) -> lock rows in fixed order ->
+                 settler re-checks rules and writes -> SUCCEEDED/FAILED, commit
+                 on commit -> status to Redis + pub/sub, transactions_finished signal
+    request  -> reverse.transaction_reverse(), reverse.transaction_record_settled()
+    beat     -> housekeeping.transactions_sweep()  re-enqueue anything left unfinished too long
+"""
+from activation.locks import rows_lock
+from activation.services.accept import Accepted, request_fingerprint, transaction_accept
+from activation.services.dispatch import SETTLEMENT_WANTED_KEY, transactions_dispatch
+from activation.services.housekeeping import idempotency_keys_prune, transactions_sweep
+from activation.services.reverse import transaction_record_settled, transaction_reverse
+from activation.services.settle import (SettledBatch, transaction_transition, transactions_announce,
+                                        transactions_finish, transactions_settle, transactions_settle_pending)
+
+__all__ = [
+    "Accepted", "SETTLEMENT_WANTED_KEY", "SettledBatch", "idempotency_keys_prune", "request_fingerprint", "rows_lock",
+    "transaction_accept", "transaction_record_settled", "transaction_reverse", "transaction_transition",
+    "transactions_announce", "transactions_dispatch", "transactions_finish", "transactions_settle",
+    "transactions_settle_pending", "transactions_sweep",
+]

@@ -1,0 +1,81 @@
+"""Getting settlement messages to the workers.
+
+Messages are coalesced: a message does not settle "its" transaction only, it drains every
+PENDING one (settle.transactions_settle_pending). So while a message is queued and not yet
+started, the next transactions need none. SETTLEMENT_WANTED says "a message is on its
+way": raised by whoever publishes one, cleared by the message's task *before* it looks for
+pending rows, so a transaction committed before the flag was seen raised is always found by
+the message that raised it. The flag expires by itself: a lost message delays work by at
+most SETTLEMENT_WANTED_TTL_MS under load, and the sweeper covers an idle system.
+
+A failure here loses nothing (the rows are durable): after the broker refuses a message
+this process stops publishing for BROKER_BACKOFF_SECONDS, so requests stay fast during an
+outage, and the sweeper enqueues whatever is left behind."""
+from __future__ import annotations
+
+import time
+from typing import Iterable
+from uuid import UUID
+
+from django.conf import settings
+
+from activation.models import Transaction
+from activation.selectors import transaction_status_payload
+from activation.status import statuses_publish, statuses_publish_and_flag_set
+from kernel.coalesce import CoalescingFlag
+from kernel.tasks import task_publish
+
+SETTLE_TASK = "activation.tasks.transaction_settle_task"
+SETTLEMENT_WANTED = CoalescingFlag("settlement:wanted", ttl_ms=lambda: settings.SETTLEMENT_WANTED_TTL_MS)
+SETTLEMENT_WANTED_KEY = SETTLEMENT_WANTED.key
+
+BROKER_BACKOFF_SECONDS = 5.0
+_broker_down_until = 0.0  # per process: monotonic time before which it does not try the broker
+
+
+def transactions_dispatch(txns: Iterable[Transaction]) -> int:
+    """After commit of new PENDING transactions: publishes their statuses and makes sure a
+    settlement message is on its way (at most one is published; none if one is already
+    queued); the statuses and the flag go in one Redis command. Returns the number of
+    messages published."""
+    txns = list(txns)
+    if not txns:
+        return 0
+    payloads = [transaction_status_payload(t) for t in txns]
+    if time.monotonic() < _broker_down_until:
+        statuses_publish(payloads)
+        return 0
+    if statuses_publish_and_flag_set(payloads, flag_key=SETTLEMENT_WANTED.key, flag_ttl_ms=SETTLEMENT_WANTED.ttl_ms):
+        return _settlement_message_publish_or_lower_flag(txns[0].id)
+    return 0
+
+
+def settlement_message_ensure() -> int:
+    """Publishes a settlement message unless one is already on its way; 1 if it published."""
+    if not SETTLEMENT_WANTED.set_if_absent():
+        return 0
+    return _settlement_message_publish_or_lower_flag(None)
+
+
+def settlement_wanted_clear() -> None:
+    """What a settlement message does before it looks for work: whatever commits from now on
+    needs a new message."""
+    SETTLEMENT_WANTED.clear()
+
+
+def _settlement_message_publish_or_lower_flag(transaction_id: UUID | None) -> int:
+    """For the caller that raised the flag: publishes the message it stands for; 1 if it did."""
+    if settlement_message_publish(transaction_id):
+        return 1
+    SETTLEMENT_WANTED.clear()  # the next caller tries again (after the broker backoff)
+    return 0
+
+
+def settlement_message_publish(transaction_id: UUID | None) -> bool:
+    """Sends one settlement message naming `transaction_id` (None: any pending); False if the
+    broker refused it, after which this process leaves the broker alone for a while."""
+    global _broker_down_until
+    if task_publish(SETTLE_TASK, args=[str(transaction_id) if transaction_id else None]):
+        return True
+    _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+    return False

@@ -1,0 +1,208 @@
+"""Settling: claim PENDING rows (PROCESSING), lock the rows their settlers name in the fixed
+order, let each settler re-check its rules on the locked rows and write, finish every
+transaction SUCCEEDED or FAILED, commit, then announce.
+
+    transactions_settle_pending()   what one settlement message does: batch after batch
+      transactions_settle()         one batch: claim, then settle in one database transaction
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from itertools import groupby
+from uuid import UUID
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.db import transaction as db_transaction
+from django.utils import timezone
+from psycopg.errors import DeadlockDetected, SerializationFailure
+
+from activation import sql
+from activation.errors import EngineFailure
+from activation.locks import rows_lock, transactions_lock_settleable
+from activation.models import Transaction
+from activation.registry import SETTLERS, LockedRows, Outcome, transactions_finished
+from activation.selectors import transaction_status_payload
+from activation.services.dispatch import settlement_message_ensure, settlement_wanted_clear
+from activation.status import statuses_publish
+
+logger = logging.getLogger(__name__)
+
+DEADLOCK_RETRIES = 3
+
+
+class SettledBatch(list):
+    """The transactions one batch finished, and `claimed`: how many rows it claimed (fewer
+    than the batch size means nothing more was waiting)."""
+
+    def __init__(self, finished: list[Transaction] = (), *, claimed: int = 0) -> None:
+        super().__init__(finished)
+        self.claimed = claimed
+
+
+def transactions_settle_pending(*, transaction_id: UUID | None = None) -> int:
+    """What one settlement message does: settles `transaction_id`, then every PENDING
+    transaction, batch after batch, until a batch comes back short (nothing more is
+    waiting) or SETTLEMENT_DRAIN_SECONDS are spent. Returns how many it finished.
+
+    A full batch means a backlog: it makes sure a message is on its way (at most one is
+    queued, as for new transactions), so an idle settlement process joins the drain instead
+    of waiting for this one to hand over, and whatever is left after the deadline is covered."""
+    settlement_wanted_clear()  # before looking
+    batch_size = settings.SETTLEMENT_BATCH_SIZE
+    deadline = time.monotonic() + settings.SETTLEMENT_DRAIN_SECONDS
+    finished = 0
+    while True:
+        batch = transactions_settle(transaction_id=transaction_id, batch_size=batch_size)
+        finished += len(batch)
+        transaction_id = None
+        if batch.claimed < batch_size:
+            return finished
+        settlement_message_ensure()
+        if time.monotonic() >= deadline:
+            return finished
+
+
+def transactions_settle(*, transaction_id: UUID | None = None, batch_size: int | None = None) -> SettledBatch:
+    """Settles `transaction_id` and, to amortise locks and commits under load, up to
+    batch_size - 1 other pending transactions, in one database transaction. Idempotent: a
+    transaction that is already terminal (or being settled elsewhere) is skipped."""
+    claimed = sql.transactions_claim(first_id=transaction_id, limit=batch_size or settings.SETTLEMENT_BATCH_SIZE)
+    if not claimed:
+        return SettledBatch()
+    return SettledBatch(_claimed_transactions_settle_retrying(claimed), claimed=len(claimed))
+
+
+def _claimed_transactions_settle_retrying(claimed: list[tuple]) -> list[Transaction]:
+    for attempt in range(DEADLOCK_RETRIES):
+        try:
+            return _claimed_transactions_settle(claimed=claimed)
+        except _LoneItemRaised as exc:
+            logger.error("settling %s raised; it will be retried", exc.args[0], exc_info=exc.__cause__)
+            return []
+        except OperationalError as exc:
+            # PostgreSQL broke a lock cycle by aborting us; the claimed rows are still ours.
+            if not isinstance(exc.__cause__, (DeadlockDetected, SerializationFailure)) or attempt == DEADLOCK_RETRIES - 1:
+                raise
+            logger.warning("settlement batch of %d hit %r; retrying", len(claimed), exc.__cause__)
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+    return []
+
+
+def _claimed_transactions_settle(*, claimed: list[tuple]) -> list[Transaction]:
+    """Settles claimed rows in one database transaction. Instances are built afresh from the
+    claimed rows on each call (a retry after a deadlock starts from what the claim saw)."""
+    with db_transaction.atomic():
+        settleable = transactions_lock_settleable([row[0] for row in claimed])
+        txns = [sql.claimed_transaction_build(row) for row in claimed if row[0] in settleable]
+        given_up: list[tuple[Transaction, Outcome]] = []
+        runnable: list[Transaction] = []
+        for txn in txns:
+            if txn.attempts > settings.SETTLEMENT_MAX_ATTEMPTS:
+                given_up.append((txn, Outcome.failure(EngineFailure.SETTLEMENT_ERROR.value,
+                                                      "Settlement kept failing; it was given up.")))
+            elif txn.kind not in SETTLERS:
+                given_up.append((txn, Outcome.failure(EngineFailure.UNKNOWN_KIND.value,
+                                                      f"No settler for {txn.kind}.")))
+            else:
+                runnable.append(txn)
+        locked = rows_lock([target for txn in runnable for target in SETTLERS[txn.kind].lock_targets(txn)])
+        ordered = sorted(runnable, key=lambda t: t.created_at)
+        if len(ordered) == 1 and not given_up:
+            settled = _lone_settle(ordered[0], locked)
+        else:
+            settled = [(txn, outcome) for txn, outcome in _batch_settle(ordered, locked) if outcome is not None]
+        transactions_finish(given_up + settled)
+        finished = [txn for txn, _ in given_up + settled]
+        locked.flush()
+        db_transaction.on_commit(lambda: transactions_announce(finished), robust=True)
+    return finished
+
+
+class _LoneItemRaised(Exception):
+    """The only item of a settlement transaction raised in its settler."""
+
+
+def _lone_settle(txn: Transaction, locked: LockedRows) -> list[tuple[Transaction, Outcome]]:
+    """A batch of one (the common case below full load) needs no savepoint: if its settler
+    raises, the whole settlement transaction rolls back, which leaves the item claimed for a
+    retry exactly as the per-item savepoint of a larger batch would (two round trips less).
+    Database connection errors and deadlocks propagate unchanged, to the retries above."""
+    try:
+        return _kinds_settle([txn], locked)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as exc:
+        raise _LoneItemRaised(txn.id) from exc
+
+
+def _batch_settle(txns: list[Transaction], locked: LockedRows) -> list[tuple[Transaction, Outcome | None]]:
+    """Fast path: the whole batch in one savepoint (two round trips, not two per item), each
+    kind through its settler's `settle_batch` when it has one. If anything raises, that
+    savepoint and the in-memory rows are rolled back and the batch is replayed one item at a
+    time, each in its own savepoint, so only the bad item is left for a retry."""
+    before = locked.snapshot()
+    try:
+        with db_transaction.atomic():
+            return _kinds_settle(txns, locked)
+    except Exception:
+        locked.restore(before)
+    return [(txn, _settle_one(txn, locked, lambda: SETTLERS[txn.kind].settle(txn, locked))) for txn in txns]
+
+
+def _kinds_settle(txns: list[Transaction], locked: LockedRows) -> list[tuple[Transaction, Outcome]]:
+    """Kind by kind (kinds share no rows that order could matter for, except budgets, where
+    any serial order of concurrent requests is a valid one), in arrival order within a kind."""
+    outcomes: dict[UUID, Outcome] = {}
+    for kind, group in groupby(sorted(txns, key=lambda t: t.kind), key=lambda t: t.kind):
+        group = list(group)
+        settler = SETTLERS[kind]
+        settle_batch = getattr(settler, "settle_batch", None)
+        results = settle_batch(group, locked) if settle_batch else [settler.settle(txn, locked) for txn in group]
+        outcomes.update(zip((txn.id for txn in group), results, strict=True))
+    return [(txn, outcomes[txn.id]) for txn in txns]
+
+
+def _settle_one(txn: Transaction, locked: LockedRows, settle) -> Outcome | None:
+    """One item of a batch in its own savepoint: a bug in one item rolls back that item
+    only; it stays PROCESSING and is retried (then given up after the attempt limit)."""
+    before = locked.snapshot()
+    try:
+        with db_transaction.atomic():
+            return settle()
+    except Exception:
+        logger.exception("settling %s (%s) raised; it will be retried", txn.id, txn.kind)
+        locked.restore(before)
+        return None
+
+
+def transactions_finish(items: list[tuple[Transaction, Outcome]]) -> None:
+    """The one way an outcome becomes a row: each transaction SUCCEEDED or FAILED with the
+    outcome's code, message and result, settled now, in one statement for the lot. The
+    instances are updated to match."""
+    now = timezone.now()
+    for txn, outcome in items:
+        transaction_transition(txn, Transaction.Status.SUCCEEDED if outcome.succeeded else Transaction.Status.FAILED)
+        txn.failure_code = outcome.failure_code
+        txn.failure_message = outcome.failure_message[:255]
+        txn.result = outcome.result
+        txn.settled_at = txn.updated_at = now
+    sql.transactions_finish_write([txn for txn, _ in items], now=now)
+
+
+def transaction_transition(txn: Transaction, target: str) -> None:
+    if target not in Transaction.ALLOWED_TRANSITIONS[txn.status]:
+        raise ValueError(f"illegal transition {txn.status} -> {target} for {txn.id}")
+    txn.status = target
+
+
+def transactions_announce(txns: list[Transaction]) -> None:
+    """After commit only: statuses to Redis (and pub/sub for long-polls), then the signal,
+    once for the batch."""
+    if not txns:
+        return
+    statuses_publish(transaction_status_payload(t) for t in txns)
+    transactions_finished.send_robust(sender=Transaction, transactions=txns)
+
