@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, connection
+from django.db import IntegrityError
 from django.db import transaction as db_transaction
 from django.db.models import Model
 from django.utils import timezone
@@ -16,8 +16,8 @@ from accounts.models import Account, CustomerProfile, LedgerEntry, LocationChang
 from accounts.locks import account_for_update
 from accounts.money import MAX_AMOUNT, money_quantize
 from accounts.selectors import account_get
+from accounts.sql import account_balance_set_with_ledger_entry
 from kernel.errors import ApiError, ConflictError, NotPermitted
-from kernel.prepared_sql import prepared_cursor
 
 
 class AdjustmentRefused(ConflictError):
@@ -51,17 +51,6 @@ class SegmentRefused(ApiError):
 LOCATION_FIELDS = ("latitude", "longitude")
 
 
-_LEDGER_WRITE_SQL = f"""
-WITH account AS (
-    UPDATE {Account._meta.db_table} SET balance = %(balance)s, updated_at = %(now)s WHERE id = %(account)s RETURNING id
-)
-INSERT INTO {LedgerEntry._meta.db_table} (account_id, amount, balance_after, reason, transaction_id, description,
-                                           created_at)
-SELECT account.id, %(amount)s, %(balance)s, %(reason)s, %(transaction)s::uuid, %(description)s, %(now)s FROM account
-RETURNING id
-"""
-
-
 def account_ledger_write(*, account: Account, amount: Decimal, reason: str, transaction_id: UUID | None,
                          description: str = "") -> LedgerEntry:
     """Applies a signed amount to an account that the caller holds locked, and records it.
@@ -71,15 +60,9 @@ def account_ledger_write(*, account: Account, amount: Decimal, reason: str, tran
     amount = money_quantize(amount, account.currency)
     balance = money_quantize(account.balance + amount, account.currency)
     now = timezone.now()
-    with prepared_cursor() as cursor:
-        cursor.execute(_LEDGER_WRITE_SQL, {"balance": balance, "now": now, "account": account.pk, "amount": amount,
-                                           "reason": reason, "transaction": transaction_id,
-                                           "description": description})
-        (entry_id,) = cursor.fetchone()
+    entry = account_balance_set_with_ledger_entry(account=account, balance=balance, amount=amount, reason=reason,
+                                                  transaction_id=transaction_id, description=description, now=now)
     account.balance, account.updated_at = balance, now
-    entry = LedgerEntry(id=entry_id, account=account, amount=amount, balance_after=balance, reason=reason,
-                        transaction_id=transaction_id, description=description, created_at=now)
-    entry._state.adding, entry._state.db = False, connection.alias
     return entry
 
 

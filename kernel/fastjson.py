@@ -1,6 +1,6 @@
 """JSON encoding for the hot paths, where a settlement batch encodes hundreds of small dicts
-(statuses, finished rows, redemption rows): orjson, about 14x faster than the standard
-library's json.dumps on a status payload (5.1 vs 0.36 us here). It encodes the same data
+(statuses, finished rows, redemption rows): orjson, an order of magnitude faster than the
+standard library's json.dumps on a status payload. It encodes the same data
 as json.dumps(value, default=str), but compactly, with non-ASCII characters as UTF-8 rather
 than \\u escapes, and UUIDs and datetimes as their canonical and ISO 8601 strings without a
 str() first. Not for anything hashed or compared byte for byte with what json.dumps wrote

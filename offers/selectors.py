@@ -5,8 +5,8 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from kernel.prepared_sql import model_columns, prepared_instances
 from offers.models import Offer, Subscription
+from offers.sql import offers_read
 
 
 def offer_list(*, category: str | None = None, include_inactive: bool = False) -> QuerySet[Offer]:
@@ -52,14 +52,8 @@ def offer_quote_forget(offer_id: int) -> None:
     _offers_quoted.pop(offer_id, None)
 
 
-# What Offer.objects.filter(pk__in=...) sends, written once and prepared: settlement re-reads
-# the offer of every activation, and compiling that queryset cost more than running it,
-# planning it about as much again (docs/PERFORMANCE.md).
-_OFFERS_SETTLEMENT_READ_SQL = f"SELECT {model_columns(Offer)} FROM {Offer._meta.db_table} WHERE id = ANY(%s)"
-
-
 def offers_for_settlement(offer_ids) -> dict[int, Offer]:
     """The offers as they are now (no cache), for settlement to re-check, in one statement for
     a whole batch: those that exist, by id."""
     ids = sorted({int(offer_id) for offer_id in offer_ids})
-    return {offer.id: offer for offer in prepared_instances(Offer, _OFFERS_SETTLEMENT_READ_SQL, [ids])}
+    return {offer.id: offer for offer in offers_read(ids)}

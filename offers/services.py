@@ -2,12 +2,11 @@
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from django.db import connection
 from django.utils import timezone
 
 from activation.services import Accepted, transaction_accept
-from kernel.prepared_sql import prepared_cursor
 from offers.models import Offer, Subscription
+from offers.sql import subscription_extend_or_create_returning, subscription_extend_returning
 
 KIND_OFFER_ACTIVATION = "offer_activation"
 KIND_OFFER_RENEWAL = "offer_renewal"
@@ -33,26 +32,9 @@ def offer_renewal_request(*, user_id: int, subscription: Subscription, idempoten
                               amount=offer.price, currency=offer.currency, idempotency_key=idempotency_key)
 
 
-# The one subscription-extension rule: a period is added to the later of the current end
-# and now (an activation, a renewal and the upsert below all extend by it; a reversal takes
-# exactly one period back off).
-_EXTENDED_END_SQL = "GREATEST({end}, %(now)s) + %(period)s"
-
-_SUBSCRIPTION_EXTEND_OR_CREATE_SQL = f"""
-INSERT INTO {Subscription._meta.db_table} AS s (user_id, offer_id, status, started_at, expires_at, auto_renew,
-                                                created_by_transaction_id, updated_at)
-VALUES (%(user)s, %(offer)s, 'active', %(now)s, %(now)s + %(period)s, false, %(transaction)s, %(now)s)
-ON CONFLICT (user_id, offer_id) WHERE status = 'active'
-DO UPDATE SET expires_at = {_EXTENDED_END_SQL.format(end="s.expires_at")}, updated_at = %(now)s
-RETURNING id, status, started_at, expires_at, auto_renew, created_by_transaction_id
-"""
-
-_SUBSCRIPTION_RENEW_SQL = f"""
-UPDATE {Subscription._meta.db_table} AS s
-   SET expires_at = {_EXTENDED_END_SQL.format(end="s.expires_at")}, status = 'active', updated_at = %(now)s
- WHERE s.id = %(subscription)s
-RETURNING expires_at
-"""
+def offer_period(offer: Offer) -> timedelta:
+    """What one activation or renewal of `offer` adds to a subscription (offers.sql holds how)."""
+    return timedelta(days=offer.validity_days)
 
 
 def subscription_extend_or_create(*, user_id: int, offer: Offer, transaction_id: UUID,
@@ -60,26 +42,15 @@ def subscription_extend_or_create(*, user_id: int, offer: Offer, transaction_id:
     """Called by settlement with the account locked. Activating an offer the customer
     already has adds its validity to the end of the current period. One statement: the
     one-active-subscription-per-offer constraint decides between insert and extend."""
-    now = now or timezone.now()
-    with prepared_cursor() as cursor:
-        cursor.execute(_SUBSCRIPTION_EXTEND_OR_CREATE_SQL, {"user": user_id, "offer": offer.id, "now": now,
-                                                            "period": timedelta(days=offer.validity_days),
-                                                            "transaction": transaction_id})
-        pk, status, started_at, expires_at, auto_renew, created_by = cursor.fetchone()
-    subscription = Subscription(id=pk, user_id=user_id, offer=offer, status=status, started_at=started_at,
-                                expires_at=expires_at, auto_renew=auto_renew, created_by_transaction_id=created_by,
-                                updated_at=now)
-    subscription._state.adding, subscription._state.db = False, connection.alias
-    return subscription
+    return subscription_extend_or_create_returning(user_id=user_id, offer=offer, period=offer_period(offer),
+                                                   transaction_id=transaction_id, now=now or timezone.now())
 
 
 def subscription_renew(*, subscription: Subscription, now: datetime | None = None) -> Subscription:
     """With the owner's account locked: one more period, by the same rule as an activation."""
     now = now or timezone.now()
-    with prepared_cursor() as cursor:
-        cursor.execute(_SUBSCRIPTION_RENEW_SQL, {"subscription": subscription.id, "now": now,
-                                                 "period": timedelta(days=subscription.offer.validity_days)})
-        (subscription.expires_at,) = cursor.fetchone()
+    subscription.expires_at = subscription_extend_returning(subscription_id=subscription.id,
+                                                            period=offer_period(subscription.offer), now=now)
     subscription.status, subscription.updated_at = Subscription.Status.ACTIVE, now
     return subscription
 
@@ -92,8 +63,7 @@ def subscription_period_take_back(*, subscription_id: int, period_end: datetime,
     subscription left with nothing to run is cancelled."""
     now = now or timezone.now()
     subscription = Subscription.objects.select_related("offer").get(pk=subscription_id)
-    period = timedelta(days=subscription.offer.validity_days)
-    subscription.expires_at -= min(max(period_end - now, timedelta(0)), period)
+    subscription.expires_at -= min(max(period_end - now, timedelta(0)), offer_period(subscription.offer))
     if subscription.expires_at <= now and subscription.status == Subscription.Status.ACTIVE:
         subscription.status = Subscription.Status.CANCELLED
     subscription.save(update_fields=["expires_at", "status", "updated_at"])

@@ -2,11 +2,12 @@
 
 django_prometheus's cursor wrapper looks up its metrics' labelled children on every
 statement (`labels()` takes a lock and builds a key, three times per statement) and builds a
-timer and an exception counter per call: 12-26 µs per statement measured, a third to half
-of a prepared statement's round trip to PostgreSQL (~41 µs) (docs/PERFORMANCE.md, run 14). This backend
-counts the same series with the same labels (django_db_execute_total,
-django_db_execute_many_total, django_db_query_duration_seconds, django_db_errors_total) with
-the children looked up once per cursor class; everything else is django_prometheus's
+timer and an exception counter per call: 12-26 µs per statement, a third to half of a
+prepared statement's ~41 µs round trip to PostgreSQL; this backend's lookups cost 1-2 µs
+(docs/PERFORMANCE.md#query-metrics-backend). This backend counts the same series
+with the same labels (django_db_execute_total, django_db_execute_many_total,
+django_db_query_duration_seconds, django_db_errors_total) with the children looked up once
+per cursor class; everything else is django_prometheus's
 PostgreSQL backend (new connections and their errors are counted there)."""
 from __future__ import annotations
 

@@ -11,9 +11,8 @@ from redis.exceptions import RedisError
 
 from activation.services import Accepted, transaction_accept
 from kernel.errors import ConflictError
-from kernel.fastjson import json_text
-from kernel.prepared_sql import prepared_cursor
 from offers.campaigns.models import Campaign, CampaignRedemption
+from offers.campaigns.sql import campaign_redemptions_insert_returning
 from offers.codes.rules import CodeRefusal, discount_code_refusal
 from offers.codes.selectors import discount_codes_for_checkout
 from offers.codes.services import discount_code_release, discount_codes_use
@@ -242,32 +241,15 @@ def campaign_redemptions_settle(*, requests: list[RedemptionRequest], locked) ->
     return decisions
 
 
-_REDEMPTIONS_INSERT_SQL = f"""
-INSERT INTO {CampaignRedemption._meta.db_table}
-       (campaign_id, user_id, transaction_id, amount, base_value, cart_value, delivery_charge, currency,
-        order_reference, local_day, created_at, reversal_keeps_daily_use)
-SELECT r.campaign_id, r.user_id, r.transaction_id, r.amount, r.base_value, r.cart_value, r.delivery_charge,
-       r.currency, r.order_reference, r.local_day, %(now)s, false
-  FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(campaign_id integer, user_id integer, transaction_id uuid,
-                                                 amount numeric, base_value numeric, cart_value numeric,
-                                                 delivery_charge numeric, currency text, order_reference text,
-                                                 local_day date)
-RETURNING id, transaction_id, campaign_id
-"""
-
-
 def _redemptions_insert(redemptions: list[RedemptionGranted], *, now: datetime) -> None:
-    """One INSERT for a batch; the rows travel as one JSON parameter (much cheaper to build
-    than the ORM's bulk_create parameters). Sets each record's id."""
+    """One INSERT for a batch (offers.campaigns.sql). Sets each record's id."""
     if not redemptions:
         return
     rows = [{"campaign_id": r.campaign.id, "user_id": r.user_id, "transaction_id": r.transaction_id,
              "amount": str(r.amount), "base_value": str(r.base_value), "cart_value": str(r.cart.cart_value),
              "delivery_charge": str(r.cart.delivery_charge), "currency": r.cart.currency,
              "order_reference": r.order_reference, "local_day": r.local_day.isoformat()} for r in redemptions]
-    with prepared_cursor() as cursor:
-        cursor.execute(_REDEMPTIONS_INSERT_SQL, {"now": now, "rows": json_text(rows)})
-        ids = {(transaction_id, campaign_id): pk for pk, transaction_id, campaign_id in cursor.fetchall()}
+    ids = campaign_redemptions_insert_returning(rows, now=now)
     for redemption in redemptions:
         redemption.id = ids[(redemption.transaction_id, redemption.campaign.id)]
 

@@ -6,10 +6,21 @@ import pytest
 from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
-from activation.locks import _SETTLEABLE_LOCK_SQL
-from kernel.prepared_sql import model_columns, prepared_cursor, prepared_instances
+from django.core.exceptions import FieldDoesNotExist
+
+from activation.models import Transaction
+from kernel.prepared_sql import (column, columns, instance_loaded, model_columns, prepared_cursor, prepared_instances,
+                                 table)
 
 pytestmark = pytest.mark.django_db
+
+# A lock as the settlement path takes one (any prepared statement would do).
+_SETTLEABLE_LOCK_SQL = f"""
+SELECT {column(Transaction, "id")} FROM {table(Transaction)}
+ WHERE {column(Transaction, "id")} = ANY(%s) AND {column(Transaction, "status")} IN ('PENDING', 'PROCESSING')
+ ORDER BY {column(Transaction, "id")}
+   FOR NO KEY UPDATE
+"""
 
 
 def _prepared_statements() -> set[str]:
@@ -80,3 +91,30 @@ def test_prepared_instances_load_as_the_orm_loads_them():
             assert type(getattr(instance, field.attname)) is type(getattr(orm, field.attname)), field.name
         assert instance._state.adding is False and instance._state.db == "default"
     assert offers_for_settlement([offer.id + 1000]) == {}
+
+
+def test_names_come_from_the_model_and_an_unknown_field_is_refused():
+    from accounts.models import LedgerEntry
+
+    assert table(LedgerEntry) == LedgerEntry._meta.db_table
+    assert columns(LedgerEntry, "account", "amount") == "account_id, amount"
+    with pytest.raises(FieldDoesNotExist):
+        column(LedgerEntry, "acount")
+
+
+def test_an_instance_loaded_from_returned_values_is_saved_and_defers_what_was_not_given():
+    # given: an offer in the database
+    from offers.models import Offer
+    from tests.factories import OfferFactory
+
+    offer = OfferFactory()
+
+    # when: built from some of its values, as a statement returned them
+    loaded = instance_loaded(Offer, id=offer.id, price=offer.price, currency=offer.currency)
+
+    # then: as the ORM loads a row (saved, default database), the rest read on use
+    assert loaded._state.adding is False and loaded._state.db == "default"
+    assert loaded.get_deferred_fields() == {f.attname for f in Offer._meta.concrete_fields} - {"id", "price", "currency"}
+    assert loaded.name == offer.name
+    with pytest.raises(TypeError):
+        instance_loaded(Offer, id=offer.id, nonsense=1)

@@ -1,0 +1,61 @@
+"""accounts/sql.py writes what the ORM would: the same rows, and instances loaded as the ORM
+loads them."""
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import Account, LedgerEntry
+from accounts.sql import account_balance_set_with_ledger_entry
+from tests.factories import customer
+
+pytestmark = pytest.mark.django_db
+
+
+def _fields(instance, *, leave_out=()) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields
+            if field.attname not in leave_out}
+
+
+def test_the_ledger_write_sets_the_balance_and_inserts_the_row_the_orm_would():
+    # given: two accounts with the same balance, and one debit for each
+    raw_account = Account.objects.get(user=customer(balance="30.00"))
+    orm_account = Account.objects.get(user=customer(balance="30.00"))
+    now, transaction_id = timezone.now(), uuid.uuid4()
+    debit = {"amount": Decimal("-12.50"), "balance_after": Decimal("17.50"), "reason": LedgerEntry.Reason.DEBIT,
+             "transaction_id": transaction_id, "description": "offer 7"}
+
+    # when: one is written by the statement, the other by the ORM
+    entry = account_balance_set_with_ledger_entry(account=raw_account, balance=debit["balance_after"],
+                                                  amount=debit["amount"], reason=debit["reason"],
+                                                  transaction_id=transaction_id, description=debit["description"],
+                                                  now=now)
+    Account.objects.filter(pk=orm_account.pk).update(balance=debit["balance_after"], updated_at=now)
+    orm_entry = LedgerEntry.objects.create(account=orm_account, **debit)
+
+    # then: the same account and ledger rows, but for the account they belong to
+    raw_account.refresh_from_db(), orm_account.refresh_from_db()
+    assert _fields(raw_account, leave_out=("id", "user_id")) == _fields(orm_account, leave_out=("id", "user_id"))
+    stored = LedgerEntry.objects.get(pk=entry.pk)
+    leave_out = ("id", "account_id", "created_at")
+    assert _fields(stored, leave_out=leave_out) == _fields(orm_entry, leave_out=leave_out)
+    assert (stored.account_id, stored.created_at) == (raw_account.pk, now)
+
+
+def test_the_ledger_row_returned_is_the_row_stored_and_knows_it_is_saved():
+    # given
+    account = Account.objects.get(user=customer(balance="5.00"))
+    now = timezone.now()
+
+    # when: a top-up without a transaction
+    entry = account_balance_set_with_ledger_entry(account=account, balance=Decimal("8.00"), amount=Decimal("3.00"),
+                                                  reason=LedgerEntry.Reason.TOP_UP, transaction_id=None,
+                                                  description="top-up", now=now)
+
+    # then: field for field (and type for type) what the ORM reads back; saved, on its account
+    stored = LedgerEntry.objects.get(pk=entry.pk)
+    for field in LedgerEntry._meta.concrete_fields:
+        assert getattr(entry, field.attname) == getattr(stored, field.attname), field.name
+    assert entry._state.adding is False and entry._state.db == "default"
+    assert entry.account is account
