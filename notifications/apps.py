@@ -1,8 +1,4 @@
-import logging
-
 from django.apps import AppConfig
-
-logger = logging.getLogger(__name__)
 
 
 class NotificationsConfig(AppConfig):
@@ -34,9 +30,6 @@ def _flash_promo_started(sender, promo_id, user_ids, **kwargs) -> None:
 
 
 def _flash_reservation_completed(sender, reservation_id, **kwargs) -> None:
-    from notifications.tasks import flash_reservation_completed_notify_task
+    from kernel.tasks import task_publish
 
-    try:
-        flash_reservation_completed_notify_task.delay(str(reservation_id))
-    except Exception as exc:
-        logger.warning("could not enqueue completion notice of reservation %s: %r", reservation_id, exc)
+    task_publish("notifications.tasks.flash_reservation_completed_notify_task", args=[str(reservation_id)])

@@ -5,19 +5,19 @@ from __future__ import annotations
 import logging
 import smtplib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction as db_transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from kernel.backoff import exponential_backoff_seconds
+from kernel.outbox import Claim, Delivery, Outbox
 from notifications.models import Notification
 from notifications.reasons import failure_reason
 
@@ -98,25 +98,11 @@ def notifications_send(*, kind: str, events: list[Event]) -> int:
         created = Notification.objects.bulk_create(rows, ignore_conflicts=True)
         email_ids = list(Notification.objects.filter(dedupe_key__in=email_keys, status=Notification.Status.QUEUED,
                                                      attempts=0).values_list("pk", flat=True))
-        db_transaction.on_commit(lambda: [notification_enqueue(notification_id=i) for i in email_ids], robust=True)
+        db_transaction.on_commit(lambda: [email_outbox.enqueue(i) for i in email_ids], robust=True)
     return len(created)
 
 
 # --- email delivery ---------------------------------------------------------------------------
-
-def notification_enqueue(*, notification_id: int, countdown: float = 0) -> None:
-    from notifications.tasks import notification_deliver_task
-
-    try:
-        notification_deliver_task.apply_async(args=[str(notification_id)], countdown=countdown)
-    except Exception as exc:  # broker down: the notifications sweeper enqueues it later
-        logger.warning("could not enqueue notification %s: %r", notification_id, exc)
-
-
-def notification_backoff_seconds(*, attempts: int) -> float:
-    return exponential_backoff_seconds(attempts=attempts, base=settings.NOTIFICATION_BACKOFF_BASE_SECONDS,
-                                       cap=settings.NOTIFICATION_BACKOFF_MAX_SECONDS)
-
 
 def smtp_error_is_transient(exc: BaseException) -> bool:
     """Connection trouble and 4xx replies are worth retrying; 5xx replies are final."""
@@ -128,70 +114,87 @@ def smtp_error_is_transient(exc: BaseException) -> bool:
 
 
 @dataclass(frozen=True)
-class DeliveryResult:
-    notification: Notification
-    retry_in: float | None = None
+class EmailAttemptResult:
+    error: str
+    transient: bool
 
 
-def notification_deliver(*, notification_id: int) -> DeliveryResult:
-    """One attempt. Claims the row with one conditional UPDATE (queued, due, not leased),
-    sends with no transaction or lock open, then records the outcome. A duplicate message
-    or a second run finds nothing to claim and sends nothing."""
-    now = timezone.now()
-    lease = timedelta(seconds=settings.EMAIL_TIMEOUT * 3 + 30)
-    claimed = (Notification.objects
-               .filter(pk=notification_id, channel=Notification.Channel.EMAIL, status=Notification.Status.QUEUED,
-                       next_attempt_at__lte=now + timedelta(milliseconds=50))
-               .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
-               .update(leased_until=now + lease, attempts=F("attempts") + 1))
-    notification = Notification.objects.select_related("user").get(pk=notification_id)
-    if not claimed:  # done, in flight elsewhere, or early: an early message comes back when it is due
-        early = (notification.status == Notification.Status.QUEUED and notification.next_attempt_at > now
-                 and not (notification.leased_until and notification.leased_until > now))
-        return DeliveryResult(notification=notification,
-                              retry_in=(notification.next_attempt_at - now).total_seconds() if early else None)
-    error, transient = "", False
-    try:
-        message = EmailMultiAlternatives(subject=notification.subject, body=notification.body,
-                                         from_email=settings.DEFAULT_FROM_EMAIL, to=[notification.user.email])
-        if notification.body_html:
-            message.attach_alternative(notification.body_html, "text/html")
-        message.send(fail_silently=False)
-    except (smtplib.SMTPException, OSError) as exc:  # anything else is a bug: the lease lapses, the sweeper retries
-        error, transient = f"{type(exc).__name__}: {exc}"[:500], smtp_error_is_transient(exc)
-    return _notification_attempt_record(notification=notification, error=error, transient=transient)
+class EmailOutbox(Outbox[Notification]):
+    """Emails: claimed with one conditional UPDATE (queued, due, not leased; the attempt
+    counted at the claim), sent by SMTP, retried on transient errors up to
+    NOTIFICATION_MAX_ATTEMPTS."""
+
+    model = Notification
+    task_name = "notifications.tasks.notification_deliver_task"
+    backoff_base_setting = "NOTIFICATION_BACKOFF_BASE_SECONDS"
+    backoff_cap_setting = "NOTIFICATION_BACKOFF_MAX_SECONDS"
+
+    def claim(self, pk: int) -> Claim[Notification]:
+        now = timezone.now()
+        lease = timedelta(seconds=settings.EMAIL_TIMEOUT * 3 + 30)
+        claimed = (Notification.objects
+                   .filter(pk=pk, channel=Notification.Channel.EMAIL, status=Notification.Status.QUEUED,
+                           next_attempt_at__lte=now + timedelta(milliseconds=50))
+                   .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+                   .update(leased_until=now + lease, attempts=F("attempts") + 1))
+        notification = Notification.objects.select_related("user").get(pk=pk)
+        if not claimed:  # done, in flight elsewhere, or early: an early message comes back when it is due
+            early = (notification.status == Notification.Status.QUEUED and notification.next_attempt_at > now
+                     and not (notification.leased_until and notification.leased_until > now))
+            return Claim(row=notification, claimed=False,
+                         retry_in=(notification.next_attempt_at - now).total_seconds() if early else None)
+        return Claim(row=notification, claimed=True)
+
+    def attempt(self, notification: Notification) -> EmailAttemptResult:
+        try:
+            message = EmailMultiAlternatives(subject=notification.subject, body=notification.body,
+                                             from_email=settings.DEFAULT_FROM_EMAIL, to=[notification.user.email])
+            if notification.body_html:
+                message.attach_alternative(notification.body_html, "text/html")
+            message.send(fail_silently=False)
+        except (smtplib.SMTPException, OSError) as exc:  # anything else is a bug: the lease lapses, the sweeper retries
+            return EmailAttemptResult(error=f"{type(exc).__name__}: {exc}"[:500],
+                                      transient=smtp_error_is_transient(exc))
+        return EmailAttemptResult(error="", transient=False)
+
+    def record(self, notification: Notification, attempt: EmailAttemptResult) -> Delivery[Notification]:
+        error, transient = attempt.error, attempt.transient
+        now = timezone.now()
+        fields: dict = {"leased_until": None, "last_error": error}
+        retry_in = None
+        if not error:
+            fields.update(status=Notification.Status.SENT, sent_at=now)
+        elif transient and notification.attempts < settings.NOTIFICATION_MAX_ATTEMPTS:
+            retry_in = self.backoff_seconds(attempts=notification.attempts)
+            fields.update(next_attempt_at=now + timedelta(seconds=retry_in))
+        else:
+            fields.update(status=Notification.Status.FAILED)
+            if error and transient:
+                fields["last_error"] = f"gave up after {notification.attempts} attempts: {error}"[:500]
+        Notification.objects.filter(pk=notification.pk).update(**fields)
+        notification.refresh_from_db()
+        if error:
+            logger.warning("notification %s attempt %s failed: %s", notification.pk, notification.attempts, error)
+        return Delivery(row=notification, retry_in=retry_in)
+
+    def due(self, *, now: datetime, before: datetime) -> QuerySet:
+        return (Notification.objects.filter(channel=Notification.Channel.EMAIL, status=Notification.Status.QUEUED,
+                                            next_attempt_at__lte=before)
+                .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now)))
 
 
-def _notification_attempt_record(*, notification: Notification, error: str, transient: bool) -> DeliveryResult:
-    now = timezone.now()
-    fields: dict = {"leased_until": None, "last_error": error}
-    retry_in = None
-    if not error:
-        fields.update(status=Notification.Status.SENT, sent_at=now)
-    elif transient and notification.attempts < settings.NOTIFICATION_MAX_ATTEMPTS:
-        retry_in = notification_backoff_seconds(attempts=notification.attempts)
-        fields.update(next_attempt_at=now + timedelta(seconds=retry_in))
-    else:
-        fields.update(status=Notification.Status.FAILED)
-        if error and transient:
-            fields["last_error"] = f"gave up after {notification.attempts} attempts: {error}"[:500]
-    Notification.objects.filter(pk=notification.pk).update(**fields)
-    notification.refresh_from_db()
-    if error:
-        logger.warning("notification %s attempt %s failed: %s", notification.pk, notification.attempts, error)
-    return DeliveryResult(notification=notification, retry_in=retry_in)
+email_outbox = EmailOutbox()
+
+
+def notification_deliver(*, notification_id: int) -> Delivery[Notification]:
+    """One attempt (kernel.outbox): a duplicate message or a second run finds nothing to
+    claim and sends nothing; an early one comes back when it is due."""
+    return email_outbox.deliver(notification_id)
 
 
 def notifications_sweep(*, stale_after_seconds: int = 60, limit: int = 1000) -> int:
     """Beat: re-enqueues due emails whose message was lost (broker down, worker killed)."""
-    now = timezone.now()
-    due = list(Notification.objects.filter(channel=Notification.Channel.EMAIL, status=Notification.Status.QUEUED,
-                                           next_attempt_at__lte=now - timedelta(seconds=stale_after_seconds))
-               .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
-               .order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
-    for notification_id in due:
-        notification_enqueue(notification_id=notification_id)
-    return len(due)
+    return email_outbox.sweep(overdue_after=timedelta(seconds=stale_after_seconds), limit=limit)
 
 
 # --- inbox ------------------------------------------------------------------------------------

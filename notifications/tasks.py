@@ -1,29 +1,20 @@
 """Thin tasks on the notifications queue: ids in, one service call. acks_late: every
 service here is idempotent (dedupe keys, conditional claims)."""
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 from redis import RedisError
 
-_RETRY = dict(autoretry_for=(OperationalError, InterfaceError), retry_backoff=1, retry_backoff_max=60,
-              retry_jitter=True, max_retries=10)
+from kernel.tasks import DATABASE_RETRY_POLICY
 
 
-@shared_task(acks_late=True, **_RETRY)
+@shared_task(acks_late=True, **DATABASE_RETRY_POLICY)
 def notification_deliver_task(notification_id: str) -> str:
     """One attempt; an SMTP error worth retrying schedules the next one with backoff + jitter."""
-    from notifications.models import Notification
-    from notifications.services import notification_deliver, notification_enqueue
+    from notifications.services import email_outbox
 
-    try:
-        result = notification_deliver(notification_id=int(notification_id))
-    except Notification.DoesNotExist:
-        return "missing"
-    if result.retry_in is not None:
-        notification_enqueue(notification_id=result.notification.id, countdown=result.retry_in)
-    return result.notification.status
+    return email_outbox.run(int(notification_id))
 
 
-@shared_task(acks_late=True, **_RETRY)
+@shared_task(acks_late=True, **DATABASE_RETRY_POLICY)
 def transactions_notify_task(transaction_ids: list[str]) -> int:
     """The ids of finished transactions in a message of their own: what settlement sends when
     the queue (notifications.finished_queue) is unavailable. Each notification has its own
@@ -33,7 +24,8 @@ def transactions_notify_task(transaction_ids: list[str]) -> int:
     return transactions_notify(transaction_ids=transaction_ids)
 
 
-@shared_task(bind=True, acks_late=True, **{**_RETRY, "autoretry_for": (*_RETRY["autoretry_for"], RedisError)})
+@shared_task(bind=True, acks_late=True,
+             **{**DATABASE_RETRY_POLICY, "autoretry_for": (*DATABASE_RETRY_POLICY["autoretry_for"], RedisError)})
 def finished_transactions_notify_task(self) -> int:
     """Drains the queue of finished transactions (notifications.finished_queue). The message
     id names what this drain has taken, so a redelivered message finishes its own batch."""
@@ -42,7 +34,7 @@ def finished_transactions_notify_task(self) -> int:
     return finished_transactions_queue_drain(drain_id=self.request.id)
 
 
-@shared_task(acks_late=True, **_RETRY)
+@shared_task(acks_late=True, **DATABASE_RETRY_POLICY)
 def flash_reservation_completed_notify_task(reservation_id: str) -> int:
     from notifications.events import flash_reservation_completed_notify
 

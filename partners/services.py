@@ -9,7 +9,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from uuid import UUID
 
@@ -17,12 +17,13 @@ import requests
 from django.conf import settings
 from django.db import IntegrityError
 from django.db import transaction as db_transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from activation.models import Transaction
 from activation.services import Accepted, request_fingerprint, transaction_reverse
-from kernel.backoff import exponential_backoff_seconds
 from kernel.errors import IdempotencyInProgress, IdempotencyKeyReused
+from kernel.outbox import Claim, Delivery, Outbox
 from offers.models import Offer
 from offers.services import KIND_OFFER_ACTIVATION, offer_activation_request
 from partners.models import CallbackAttempt, CallbackDelivery, Partner, PartnerActivation, PartnerCustomerLink
@@ -225,22 +226,8 @@ def partner_callback_schedule(*, transaction: Transaction) -> CallbackDelivery |
                                                activation=activation, txn=transaction))
     except IntegrityError:  # announced twice (e.g. a signal resent): one event only
         return CallbackDelivery.objects.get(transaction_id=transaction.id, event_type=event_type)
-    db_transaction.on_commit(lambda: callback_enqueue(delivery_id=delivery.id), robust=True)
+    db_transaction.on_commit(lambda: callback_outbox.enqueue(delivery.id), robust=True)
     return delivery
-
-
-def callback_enqueue(*, delivery_id: UUID, countdown: float = 0) -> None:
-    from partners.tasks import partner_callback_deliver_task
-
-    try:
-        partner_callback_deliver_task.apply_async(args=[str(delivery_id)], countdown=countdown)
-    except Exception as exc:  # broker down: the callback sweeper enqueues it later
-        logger.warning("could not enqueue callback %s: %r", delivery_id, exc)
-
-
-def callback_backoff_seconds(*, attempts: int) -> float:
-    return exponential_backoff_seconds(attempts=attempts, base=settings.PARTNER_CALLBACK_BACKOFF_BASE_SECONDS,
-                                       cap=settings.PARTNER_CALLBACK_BACKOFF_MAX_SECONDS)
 
 
 def _is_retryable_status(status_code: int) -> bool:
@@ -248,40 +235,90 @@ def _is_retryable_status(status_code: int) -> bool:
 
 
 @dataclass(frozen=True)
-class DeliveryResult:
-    delivery: CallbackDelivery
-    retry_in: float | None = None  # seconds until the next attempt, when one is scheduled
+class CallbackAttemptResult:
+    status_code: int | None
+    error: str
+    duration_ms: int
 
 
-def callback_deliver(*, delivery_id: UUID) -> DeliveryResult:
-    """One delivery attempt. Claims a short lease on the delivery row (one short commit),
-    posts outside any transaction, then records the attempt and the next step."""
-    now = timezone.now()
-    lease = timedelta(seconds=settings.PARTNER_CALLBACK_CONNECT_TIMEOUT_SECONDS
-                      + settings.PARTNER_CALLBACK_READ_TIMEOUT_SECONDS + 10)
-    with db_transaction.atomic():
-        delivery = (CallbackDelivery.objects.select_for_update(skip_locked=True)
-                    .select_related("partner").filter(pk=delivery_id).first())
-        if delivery is None:  # gone, or another worker is recording an attempt right now
-            return DeliveryResult(delivery=CallbackDelivery.objects.get(pk=delivery_id))
-        if (delivery.status != CallbackDelivery.Status.PENDING
-                or (delivery.leased_until and delivery.leased_until > now)
-                or delivery.next_attempt_at > now + timedelta(seconds=1)):
-            return DeliveryResult(delivery=delivery)  # done, in flight elsewhere, or an early duplicate
-        delivery.leased_until = now + lease
-        delivery.save(update_fields=["leased_until", "updated_at"])
+class CallbackOutbox(Outbox[CallbackDelivery]):
+    """Partner callbacks: a delivery is leased for the longest a POST can take, posted
+    signed, and retried (5xx, 408, 429, network errors) until its retry window closes."""
 
-    status_code, error, started = None, "", time.monotonic()
-    try:
-        callback_url_check(url=delivery.url)
-        response = _callback_post(delivery)
-        status_code = response.status_code
-    except CallbackUrlRefused as exc:
-        error = f"refused: {exc}"
-    except requests.RequestException as exc:
-        error = f"{type(exc).__name__}: {exc}"[:255]
-    duration_ms = int((time.monotonic() - started) * 1000)
-    return _callback_attempt_record(delivery=delivery, status_code=status_code, error=error, duration_ms=duration_ms)
+    model = CallbackDelivery
+    task_name = "partners.tasks.partner_callback_deliver_task"
+    backoff_base_setting = "PARTNER_CALLBACK_BACKOFF_BASE_SECONDS"
+    backoff_cap_setting = "PARTNER_CALLBACK_BACKOFF_MAX_SECONDS"
+
+    def claim(self, pk: UUID) -> Claim[CallbackDelivery]:
+        """A short lease on the delivery row (one short commit)."""
+        now = timezone.now()
+        lease = timedelta(seconds=settings.PARTNER_CALLBACK_CONNECT_TIMEOUT_SECONDS
+                          + settings.PARTNER_CALLBACK_READ_TIMEOUT_SECONDS + 10)
+        with db_transaction.atomic():
+            delivery = (CallbackDelivery.objects.select_for_update(skip_locked=True)
+                        .select_related("partner").filter(pk=pk).first())
+            if delivery is None:  # gone, or another worker is recording an attempt right now
+                return Claim(row=CallbackDelivery.objects.get(pk=pk), claimed=False)
+            if (delivery.status != CallbackDelivery.Status.PENDING
+                    or (delivery.leased_until and delivery.leased_until > now)
+                    or delivery.next_attempt_at > now + timedelta(seconds=1)):
+                return Claim(row=delivery, claimed=False)  # done, in flight elsewhere, or an early duplicate
+            delivery.leased_until = now + lease
+            delivery.save(update_fields=["leased_until", "updated_at"])
+        return Claim(row=delivery, claimed=True)
+
+    def attempt(self, delivery: CallbackDelivery) -> CallbackAttemptResult:
+        status_code, error, started = None, "", time.monotonic()
+        try:
+            callback_url_check(url=delivery.url)
+            response = _callback_post(delivery)
+            status_code = response.status_code
+        except CallbackUrlRefused as exc:
+            error = f"refused: {exc}"
+        except requests.RequestException as exc:
+            error = f"{type(exc).__name__}: {exc}"[:255]
+        return CallbackAttemptResult(status_code=status_code, error=error,
+                                     duration_ms=int((time.monotonic() - started) * 1000))
+
+    def record(self, delivery: CallbackDelivery, attempt: CallbackAttemptResult) -> Delivery[CallbackDelivery]:
+        status_code, error = attempt.status_code, attempt.error
+        now = timezone.now()
+        retry_in = None
+        with db_transaction.atomic():
+            delivery = CallbackDelivery.objects.select_for_update().select_related("partner").get(pk=delivery.pk)
+            CallbackAttempt.objects.create(delivery=delivery, attempted_at=now, status_code=status_code,
+                                           error=error[:255], duration_ms=attempt.duration_ms)
+            delivery.attempts_count += 1
+            delivery.leased_until = None
+            if status_code is not None and 200 <= status_code < 300:
+                delivery.status = CallbackDelivery.Status.DELIVERED
+                delivery.delivered_at = now
+                delivery.last_error = ""
+            else:
+                delivery.last_error = (error or f"HTTP {status_code}")[:255]
+                retryable = (status_code is None and not error.startswith("refused")) or (
+                    status_code is not None and _is_retryable_status(status_code))
+                delay = self.backoff_seconds(attempts=delivery.attempts_count)
+                if retryable and now + timedelta(seconds=delay) <= delivery.retry_until:
+                    delivery.next_attempt_at = now + timedelta(seconds=delay)
+                    retry_in = delay
+                else:
+                    delivery.status = CallbackDelivery.Status.FAILED
+            delivery.save(update_fields=["attempts_count", "leased_until", "status", "delivered_at", "last_error",
+                                         "next_attempt_at", "updated_at"])
+        return Delivery(row=delivery, retry_in=retry_in)
+
+    def due(self, *, now: datetime, before: datetime) -> QuerySet:
+        return CallbackDelivery.objects.filter(status=CallbackDelivery.Status.PENDING, next_attempt_at__lte=before)
+
+
+callback_outbox = CallbackOutbox()
+
+
+def callback_deliver(*, delivery_id: UUID) -> Delivery[CallbackDelivery]:
+    """One delivery attempt: lease, post outside any transaction, record (kernel.outbox)."""
+    return callback_outbox.deliver(delivery_id)
 
 
 def _callback_post(delivery: CallbackDelivery) -> requests.Response:
@@ -299,35 +336,6 @@ def _callback_post(delivery: CallbackDelivery) -> requests.Response:
                                   settings.PARTNER_CALLBACK_READ_TIMEOUT_SECONDS))
 
 
-def _callback_attempt_record(*, delivery: CallbackDelivery, status_code: int | None, error: str,
-                             duration_ms: int) -> DeliveryResult:
-    now = timezone.now()
-    retry_in = None
-    with db_transaction.atomic():
-        delivery = CallbackDelivery.objects.select_for_update().select_related("partner").get(pk=delivery.pk)
-        CallbackAttempt.objects.create(delivery=delivery, attempted_at=now, status_code=status_code,
-                                       error=error[:255], duration_ms=duration_ms)
-        delivery.attempts_count += 1
-        delivery.leased_until = None
-        if status_code is not None and 200 <= status_code < 300:
-            delivery.status = CallbackDelivery.Status.DELIVERED
-            delivery.delivered_at = now
-            delivery.last_error = ""
-        else:
-            delivery.last_error = (error or f"HTTP {status_code}")[:255]
-            retryable = (status_code is None and not error.startswith("refused")) or (
-                status_code is not None and _is_retryable_status(status_code))
-            delay = callback_backoff_seconds(attempts=delivery.attempts_count)
-            if retryable and now + timedelta(seconds=delay) <= delivery.retry_until:
-                delivery.next_attempt_at = now + timedelta(seconds=delay)
-                retry_in = delay
-            else:
-                delivery.status = CallbackDelivery.Status.FAILED
-        delivery.save(update_fields=["attempts_count", "leased_until", "status", "delivered_at", "last_error",
-                                     "next_attempt_at", "updated_at"])
-    return DeliveryResult(delivery=delivery, retry_in=retry_in)
-
-
 def callback_redeliver(*, delivery: CallbackDelivery) -> CallbackDelivery:
     """Operator action: deliver the same event (same event id) again, now."""
     with db_transaction.atomic():
@@ -337,16 +345,11 @@ def callback_redeliver(*, delivery: CallbackDelivery) -> CallbackDelivery:
         delivery.leased_until = None
         delivery.retry_until = timezone.now() + timedelta(seconds=settings.PARTNER_CALLBACK_RETRY_WINDOW_SECONDS)
         delivery.save(update_fields=["status", "next_attempt_at", "leased_until", "retry_until", "updated_at"])
-        db_transaction.on_commit(lambda: callback_enqueue(delivery_id=delivery.id), robust=True)
+        db_transaction.on_commit(lambda: callback_outbox.enqueue(delivery.id), robust=True)
     return delivery
 
 
 def partner_callbacks_sweep(*, overdue_after: timedelta = timedelta(minutes=2), limit: int = 1000) -> int:
     """Re-enqueues pending deliveries whose next attempt is overdue (lost message, broker
-    outage at enqueue time). A duplicate message is harmless: delivery takes a lease."""
-    cutoff = timezone.now() - overdue_after
-    due = list(CallbackDelivery.objects.filter(status=CallbackDelivery.Status.PENDING, next_attempt_at__lte=cutoff)
-               .order_by("next_attempt_at").values_list("id", flat=True)[:limit])
-    for delivery_id in due:
-        callback_enqueue(delivery_id=delivery_id)
-    return len(due)
+    outage at enqueue time)."""
+    return callback_outbox.sweep(overdue_after=overdue_after, limit=limit)

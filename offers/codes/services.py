@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.db import connection
 from django.db import transaction as db_transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from activation.services import Accepted, transaction_accept
 from offers.codes.models import Brand, CodePool, DiscountCode
-from offers.codes.sql import discount_codes_insert
 
 logger = logging.getLogger(__name__)
 
@@ -52,13 +52,22 @@ def discount_codes_draw(count: int) -> list[str]:
     return list(drawn)
 
 
+_INSERT_SQL = f"""
+INSERT INTO {DiscountCode._meta.db_table} (code, pool_id)
+SELECT unnest(%s::varchar[]), %s
+ON CONFLICT (code) DO NOTHING
+"""
+
+
 def discount_codes_generate(*, pool: CodePool, count: int) -> int:
     """Inserts `count` fresh codes for `pool` with set-based INSERTs (one statement per
     CODE_INSERT_CHUNK codes, never one save per code). Codes that collide with an existing
     one are skipped by ON CONFLICT and drawn again until the count is reached."""
     missing = count
-    while missing > 0:
-        missing -= discount_codes_insert(discount_codes_draw(min(missing, CODE_INSERT_CHUNK)), pool_id=pool.id)
+    with connection.cursor() as cursor:
+        while missing > 0:
+            cursor.execute(_INSERT_SQL, [discount_codes_draw(min(missing, CODE_INSERT_CHUNK)), pool.id])
+            missing -= cursor.rowcount
     return count
 
 
@@ -86,14 +95,9 @@ def code_pool_create(*, brand: Brand, name: str, total_count: int, description: 
 def code_pool_generation_publish(*, pool_id: int) -> bool:
     """Sends the generation task by name. With the broker down the pool stays `generating`
     and the beat entry `code-pools-generation-resume` sends it later."""
-    from config.celery import app
+    from kernel.tasks import task_publish
 
-    try:
-        app.send_task(CODE_GENERATE_TASK, args=[str(pool_id)])
-        return True
-    except Exception as exc:
-        logger.warning("could not enqueue code generation of pool %s: %r", pool_id, exc)
-        return False
+    return task_publish(CODE_GENERATE_TASK, args=[str(pool_id)])
 
 
 def code_pool_generate(*, pool_id: int, chunk_size: int = CODE_GENERATION_CHUNK, max_seconds: float | None = None,
@@ -128,7 +132,9 @@ def code_pool_generate(*, pool_id: int, chunk_size: int = CODE_GENERATION_CHUNK,
                 counted = True
             batch = drawn[:max(0, pool.total_count - pool.generated_count)]
             if batch:
-                collided = len(batch) - discount_codes_insert(batch, pool_id=pool_id)
+                with connection.cursor() as cursor:
+                    cursor.execute(_INSERT_SQL, [batch, pool_id])
+                    collided = len(batch) - cursor.rowcount
                 if collided:
                     discount_codes_generate(pool=pool, count=collided)
                 pool.generated_count += len(batch)

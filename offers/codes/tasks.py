@@ -1,13 +1,11 @@
 """Thin tasks: ids in, one service call. acks_late: generation is idempotent (it only ever
 adds what is missing, under the pool lock), so a redelivered message is harmless."""
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
-_RETRY = dict(autoretry_for=(OperationalError, InterfaceError), retry_backoff=1, retry_backoff_max=60,
-              retry_jitter=True, max_retries=10)
+from kernel.tasks import DATABASE_RETRY_POLICY
 
 
-@shared_task(acks_late=True, **_RETRY)
+@shared_task(acks_late=True, **DATABASE_RETRY_POLICY)
 def code_pool_generate_task(pool_id: str) -> int:
     from offers.codes.services import CODE_GENERATION_RUN_SECONDS, code_pool_generate
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timedelta
 from typing import Iterable
 
@@ -189,13 +190,11 @@ def flash_holds_lapse(*, promo: FlashPromo, now: datetime) -> int:
 
 
 def flash_reservation_expiry_schedule(*, reservation: FlashReservation) -> None:
-    from offers.flash.tasks import flash_reservation_expire_task
+    from kernel.tasks import task_publish
 
     countdown = max((reservation.expires_at - timezone.now()).total_seconds(), 0) + 0.5
-    try:
-        flash_reservation_expire_task.apply_async(args=[str(reservation.id)], countdown=countdown)
-    except Exception as exc:  # broker down: the sweeper expires it
-        logger.warning("could not schedule expiry of hold %s: %r", reservation.id, exc)
+    # The broker down: the sweeper (flash_reservations_expire_lapsed) expires it.
+    task_publish("offers.flash.tasks.flash_reservation_expire_task", args=[str(reservation.id)], countdown=countdown)
 
 
 @dataclass(frozen=True)
@@ -320,14 +319,12 @@ def flash_promo_start_schedule(*, promo: FlashPromo) -> None:
     """On commit, a task at starts_at fans out the start notices. The beat entry
     `flash-promo-starts` is the safety net (lost message, start far beyond the broker's
     visibility timeout)."""
-    from offers.flash.tasks import flash_promo_start_fanout_task
+    from kernel.tasks import task_publish
 
     promo_id, starts_at = promo.id, promo.starts_at
-
-    def schedule():
-        flash_promo_start_fanout_task.apply_async(args=[str(promo_id), starts_at.isoformat()], eta=starts_at)
-
-    db_transaction.on_commit(schedule, robust=True)
+    db_transaction.on_commit(lambda: task_publish("offers.flash.tasks.flash_promo_start_fanout_task",
+                                                  args=[str(promo_id), starts_at.isoformat()], eta=starts_at),
+                             robust=True)
 
 
 def flash_promo_start_fanout(*, promo_id: int, expected_starts_at: datetime | None = None,
@@ -336,7 +333,7 @@ def flash_promo_start_fanout(*, promo_id: int, expected_starts_at: datetime | No
     customer (segment + bounding box in SQL, haversine in Python) and enqueues chunks of
     notice writes on the notifications queue. A stale message (start moved, cancelled,
     already notified) is a no-op. Returns the number of customers targeted."""
-    from offers.flash.tasks import flash_promo_start_fanout_chunk_task
+    from celery import current_app
 
     chunk_size = chunk_size or settings.FLASH_FANOUT_CHUNK_SIZE
     now = timezone.now()
@@ -350,8 +347,9 @@ def flash_promo_start_fanout(*, promo_id: int, expected_starts_at: datetime | No
         promo.save(update_fields=["start_notified_at", "updated_at"])
         user_ids = flash_promo_eligible_customer_ids(promo=promo, now=now)
         chunks = [user_ids[i:i + chunk_size] for i in range(0, len(user_ids), chunk_size)]
-        for chunk in chunks:
-            flash_promo_start_fanout_chunk_task.delay_on_commit(str(promo.id), chunk)
+        publish = partial(current_app.send_task, "offers.flash.tasks.flash_promo_start_fanout_chunk_task")
+        for chunk in chunks:  # not robust: a chunk the broker refuses fails this task
+            db_transaction.on_commit(partial(publish, args=[str(promo.id), chunk]))
     return len(user_ids)
 
 

@@ -1,12 +1,10 @@
 """Thin tasks: ids in, one service call. acks_late: every service here is idempotent."""
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
-_RETRY = dict(autoretry_for=(OperationalError, InterfaceError), retry_backoff=1, retry_backoff_max=60,
-              retry_jitter=True, max_retries=10)
+from kernel.tasks import DATABASE_RETRY_POLICY
 
 
-@shared_task(acks_late=True, **_RETRY)
+@shared_task(acks_late=True, **DATABASE_RETRY_POLICY)
 def flash_reservation_expire_task(reservation_id: str) -> bool:
     from offers.flash.services import flash_reservation_expire
 
@@ -20,7 +18,7 @@ def flash_reservations_expire_lapsed_task() -> int:
     return flash_reservations_expire_lapsed()
 
 
-@shared_task(acks_late=True, **_RETRY)
+@shared_task(acks_late=True, **DATABASE_RETRY_POLICY)
 def flash_promo_start_fanout_task(promo_id: str, starts_at: str | None = None) -> int:
     from django.utils.dateparse import parse_datetime
 
@@ -30,7 +28,7 @@ def flash_promo_start_fanout_task(promo_id: str, starts_at: str | None = None) -
                                     expected_starts_at=parse_datetime(starts_at) if starts_at else None)
 
 
-@shared_task(acks_late=True, **_RETRY)
+@shared_task(acks_late=True, **DATABASE_RETRY_POLICY)
 def flash_promo_start_fanout_chunk_task(promo_id: str, user_ids: list[int]) -> int:
     from offers.flash.services import flash_promo_notices_write
 

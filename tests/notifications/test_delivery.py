@@ -10,7 +10,7 @@ from activation.models import Transaction
 from activation.services import transactions_settle
 from notifications.events import transaction_notify
 from notifications.models import Notification
-from notifications.services import notification_backoff_seconds, notification_deliver, smtp_error_is_transient
+from notifications.services import email_outbox, notification_deliver, smtp_error_is_transient
 from offers.models import Subscription
 from offers.services import offer_activation_request
 from tests.conftest import _free_port
@@ -61,7 +61,7 @@ def test_settling_twice_and_delivering_twice_sends_one_email(smtp):
     received = smtp.wait_for("alice-once@example.com")
     time.sleep(0.3)
     assert len(smtp.to("alice-once@example.com")) == 1
-    assert again.notification.status == "sent" and again.notification.attempts == 1
+    assert again.row.status == "sent" and again.row.attempts == 1
     assert Notification.objects.filter(user=alice).count() == 2
     message = received[0]
     txn.refresh_from_db()
@@ -93,12 +93,12 @@ def test_smtp_down_then_up_is_retried_with_backoff_and_delivered_once(smtp_port,
         server.stop()
 
     # then
-    assert first.notification.status == "queued" and first.retry_in is not None
-    assert "ConnectionRefusedError" in first.notification.last_error
-    assert early.notification.attempts == 1 and early.retry_in > 0  # not claimed early: comes back when due
-    assert second.notification.status == "sent" and second.notification.attempts == 2
-    assert second.notification.last_error == ""
-    assert third.notification.attempts == 2 and len(received) == 1
+    assert first.row.status == "queued" and first.retry_in is not None
+    assert "ConnectionRefusedError" in first.row.last_error
+    assert early.row.attempts == 1 and early.retry_in > 0  # not claimed early: comes back when due
+    assert second.row.status == "sent" and second.row.attempts == 2
+    assert second.row.last_error == ""
+    assert third.row.attempts == 2 and len(received) == 1
 
 
 def test_a_4xx_reply_is_retried_and_a_5xx_reply_fails_at_once(smtp):
@@ -115,10 +115,10 @@ def test_a_4xx_reply_is_retried_and_a_5xx_reply_fails_at_once(smtp):
     refused = notification_deliver(notification_id=permanent.id)
 
     # then
-    assert first.retry_in is not None and "451" in first.notification.last_error
-    assert second.notification.status == "sent"
-    assert refused.retry_in is None and refused.notification.status == "failed"
-    assert "550" in refused.notification.last_error and refused.notification.attempts == 1
+    assert first.retry_in is not None and "451" in first.row.last_error
+    assert second.row.status == "sent"
+    assert refused.retry_in is None and refused.row.status == "failed"
+    assert "550" in refused.row.last_error and refused.row.attempts == 1
 
 
 def test_after_the_attempt_limit_the_email_is_failed_with_the_reason(smtp_port):
@@ -134,10 +134,10 @@ def test_after_the_attempt_limit_the_email_is_failed_with_the_reason(smtp_port):
     after = notification_deliver(notification_id=notification.id)
 
     # then
-    assert [r.notification.status for r in results] == ["queued", "queued", "failed"]
-    assert results[-1].retry_in is None and results[-1].notification.attempts == 3
-    assert results[-1].notification.last_error.startswith("gave up after 3 attempts: ConnectionRefusedError")
-    assert after.notification.attempts == 3  # a failed email is never claimed again
+    assert [r.row.status for r in results] == ["queued", "queued", "failed"]
+    assert results[-1].retry_in is None and results[-1].row.attempts == 3
+    assert results[-1].row.last_error.startswith("gave up after 3 attempts: ConnectionRefusedError")
+    assert after.row.attempts == 3  # a failed email is never claimed again
 
 
 def test_backoff_grows_exponentially_with_jitter_and_is_capped(settings):
@@ -145,7 +145,7 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped(settings):
     settings.NOTIFICATION_BACKOFF_BASE_SECONDS, settings.NOTIFICATION_BACKOFF_MAX_SECONDS = 10, 60
 
     # when
-    delays = {n: [notification_backoff_seconds(attempts=n) for _ in range(50)] for n in (1, 2, 3, 10)}
+    delays = {n: [email_outbox.backoff_seconds(attempts=n) for _ in range(50)] for n in (1, 2, 3, 10)}
 
     # then
     assert all(5 <= d <= 10 for d in delays[1]) and all(10 <= d <= 20 for d in delays[2])

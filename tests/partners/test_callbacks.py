@@ -133,7 +133,7 @@ def test_client_errors_are_not_retried_except_408_and_429(api_client, callback_s
     # then
     assert (first.retry_in is not None) == retried
     expected = ("delivered", 2) if retried else ("failed", 1)
-    assert (second.delivery.status, second.delivery.attempts.count()) == expected
+    assert (second.row.status, second.row.attempts.count()) == expected
 
 
 @pytest.mark.django_db
@@ -186,7 +186,7 @@ def test_redelivery_sends_the_same_event_again(api_client, callback_server):
     result = callback_deliver(delivery_id=delivery.id)
 
     # then
-    assert result.delivery.status == "delivered" and result.delivery.attempts.count() == 2
+    assert result.row.status == "delivered" and result.row.attempts.count() == 2
     assert [r.headers["X-Partner-Event-Id"] for r in callback_server.received] == [str(delivery.id)] * 2
 
 
@@ -200,7 +200,7 @@ def test_the_sweeper_re_enqueues_overdue_pending_callbacks_only(api_client, call
     from partners import services
 
     enqueued = []
-    monkeypatch.setattr(services, "callback_enqueue", lambda *, delivery_id, countdown=0: enqueued.append(delivery_id))
+    monkeypatch.setattr(services.callback_outbox, "enqueue", lambda pk, countdown=0: enqueued.append(pk))
     txn = _finished_partner_transaction(api_client, callback_server.url)
     overdue = partner_callback_schedule(transaction=txn)
     CallbackDelivery.objects.filter(pk=overdue.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=5))

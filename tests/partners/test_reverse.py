@@ -131,7 +131,7 @@ def test_a_reversal_records_one_reversed_event_for_the_original_and_none_for_the
         api_client, django_capture_on_commit_callbacks, monkeypatch):
     # given: deliveries are recorded but not sent (no broker message from an in-process test)
     enqueued = []
-    monkeypatch.setattr(services, "callback_enqueue", lambda *, delivery_id, countdown=0: enqueued.append(delivery_id))
+    monkeypatch.setattr(services.callback_outbox, "enqueue", lambda pk, countdown=0: enqueued.append(pk))
     _, credentials, txn = _activated(api_client, reference="RV-6", phone="+33630000006",
                                      callback_url="http://127.0.0.1:9/hook")
 
