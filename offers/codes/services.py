@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
-from django.db import connection
 from django.db import transaction as db_transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from activation.services import Accepted, transaction_accept
 from offers.codes.models import Brand, CodePool, DiscountCode
+from offers.codes.sql import discount_codes_insert
 
 logger = logging.getLogger(__name__)
 
@@ -52,22 +52,13 @@ def discount_codes_draw(count: int) -> list[str]:
     return list(drawn)
 
 
-_INSERT_SQL = f"""
-INSERT INTO {DiscountCode._meta.db_table} (code, pool_id)
-SELECT unnest(%s::varchar[]), %s
-ON CONFLICT (code) DO NOTHING
-"""
-
-
 def discount_codes_generate(*, pool: CodePool, count: int) -> int:
     """Inserts `count` fresh codes for `pool` with set-based INSERTs (one statement per
     CODE_INSERT_CHUNK codes, never one save per code). Codes that collide with an existing
     one are skipped by ON CONFLICT and drawn again until the count is reached."""
     missing = count
-    with connection.cursor() as cursor:
-        while missing > 0:
-            cursor.execute(_INSERT_SQL, [discount_codes_draw(min(missing, CODE_INSERT_CHUNK)), pool.id])
-            missing -= cursor.rowcount
+    while missing > 0:
+        missing -= discount_codes_insert(discount_codes_draw(min(missing, CODE_INSERT_CHUNK)), pool_id=pool.id)
     return count
 
 
@@ -132,9 +123,7 @@ def code_pool_generate(*, pool_id: int, chunk_size: int = CODE_GENERATION_CHUNK,
                 counted = True
             batch = drawn[:max(0, pool.total_count - pool.generated_count)]
             if batch:
-                with connection.cursor() as cursor:
-                    cursor.execute(_INSERT_SQL, [batch, pool_id])
-                    collided = len(batch) - cursor.rowcount
+                collided = len(batch) - discount_codes_insert(batch, pool_id=pool_id)
                 if collided:
                     discount_codes_generate(pool=pool, count=collided)
                 pool.generated_count += len(batch)
