@@ -15,6 +15,7 @@ import redis
 from django.conf import settings
 
 from activation.models import Transaction
+from activation.status import status_key
 from activation.services import (SETTLEMENT_WANTED_KEY, transactions_dispatch, transactions_settle_pending,
                                  transactions_sweep)
 from tests.activation.test_settlement import pending_activation
@@ -151,7 +152,7 @@ def test_accepted_requests_store_their_statuses_and_raise_the_flag_together(publ
 
     # then: both PENDING statuses are stored (with their TTL), one message is queued, and the
     # flag stays up for the next request until the message's task lowers it
-    assert [json.loads(store.get(f"offers:txn:{i}"))["status"] for i in ids] == ["PENDING", "PENDING"]
-    assert store.ttl(f"offers:txn:{ids[1]}") > 0
+    assert [json.loads(store.get(status_key(i)))["status"] for i in ids] == ["PENDING", "PENDING"]
+    assert store.ttl(status_key(ids[1])) > 0
     assert published() == [UUID(ids[0])]
     assert 0 < store.pttl(SETTLEMENT_WANTED_KEY) <= settings.SETTLEMENT_WANTED_TTL_MS
