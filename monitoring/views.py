@@ -9,6 +9,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from kernel.errors import DependencyUnavailable, NotAuthenticated, NotPermitted, error_response
 from monitoring.checks import database_check, redis_check
 from monitoring.exporter import web_registry
 
@@ -30,19 +31,9 @@ def ready_view(request):
     failing = {name: error for name, error in checks.items() if error}
     if failing:
         logger.warning("not ready: %s", failing)
-        body = {"code": "not_ready", "message": "A dependency is unavailable.",
-                "details": {name: "down" for name in failing}}
-        response = JsonResponse(body, status=503)
-        response["Retry-After"] = "5"
-        return response
+        return error_response(DependencyUnavailable("A dependency is unavailable.", code="not_ready",
+                                                     details={name: "down" for name in failing}))
     return JsonResponse({"status": "ready", "checks": {name: "ok" for name in checks}})
-
-
-def _error(status: int, code: str, message: str) -> JsonResponse:
-    response = JsonResponse({"code": code, "message": message, "details": {}}, status=status)
-    if status == 401:
-        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
-    return response
 
 
 @require_GET
@@ -53,7 +44,8 @@ def metrics_view(request):
     if token:
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
-            return _error(401, "not_authenticated", "A bearer token is required for /metrics.")
+            return error_response(NotAuthenticated("A bearer token is required for /metrics."),
+                                  headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
         if not hmac.compare_digest(header[len("Bearer "):].strip().encode(), token.encode()):
-            return _error(403, "permission_denied", "The token is not valid for /metrics.")
+            return error_response(NotPermitted("The token is not valid for /metrics."))
     return HttpResponse(generate_latest(web_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -14,6 +14,14 @@ class OffersConfig(AppConfig):
         campaign_settlement.settlers_register()
         code_settlement.settlers_register()
         flash_settlement.settlers_register()
+        from kernel.errors import failure_codes_register
+        from offers.campaigns.errors import CampaignFailure
+        from offers.codes.errors import CodeFailure
+        from offers.errors import OfferFailure
+        from offers.flash.errors import FlashFailure
+
+        for failures in (OfferFailure, CampaignFailure, CodeFailure, FlashFailure):
+            failure_codes_register(failures)
         from django.db.models.signals import post_delete, post_save
 
         from offers.models import Offer

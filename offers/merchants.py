@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from rest_framework import permissions, serializers
-from rest_framework.exceptions import NotFound
 
+from kernel.errors import NotFound
 from offers.campaigns.models import Campaign, CampaignRedemption
 from offers.campaigns.selectors import redemption_list
 from offers.codes.models import Brand, CodePool

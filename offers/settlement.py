@@ -7,9 +7,10 @@ from accounts.models import Account
 from accounts.services import account_debit, account_refund
 from activation.registry import LockedRows, LockTarget, Outcome, reverser_register, settler_register
 from offers.campaigns.models import Campaign
-from offers.campaigns.rules import Cart, Refusal
+from offers.campaigns.errors import CampaignFailure
+from offers.campaigns.rules import Cart
 from offers.campaigns.services import CampaignRedemptions, RedemptionRequest, campaign_redemptions_restore
-from offers.failures import OfferFailure
+from offers.errors import OfferFailure
 from offers.locks import account_lock_target, campaign_lock_target
 from offers.models import Offer, Subscription
 from offers.selectors import offers_for_settlement
@@ -17,8 +18,18 @@ from offers.services import (KIND_OFFER_ACTIVATION, KIND_OFFER_RENEWAL, subscrip
                              subscription_period_take_back, subscription_renew)
 
 
+# The transaction's failure_message (the label is the customer's wording, for notifications).
+_FAILURE_MESSAGES = {
+    OfferFailure.INSUFFICIENT_BALANCE: "The account balance does not cover the price.",
+    OfferFailure.OFFER_INACTIVE: "The offer is no longer available.",
+    OfferFailure.CURRENCY_MISMATCH: "The offer is priced in another currency than the account.",
+    OfferFailure.SUBSCRIPTION_NOT_RENEWABLE: "The subscription was cancelled and cannot be renewed.",
+    OfferFailure.NO_ACCOUNT: "The customer has no account to charge.",
+}
+
+
 def _failure(reason: OfferFailure) -> Outcome:
-    return Outcome.failure(reason.value, str(reason.label))
+    return Outcome.failure(reason.value, _FAILURE_MESSAGES[reason])
 
 
 def offer_charge_check(*, account: Account | None, offer: Offer, amount) -> Outcome | None:
@@ -85,9 +96,10 @@ class OfferActivationSettler:
         if request is not None:
             campaign = request.campaigns[0]
             if campaign is None:
-                return Outcome.failure("unknown_campaign", "The campaign no longer exists.")
+                return Outcome.failure(CampaignFailure.UNKNOWN_CAMPAIGN, "The campaign no longer exists.")
             if campaign.target != Campaign.Target.CART:
-                return Outcome.failure(Refusal.NOT_APPLICABLE_TO_OFFER, "Only a cart campaign applies to an offer.")
+                return Outcome.failure(CampaignFailure.NOT_APPLICABLE_TO_OFFER,
+                                       "Only a cart campaign applies to an offer.")
             decision = redemptions.evaluate(request)
             if not decision.succeeded:
                 refusals = decision.refusal.refusals

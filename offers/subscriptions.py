@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.locks import account_for_update
 from accounts.models import Account
-from kernel.errors import ApiError, ConflictError
+from kernel.errors import ConflictError, IdempotencyInProgress, IdempotencyKeyReused, NotFound
 from offers.models import Subscription
 from offers.services import offer_renewal_request
 
@@ -71,7 +71,7 @@ def subscriptions_auto_renew_due(*, now: datetime | None = None) -> list[AutoRen
         try:
             accepted = offer_renewal_request(user_id=subscription.user_id, subscription=subscription,
                                              idempotency_key=subscription_auto_renew_key(subscription))
-        except ApiError as exc:  # a twin in flight (409): the next beat run replays it
+        except (IdempotencyInProgress, IdempotencyKeyReused) as exc:  # a twin in flight: the next beat run replays it
             logger.warning("auto-renew of subscription %s not requested: %r", subscription.id, exc)
             continue
         requested.append(AutoRenewRequested(subscription_id=subscription.id,
@@ -79,9 +79,7 @@ def subscriptions_auto_renew_due(*, now: datetime | None = None) -> list[AutoRen
     return requested
 
 
-class SubscriptionNotFound(ApiError):
-    status_code = 404
-    code = "not_found"
+class SubscriptionNotFound(NotFound):
     message = "No such subscription."
 
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework import authentication, exceptions
 
-from kernel.errors import ApiError, PayloadTooLarge
+from kernel.errors import NotPermitted, PayloadTooLarge
 from partners.selectors import partner_get_by_key
 from partners.services import partner_secret
 from partners.signing import HEADER_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signature_compute, signature_matches
@@ -18,8 +18,7 @@ class SignatureInvalid(exceptions.AuthenticationFailed):
     default_code = "invalid_signature"
 
 
-class PartnerInactive(ApiError):
-    status_code = 403
+class PartnerInactive(NotPermitted):
     code = "partner_inactive"
     message = "This partner is not active."
 

@@ -22,7 +22,7 @@ from activation.selectors import (status_hint_is_fresh, transaction_get_for_reve
 from activation.services import transaction_reverse
 from activation.status import redis_client_async, status_channel, status_read_async
 from kernel.api import ErrorSerializer
-from kernel.errors import DEPENDENCY_RETRY_AFTER_SECONDS, DependencyUnavailable, error_body
+from kernel.errors import error_response
 
 logger = logging.getLogger(__name__)
 TERMINAL = {s.value for s in Transaction.TERMINAL}
@@ -79,20 +79,18 @@ class TransactionStatusApi(APIView):
         raise exceptions.NotFound()
 
 
-def _json_error(status: int, code: str, message: str, details: dict | None = None, headers: dict | None = None):
-    response = JsonResponse(error_body(code, message, details), status=status)
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
-
-
 def _authenticate(request):
-    result = JWTAuthentication().authenticate(request)
-    if result is None:
-        raise exceptions.NotAuthenticated()
-    user, _ = result
-    if not user.is_active:
-        raise exceptions.AuthenticationFailed("User is inactive.")
+    authentication = JWTAuthentication()
+    try:
+        result = authentication.authenticate(request)
+        if result is None:
+            raise exceptions.NotAuthenticated()
+        user, _ = result
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed("User is inactive.")
+    except exceptions.APIException as exc:
+        exc.auth_header = authentication.authenticate_header(request)  # as DRF's APIView does
+        raise
     return user
 
 
@@ -102,31 +100,25 @@ def _public(payload: dict) -> dict:
 
 async def transaction_status_view(request, transaction_id: UUID):
     """GET activation/status/{id}/[?wait=N]. An async view: a waiting client costs a
-    coroutine and a pub/sub subscription, not a worker thread."""
+    coroutine and a pub/sub subscription, not a worker thread. Every refusal is answered by
+    the API's one error handler (`kernel.errors.error_response`), like a DRF view's."""
     try:
         return await _transaction_status(request, transaction_id)
-    except (OperationalError, InterfaceError) as exc:  # PostgreSQL down or restarting: the client retries
-        logger.warning("status read failed: %r", exc)
-        return _json_error(503, DependencyUnavailable.code, DependencyUnavailable.message,
-                           headers={"Retry-After": str(DEPENDENCY_RETRY_AFTER_SECONDS)})
+    except (OperationalError, InterfaceError, exceptions.APIException) as exc:  # PostgreSQL down: 503
+        return error_response(exc)
 
 
 async def _transaction_status(request, transaction_id: UUID):
     if request.method != "GET":
-        return _json_error(405, "method_not_allowed", f'Method "{request.method}" not allowed.')
-    try:
-        user = await sync_to_async(_authenticate)(request)
-    except exceptions.APIException as exc:
-        return _json_error(401, "not_authenticated" if isinstance(exc, exceptions.NotAuthenticated)
-                           else "authentication_failed", str(exc.detail), headers={"WWW-Authenticate": "Bearer"})
+        raise exceptions.MethodNotAllowed(request.method)
+    user = await sync_to_async(_authenticate)(request)
     params = StatusWaitSerializer(data=request.GET)
-    if not params.is_valid():
-        return _json_error(400, "validation_error", "The request is invalid.", params.errors)
+    params.is_valid(raise_exception=True)
     wait = min(params.validated_data["wait"], settings.LONG_POLL_MAX_SECONDS)
 
     payload = await _status_current(transaction_id, user.id)
     if payload is None:
-        return _json_error(404, "not_found", "No such transaction.")
+        raise exceptions.NotFound("No such transaction.")
     if payload["status"] not in TERMINAL and wait > 0:
         payload = await _status_wait(transaction_id, user.id, wait)
     return JsonResponse(_public(payload))

@@ -6,24 +6,8 @@ from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
 from accounts.money import MINOR_UNITS
-
-
-class Refusal:
-    NOT_STARTED = "not_started"
-    ENDED = "ended"
-    PAUSED = "paused"
-    BUDGET_EXHAUSTED = "budget_exhausted"
-    USAGE_LIMIT_REACHED = "usage_limit_reached"
-    BELOW_MIN_CART_VALUE = "below_min_cart_value"
-    DAILY_LIMIT_REACHED = "daily_limit_reached"
-    NOT_TARGETED = "not_targeted"
-    NOTHING_TO_DISCOUNT = "nothing_to_discount"
-    CURRENCY_MISMATCH = "currency_mismatch"
-    NOT_APPLICABLE_TO_OFFER = "not_applicable_to_offer"
-    CODE_REQUIRED = "code_required"
-    ALREADY_IN_ORDER = "already_in_order"
-    NOT_COMBINABLE = "not_combinable"
-    ORDER_CART_MISMATCH = "order_cart_mismatch"
+from offers.campaigns.errors import CampaignFailure
+from offers.errors import OfferFailure
 
 
 def discount_compute(*, kind: str, value: Decimal, base: Decimal, cap: Decimal | None, budget_remaining: Decimal,
@@ -113,38 +97,38 @@ def campaign_evaluate(*, campaign, at: datetime, customer_targeted: bool, uses_t
     refusals: list[str] = []
     day = campaign_local_day(campaign, at)
     if day < campaign.starts_on:
-        refusals.append(Refusal.NOT_STARTED)
+        refusals.append(CampaignFailure.NOT_STARTED)
     if day > campaign.ends_on or campaign.status == "ended":
-        refusals.append(Refusal.ENDED)
+        refusals.append(CampaignFailure.ENDED)
     if campaign.status in ("paused", "draft"):
-        refusals.append(Refusal.PAUSED)
+        refusals.append(CampaignFailure.PAUSED)
     if campaign.total_budget - campaign.spent_amount <= 0:
-        refusals.append(Refusal.BUDGET_EXHAUSTED)
+        refusals.append(CampaignFailure.BUDGET_EXHAUSTED)
     if campaign.max_total_uses is not None and campaign.uses_count >= campaign.max_total_uses:
-        refusals.append(Refusal.USAGE_LIMIT_REACHED)
+        refusals.append(CampaignFailure.USAGE_LIMIT_REACHED)
     if cart.currency != campaign.currency:
-        refusals.append(Refusal.CURRENCY_MISMATCH)
+        refusals.append(OfferFailure.CURRENCY_MISMATCH)
     if cart.cart_value < campaign.min_cart_value:
-        refusals.append(Refusal.BELOW_MIN_CART_VALUE)
+        refusals.append(CampaignFailure.BELOW_MIN_CART_VALUE)
     if campaign.max_uses_per_customer_per_day is not None and uses_today >= campaign.max_uses_per_customer_per_day:
-        refusals.append(Refusal.DAILY_LIMIT_REACHED)
+        refusals.append(CampaignFailure.DAILY_LIMIT_REACHED)
     if campaign.is_targeted and not customer_targeted:
-        refusals.append(Refusal.NOT_TARGETED)
+        refusals.append(CampaignFailure.NOT_TARGETED)
     if campaign.requires_code and not with_code:
-        refusals.append(Refusal.CODE_REQUIRED)
+        refusals.append(CampaignFailure.CODE_REQUIRED)
     if order.cart is not None and order.cart != cart:
-        refusals.append(Refusal.ORDER_CART_MISMATCH)
+        refusals.append(CampaignFailure.ORDER_CART_MISMATCH)
     if any(line.campaign_id == campaign.id for line in order.lines):
-        refusals.append(Refusal.ALREADY_IN_ORDER)
+        refusals.append(CampaignFailure.ALREADY_IN_ORDER)
     elif order.lines and (not campaign.is_stackable or not all(line.stackable for line in order.lines)):
-        refusals.append(Refusal.NOT_COMBINABLE)
+        refusals.append(CampaignFailure.NOT_COMBINABLE)
     base = cart.cart_value if campaign.target == "cart" else cart.delivery_charge
     discount = discount_compute(kind=campaign.kind, value=campaign.value, base=base,
                                 cap=campaign.max_discount_amount,
                                 budget_remaining=campaign.total_budget - campaign.spent_amount,
                                 currency=campaign.currency, room=base - order.discounted(campaign.target))
     if not refusals and discount <= 0:
-        refusals.append(Refusal.NOTHING_TO_DISCOUNT)
+        refusals.append(CampaignFailure.NOTHING_TO_DISCOUNT)
     return Evaluation(campaign_id=campaign.id, discount=discount, refusals=tuple(refusals))
 
 

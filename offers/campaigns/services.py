@@ -13,7 +13,8 @@ from activation.services import Accepted, transaction_accept
 from kernel.errors import ConflictError
 from offers.campaigns.models import Campaign, CampaignRedemption
 from offers.campaigns.sql import campaign_redemptions_insert_returning
-from offers.codes.rules import CodeRefusal, discount_code_refusal
+from offers.codes.errors import CodeFailure
+from offers.codes.rules import discount_code_refusal
 from offers.codes.selectors import discount_codes_for_checkout
 from offers.codes.services import discount_code_release, discount_codes_use
 from offers.campaigns.rules import (Cart, Evaluation, Order, OrderLine, campaign_evaluate, campaign_is_used_up,
@@ -170,7 +171,7 @@ class CampaignRedemptions:
             refusal = discount_code_refusal(code=code, user_id=request.user_id, at=request.at,
                                             used_in_batch=request.code_id in self._codes_used)
             if refusal is None and code.pool.campaign_id not in request.campaign_ids:
-                refusal = CodeRefusal.NO_DISCOUNT  # the pool's discount changed since the request
+                refusal = CodeFailure.NO_DISCOUNT  # the pool's discount changed since the request
             if refusal is not None:
                 return RedemptionDecision(granted=[], code_refusal=refusal, code_id=request.code_id)
         order = self._orders.get((request.user_id, request.order_reference), Order())

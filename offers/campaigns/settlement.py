@@ -3,14 +3,13 @@ serialises their orders) and every campaign of the request locked, in the platfo
 from decimal import Decimal
 
 from activation.registry import LockedRows, LockTarget, Outcome, reverser_register, settler_register
+from offers.campaigns.errors import CampaignFailure
 from offers.campaigns.models import Campaign
 from offers.campaigns.rules import Cart
 from offers.codes.rules import CODE_REFUSAL_MESSAGES
 from offers.campaigns.services import (KIND_DISCOUNT_REDEMPTION, RedemptionDecision, RedemptionRequest,
                                        campaign_redemptions_restore, campaign_redemptions_settle)
 from offers.locks import account_lock_target, campaign_lock_target
-
-FAILURE_UNKNOWN_CAMPAIGN = "unknown_campaign"
 
 
 def redemption_campaign_ids(payload: dict) -> list[int]:
@@ -35,7 +34,7 @@ def redemption_outcome(request: RedemptionRequest, decision: RedemptionDecision)
         return Outcome.failure(decision.code_refusal, CODE_REFUSAL_MESSAGES[decision.code_refusal],
                                {"code_id": decision.code_id, "reasons": [decision.code_refusal]})
     if decision.missing_campaign_id is not None:
-        return Outcome.failure(FAILURE_UNKNOWN_CAMPAIGN, "The campaign no longer exists.",
+        return Outcome.failure(CampaignFailure.UNKNOWN_CAMPAIGN, "The campaign no longer exists.",
                                {"campaign_id": decision.missing_campaign_id})
     if decision.refusal is not None:
         refusals = decision.refusal.refusals

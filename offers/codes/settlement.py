@@ -5,13 +5,11 @@ so far: never one that does not."""
 from django.utils import timezone
 
 from activation.registry import LockedRows, LockTarget, Outcome, reverser_register, settler_register
+from offers.codes.errors import CodeFailure
 from offers.codes.models import CodePool, DiscountCode
 from offers.codes.services import KIND_CODE_CLAIM
+from offers.errors import OfferFailure
 from offers.locks import account_lock_target, code_pool_lock_target
-
-FAILURE_SOLD_OUT = "sold_out"
-FAILURE_POOL_NOT_ACTIVE = "pool_not_active"
-FAILURE_POOL_NOT_READY = "pool_not_ready"
 
 
 def _code_result(code: DiscountCode, *, already_claimed: bool) -> dict:
@@ -28,20 +26,20 @@ class CodeClaimSettler:
     def settle(self, txn, locked: LockedRows) -> Outcome:
         pool = locked.get(CodePool, "id", txn.payload["pool_id"])
         if pool is None:
-            return Outcome.failure(FAILURE_POOL_NOT_ACTIVE, "The code pool no longer exists.")
+            return Outcome.failure(CodeFailure.POOL_NOT_ACTIVE, "The code pool no longer exists.")
         mine = DiscountCode.objects.filter(pool=pool, claimed_by_id=txn.user_id).first()
         if mine is not None:  # a second claim returns the code the customer already has
             return Outcome.success(_code_result(mine, already_claimed=True))
         now = timezone.now()
         if (pool.valid_from and now < pool.valid_from) or (pool.valid_until and now >= pool.valid_until):
-            return Outcome.failure(FAILURE_POOL_NOT_ACTIVE, "The code pool is outside its validity window.")
+            return Outcome.failure(CodeFailure.POOL_NOT_ACTIVE, "The code pool is outside its validity window.")
         if pool.claimed_count >= pool.total_count:
-            return Outcome.failure(FAILURE_SOLD_OUT, "Every code of this pool has been handed out.")
+            return Outcome.failure(OfferFailure.SOLD_OUT, "Every code of this pool has been handed out.")
         code = DiscountCode.objects.filter(pool=pool, claimed_by__isnull=True).order_by("id").first()
         if code is None and pool.status == CodePool.Status.GENERATING:
-            return Outcome.failure(FAILURE_POOL_NOT_READY, "The codes of this pool are still being generated.")
+            return Outcome.failure(CodeFailure.POOL_NOT_READY, "The codes of this pool are still being generated.")
         if code is None:
-            return Outcome.failure(FAILURE_SOLD_OUT, "Every code of this pool has been handed out.")
+            return Outcome.failure(OfferFailure.SOLD_OUT, "Every code of this pool has been handed out.")
         code.claimed_by_id, code.claimed_at, code.claim_transaction_id = txn.user_id, now, txn.id
         code.granted_by_id = txn.payload.get("granted_by")
         code.save(update_fields=["claimed_by", "claimed_at", "claim_transaction_id", "granted_by"])
@@ -62,7 +60,7 @@ class CodeClaimReverser:
     def reverse(self, original, reversal, locked: LockedRows) -> Outcome:
         pool = locked.get(CodePool, "id", original.payload["pool_id"])
         if DiscountCode.objects.filter(pool=pool, claim_transaction_id=original.id, used_at__isnull=False).exists():
-            return Outcome.failure("code_used", "The code was used at checkout: reverse that redemption first.")
+            return Outcome.failure(CodeFailure.USED, "The code was used at checkout: reverse that redemption first.")
         released = DiscountCode.objects.filter(pool=pool, claim_transaction_id=original.id).update(
             claimed_by=None, claimed_at=None, claim_transaction_id=None, granted_by=None)
         if released:

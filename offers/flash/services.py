@@ -18,14 +18,14 @@ from django.db import transaction as db_transaction
 from django.db.models import ProtectedError, QuerySet
 from django.utils import timezone
 
-from rest_framework.exceptions import NotFound
-
 from accounts.models import Account, CustomerProfile, Segment
 from accounts.services import account_debit, account_refund
 from activation.models import Transaction
 from activation.registry import Outcome
 from activation.services import Accepted, rows_lock, transaction_accept, transaction_record_settled
-from kernel.errors import ApiError, ConflictError
+from kernel.errors import ConflictError, NotFound
+from offers.errors import OfferFailure
+from offers.flash.errors import FlashFailure, HoldExpired
 from offers.flash.geo import bounding_box, haversine_km
 from offers.flash.models import FlashPromo, FlashPromoNotice, FlashReservation, Product, Store
 from offers.locks import account_lock_target, flash_promo_lock_target
@@ -39,12 +39,6 @@ KIND_FLASH_PURCHASE = "flash_purchase"
 REASON_NOT_RUNNING = "not_running"
 REASON_SEGMENT = "segment"
 REASON_DISTANCE = "distance"
-
-
-class HoldExpired(ApiError):
-    status_code = 409
-    code = "hold_expired"
-    message = "The hold lapsed before it was completed; the unit is available to others again."
 
 
 def flash_promo_for_update() -> QuerySet[FlashPromo]:
@@ -241,13 +235,14 @@ def flash_reservation_complete(*, user_id: int, reservation_id: int) -> FlashPur
 def _flash_purchase_settle(txn: Transaction, *, reservation: FlashReservation, promo: FlashPromo,
                            account: Account | None, now: datetime) -> Outcome:
     if promo.status == FlashPromo.Status.CANCELLED:
-        return Outcome.failure("promo_cancelled", "The promotion was withdrawn; nothing was charged.")
+        return Outcome.failure(FlashFailure.PROMO_CANCELLED, "The promotion was withdrawn; nothing was charged.")
     if account is None:
-        return Outcome.failure("no_account", "The customer has no account to charge.")
+        return Outcome.failure(OfferFailure.NO_ACCOUNT, "The customer has no account to charge.")
     if account.currency != txn.currency:
-        return Outcome.failure("currency_mismatch", "The promotion is priced in another currency than the account.")
+        return Outcome.failure(OfferFailure.CURRENCY_MISMATCH,
+                               "The promotion is priced in another currency than the account.")
     if account.balance < txn.amount:
-        return Outcome.failure("insufficient_balance", "The account balance does not cover the promo price.")
+        return Outcome.failure(OfferFailure.INSUFFICIENT_BALANCE, "The account balance does not cover the promo price.")
     account_debit(account=account, amount=txn.amount, transaction_id=txn.id,
                   description=f"flash promo {promo.id}, reservation {reservation.id}")
     reservation.status, reservation.completed_at = FlashReservation.Status.COMPLETED, now

@@ -5,16 +5,13 @@ from django.utils import timezone
 
 from accounts.models import Account, CustomerProfile
 from activation.registry import LockedRows, LockTarget, Outcome, reverser_register, settler_register
+from offers.errors import OfferFailure
+from offers.flash.errors import FlashFailure
 from offers.flash.models import FlashPromo, FlashReservation
 from offers.flash.services import (KIND_FLASH_PURCHASE, KIND_FLASH_RESERVATION, flash_customer_cap_reached,
                                    flash_holds_lapse, flash_promo_ineligibility, flash_promo_units_left,
                                    flash_purchase_refund, flash_reservation_hold, flash_reservation_release)
 from offers.locks import account_lock_target, flash_promo_lock_target
-
-FAILURE_SOLD_OUT = "sold_out"
-FAILURE_NOT_ELIGIBLE = "not_eligible"
-FAILURE_ALREADY_HOLDING = "already_holding"
-FAILURE_CUSTOMER_LIMIT = "customer_limit_reached"
 
 _REASON_MESSAGES = {
     "not_running": "The promotion is not running now.",
@@ -34,23 +31,25 @@ class FlashReservationSettler:
     def settle(self, txn, locked: LockedRows) -> Outcome:
         promo = locked.get(FlashPromo, "id", txn.payload["promo_id"])
         if promo is None:
-            return Outcome.failure(FAILURE_NOT_ELIGIBLE, _REASON_MESSAGES["not_running"], {"reason": "not_running"})
+            return Outcome.failure(FlashFailure.NOT_ELIGIBLE, _REASON_MESSAGES["not_running"],
+                                   {"reason": "not_running"})
         now = timezone.now()
         profile = CustomerProfile.objects.filter(user_id=txn.user_id).first()
         reason = flash_promo_ineligibility(promo=promo, profile=profile, now=now)
         if reason:
-            return Outcome.failure(FAILURE_NOT_ELIGIBLE, _REASON_MESSAGES[reason], {"reason": reason})
+            return Outcome.failure(FlashFailure.NOT_ELIGIBLE, _REASON_MESSAGES[reason], {"reason": reason})
         flash_holds_lapse(promo=promo, now=now)
         held = FlashReservation.objects.filter(promo=promo, user_id=txn.user_id,
                                                status=FlashReservation.Status.HELD).first()
         if held is not None:
-            return Outcome.failure(FAILURE_ALREADY_HOLDING, "You already hold a unit of this promotion.",
+            return Outcome.failure(FlashFailure.ALREADY_HOLDING, "You already hold a unit of this promotion.",
                                    {"reservation_id": held.id, "expires_at": held.expires_at.isoformat()})
         if flash_customer_cap_reached(promo=promo, user_id=txn.user_id, now=now):
-            return Outcome.failure(FAILURE_CUSTOMER_LIMIT, "You already have every unit one customer may buy.",
+            return Outcome.failure(FlashFailure.CUSTOMER_LIMIT_REACHED,
+                                   "You already have every unit one customer may buy.",
                                    {"max_units_per_customer": promo.max_units_per_customer})
         if flash_promo_units_left(promo=promo, now=now) <= 0:
-            return Outcome.failure(FAILURE_SOLD_OUT, "Every unit of this promotion is taken.")
+            return Outcome.failure(OfferFailure.SOLD_OUT, "Every unit of this promotion is taken.")
         reservation = flash_reservation_hold(promo=promo, user_id=txn.user_id, transaction_id=txn.id, now=now)
         return Outcome.success({"reservation_id": reservation.id, "promo_id": promo.id,
                                 "promo_price": str(promo.promo_price), "expires_at": reservation.expires_at.isoformat(),
@@ -68,7 +67,7 @@ class FlashReservationReverser:
         promo = locked.get(FlashPromo, "id", original.payload["promo_id"])
         state = flash_reservation_release(transaction_id=original.id, promo=promo, now=timezone.now())
         if state == "purchased":
-            return Outcome.failure("purchase_not_reversed",
+            return Outcome.failure(FlashFailure.PURCHASE_NOT_REVERSED,
                                    "The unit was bought: reverse its purchase, which refunds it and frees the unit.")
         return Outcome.success({"reversed_transaction_id": str(original.id), "reservation": state})
 
