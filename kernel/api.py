@@ -58,15 +58,34 @@ class StandardPagination(PageNumberPagination):
         return int(raw)
 
 
-class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know, so a typo is a 400 instead of a silent no-op."""
+class StrictFieldsMixin:
+    """Refuses fields it does not accept, so a typo is a 400 instead of a silent no-op."""
+
+    unknown_field_message = "Unknown field."
+
+    def fields_accepted(self) -> set[str]:
+        return set(self.fields)
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
+            unknown = sorted(set(data) - self.fields_accepted())
             if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+                raise serializers.ValidationError({name: [self.unknown_field_message] for name in unknown})
         return super().to_internal_value(data)
+
+
+class StrictSerializer(StrictFieldsMixin, serializers.Serializer):
+    """An input body: a field it does not declare is a 400."""
+
+
+class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """A model's body: a field it does not declare, or one that is read-only (ids, counters,
+    timestamps), is a 400."""
+
+    unknown_field_message = "Unknown or read-only field."
+
+    def fields_accepted(self) -> set[str]:
+        return {name for name, field in self.fields.items() if not field.read_only}
 
 
 class ErrorSerializer(serializers.Serializer):

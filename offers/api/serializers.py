@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from kernel.api import StrictSerializer
 from offers.models import Offer, Subscription
-from offers.selectors import offer_quote
+from offers.selectors import offer_quote, subscription_list_for_user
 
 
 class OfferSerializer(serializers.ModelSerializer):
@@ -28,35 +28,37 @@ class ExpiringFilterSerializer(serializers.Serializer):
 
 
 class ActivationRequestSerializer(StrictSerializer):
-    offer_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    """validated_data: `offer` (the Offer `offer_id` names, as quoted now) and `campaign_id`."""
+
+    offer_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1, source="offer")
     campaign_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False,
                                            help_text="Apply this cart campaign's discount to the price.")
 
     def validate_campaign_id(self, value: int) -> int:
-        from offers.campaigns.models import Campaign
+        from offers.campaigns.selectors import campaign_ids_known
 
-        if not Campaign.objects.filter(pk=value).exclude(status=Campaign.Status.DRAFT).exists():
+        if not campaign_ids_known(campaign_ids=[value]):
             raise serializers.ValidationError("Unknown campaign.", code="unknown_campaign")
         return value
 
-    def validate_offer_id(self, value: int) -> int:
+    def validate_offer_id(self, value: int) -> Offer:
         offer = offer_quote(value)
         if offer is None:
             raise serializers.ValidationError("Unknown offer.", code="unknown_offer")
-        self.context["offer"] = offer
-        return value
+        return offer
 
 
 class RenewalRequestSerializer(StrictSerializer):
-    subscription_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    """validated_data: `subscription`, the caller's (context["request"].user) subscription
+    `subscription_id` names; another customer's is unknown."""
 
-    def validate_subscription_id(self, value: int) -> int:
-        subscription = (Subscription.objects.select_related("offer")
-                        .filter(pk=value, user=self.context["request"].user).first())
+    subscription_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1, source="subscription")
+
+    def validate_subscription_id(self, value: int) -> Subscription:
+        subscription = subscription_list_for_user(user_id=self.context["request"].user.id).filter(pk=value).first()
         if subscription is None:
             raise serializers.ValidationError("Unknown subscription.", code="unknown_subscription")
-        self.context["subscription"] = subscription
-        return value
+        return subscription
 
 
 class SubscriptionUpdateSerializer(StrictSerializer):

@@ -67,9 +67,9 @@ class OfferActivateApi(APIView):
         key = idempotency_key_from(request)
         serializer = ActivationRequestSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        accepted = offer_activation_request(user_id=request.user.id, offer=serializer.context["offer"],
-                                            idempotency_key=key,
-                                            campaign_id=serializer.validated_data.get("campaign_id"))
+        data = serializer.validated_data
+        accepted = offer_activation_request(user_id=request.user.id, offer=data["offer"], idempotency_key=key,
+                                            campaign_id=data.get("campaign_id"))
         return accepted_response(accepted)
 
 
@@ -83,8 +83,8 @@ class OfferRenewApi(APIView):
         key = idempotency_key_from(request)
         serializer = RenewalRequestSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        accepted = offer_renewal_request(user_id=request.user.id, subscription=serializer.context["subscription"],
-                                         idempotency_key=key)
+        accepted = offer_renewal_request(user_id=request.user.id,
+                                         subscription=serializer.validated_data["subscription"], idempotency_key=key)
         return accepted_response(accepted)
 
 

@@ -37,6 +37,12 @@ def campaign_list(*, status: str | None = None, target: str | None = None, activ
     return qs
 
 
+def campaign_ids_known(*, campaign_ids) -> set[int]:
+    """The ids among `campaign_ids` that a request may name: campaigns that exist and are not drafts."""
+    return set(Campaign.objects.exclude(status=Campaign.Status.DRAFT).filter(pk__in=campaign_ids)
+               .values_list("pk", flat=True))
+
+
 def campaigns_customer_visible() -> list[Campaign]:
     """Every campaign a customer could be told about (not drafts), with targeting ids, read
     through the Redis cache. Staleness is harmless: redemption re-checks under the lock."""

@@ -1,7 +1,11 @@
 """Reads of code pools."""
 from django.db.models import QuerySet
 
-from offers.codes.models import CodePool, DiscountCode
+from offers.codes.models import Brand, CodePool, DiscountCode
+
+
+def brand_get(*, brand_id: int) -> Brand | None:
+    return Brand.objects.filter(pk=brand_id).first()
 
 
 def code_pool_claimable_get(*, pool_id: int) -> CodePool | None:

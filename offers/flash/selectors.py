@@ -27,6 +27,10 @@ def flash_promo_list(*, now: datetime) -> QuerySet[FlashPromo]:
             .annotate(units_left=F("quantity") - taken).order_by("starts_at", "id"))
 
 
+def flash_promo_get(*, promo_id: int) -> FlashPromo | None:
+    return FlashPromo.objects.filter(pk=promo_id).first()
+
+
 def flash_promo_list_running(*, now: datetime) -> QuerySet[FlashPromo]:
     return flash_promo_list(now=now).filter(status=FlashPromo.Status.ACTIVE, starts_at__lte=now, ends_at__gt=now)
 

@@ -6,9 +6,10 @@ from rest_framework import serializers
 
 from accounts.models import Segment, User
 from accounts.money import MAX_AMOUNT, SUPPORTED_CURRENCIES
-from kernel.api import StrictSerializer
+from kernel.api import StrictModelSerializer, StrictSerializer
 from offers.campaigns.models import Campaign, CampaignRedemption
 from offers.campaigns.rules import campaign_state
+from offers.campaigns.selectors import campaign_ids_known
 from offers.codes.models import Brand
 from offers.codes.selectors import discount_code_get
 from offers.merchants import ManagedRelatedField, merchant_brand_require
@@ -18,7 +19,7 @@ ORDER_REFERENCE = r"^[A-Za-z0-9_.:/-]{1,100}$"
 CODE_PATTERN = r"^\s*[A-Za-z0-9]{4,32}\s*$"
 
 
-class CampaignSerializer(serializers.ModelSerializer):
+class CampaignSerializer(StrictModelSerializer):
     value = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"), max_value=MAX_AMOUNT)
     total_budget = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"), max_value=MAX_AMOUNT)
     max_discount_amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"), max_value=MAX_AMOUNT,
@@ -47,13 +48,6 @@ class CampaignSerializer(serializers.ModelSerializer):
                   "max_total_uses", "is_targeted", "target_customers", "target_segments", "priority",
                   "is_stackable", "requires_code", "brand", "status", "created_at", "updated_at"]
         read_only_fields = ["uses_count", "created_at", "updated_at"]
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - {n for n, f in self.fields.items() if not f.read_only})
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown or read-only field."] for name in unknown})
-        return super().to_internal_value(data)
 
     def get_state(self, campaign) -> str:
         return campaign_state(campaign, timezone.now())
@@ -135,8 +129,7 @@ class RedeemSerializer(CartSerializer):
         ids = attrs.pop("campaign_ids", None) or ([attrs.pop("campaign_id")] if "campaign_id" in attrs else [])
         if len(set(ids)) != len(ids):
             raise serializers.ValidationError({"campaign_ids": ["A campaign can appear only once."]})
-        known = set(Campaign.objects.exclude(status=Campaign.Status.DRAFT).filter(pk__in=ids)
-                    .values_list("pk", flat=True))
+        known = campaign_ids_known(campaign_ids=ids)
         unknown = [i for i in ids if i not in known]
         if unknown:
             raise serializers.ValidationError({"campaign_ids": [f"Unknown campaign: {unknown[0]}."]},

@@ -3,26 +3,29 @@ from rest_framework.exceptions import PermissionDenied
 
 from kernel.api import StrictSerializer
 from offers.codes.models import Brand, CodePool, DiscountCode
-from offers.merchants import brands_managed_by
+from offers.codes.selectors import brand_get
 from offers.codes.services import MAX_POOL_SIZE, code_grant_customer_get
+from offers.merchants import brands_managed_by
 
 
 class CodePoolCreateSerializer(StrictSerializer):
-    brand_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    """validated_data: `brand` (the Brand `brand_id` names, one the caller manages: 403 otherwise)
+    and the pool's fields."""
+
+    brand_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1, source="brand")
     name = serializers.CharField(max_length=120)
     description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
     total_count = serializers.IntegerField(min_value=1, max_value=MAX_POOL_SIZE)
     valid_from = serializers.DateTimeField(required=False, allow_null=True, default=None)
     valid_until = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
-    def validate_brand_id(self, value: int) -> int:
-        brand = Brand.objects.filter(pk=value).first()
+    def validate_brand_id(self, value: int) -> Brand:
+        brand = brand_get(brand_id=value)
         if brand is None:
             raise serializers.ValidationError("Unknown brand.", code="unknown_brand")
         if not brands_managed_by(user=self.context["request"].user).filter(pk=brand.pk).exists():
             raise PermissionDenied("You are not a staff member of this brand.")
-        self.context["brand"] = brand
-        return value
+        return brand
 
     def validate(self, attrs):
         if attrs.get("valid_from") and attrs.get("valid_until") and attrs["valid_until"] <= attrs["valid_from"]:

@@ -43,9 +43,7 @@ class CodePoolListCreateApi(generics.ListAPIView):
     def post(self, request):
         serializer = CodePoolCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        data.pop("brand_id")
-        pool = code_pool_create(brand=serializer.context["brand"], created_by_id=request.user.id, **data)
+        pool = code_pool_create(created_by_id=request.user.id, **serializer.validated_data)
         if pool.status == CodePool.Status.READY:
             return Response(CodePoolSerializer(pool).data, status=status.HTTP_201_CREATED)
         return Response(CodePoolSerializer(pool).data, status=status.HTTP_202_ACCEPTED,

@@ -3,22 +3,11 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from accounts.models import Segment
-from kernel.api import StrictSerializer
+from kernel.api import StrictModelSerializer, StrictSerializer
 from offers.codes.models import Brand
 from offers.flash.models import FlashPromo, FlashReservation, Product, Store
+from offers.flash.selectors import flash_promo_get
 from offers.merchants import ManagedRelatedField, merchant_brand_require
-
-
-class StrictModelSerializer(serializers.ModelSerializer):
-    """Refuses unknown fields, like kernel.api.StrictSerializer."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            writable = {name for name, field in self.fields.items() if not field.read_only}
-            unknown = sorted(set(data) - writable)
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown or read-only field."] for name in unknown})
-        return super().to_internal_value(data)
 
 
 class StoreSerializer(StrictModelSerializer):
@@ -92,14 +81,15 @@ class FlashPromoSerializer(StrictModelSerializer):
 
 
 class ReservationRequestSerializer(StrictSerializer):
-    promo_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    """validated_data: `promo`, the FlashPromo `promo_id` names."""
 
-    def validate_promo_id(self, value: int) -> int:
-        promo = FlashPromo.objects.filter(pk=value).first()
+    promo_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1, source="promo")
+
+    def validate_promo_id(self, value: int) -> FlashPromo:
+        promo = flash_promo_get(promo_id=value)
         if promo is None:
             raise serializers.ValidationError("Unknown promotion.", code="unknown_promo")
-        self.context["promo"] = promo
-        return value
+        return promo
 
 
 class ReservationCompleteSerializer(StrictSerializer):

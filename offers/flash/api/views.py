@@ -137,7 +137,7 @@ class ReservationListCreateApi(generics.ListAPIView):
         key = idempotency_key_from(request)
         serializer = ReservationRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        accepted = services.flash_reservation_request(user_id=request.user.id, promo=serializer.context["promo"],
+        accepted = services.flash_reservation_request(user_id=request.user.id, promo=serializer.validated_data["promo"],
                                                       idempotency_key=key)
         return accepted_response(accepted)
 
