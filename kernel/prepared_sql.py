@@ -6,10 +6,14 @@ path runs the same handful of statements (the claim, the locks, the ledger write
 finish) for every message, and planning them costs PostgreSQL about as much as running them
 (the claim: 0.47 ms to plan, 0.34 ms to run; prepared, 55 µs of backend CPU instead of 400 µs
 when nothing is pending: docs/PERFORMANCE.md#prepared-statements). `prepared_cursor()` gives
-a cursor that binds on the server and prepares each statement on its connection's first use of it (psycopg keeps the statements
-per connection), wrapped as Django wraps its own cursors: database errors arrive as
-django.db errors, queries are logged where Django logs them, and counted in the
-django_prometheus metrics.
+a cursor that binds on the server and prepares each statement on its connection's first use
+of it (psycopg keeps the statements per connection), wrapped as Django wraps its own
+cursors: database errors arrive as django.db errors, queries are logged where Django logs
+them, and counted in the django_prometheus metrics.
+
+The statements themselves live in each app's sql.py, named from the models' metadata with
+`table`, `column` and `columns`; an instance built from what one returned is loaded with
+`instance_loaded` (Model.from_db), never assembled by hand.
 
 Parameters are typed by PostgreSQL, not spliced in as literals, so the SQL must say the type
 where it cannot be inferred (`%s::uuid` for a NULL-able id). Name the columns a statement

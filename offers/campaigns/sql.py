@@ -13,6 +13,7 @@ REDEMPTION_RECORD = {"campaign": "integer", "user": "integer", "transaction": "u
                      "base_value": "numeric", "cart_value": "numeric", "delivery_charge": "numeric",
                      "currency": "text", "order_reference": "text", "local_day": "date"}
 _KEYS = [CampaignRedemption._meta.get_field(name).attname for name in REDEMPTION_RECORD]
+_RECORD_TYPES = ", ".join(f"{key} {sql_type}" for key, sql_type in zip(_KEYS, REDEMPTION_RECORD.values()))
 
 # A batch of redemptions in one INSERT; the rows travel as one JSON parameter (much cheaper to
 # build than the ORM's bulk_create parameters).
@@ -20,8 +21,7 @@ REDEMPTIONS_INSERT_SQL = f"""
 INSERT INTO {table(CampaignRedemption)}
        ({columns(CampaignRedemption, *REDEMPTION_RECORD, "created_at", "reversal_keeps_daily_use")})
 SELECT {", ".join(f"r.{key}" for key in _KEYS)}, %(now)s, false
-  FROM jsonb_to_recordset(%(rows)s::jsonb) AS r({", ".join(f"{key} {sql_type}"
-                                                           for key, sql_type in zip(_KEYS, REDEMPTION_RECORD.values()))})
+  FROM jsonb_to_recordset(%(rows)s::jsonb) AS r({_RECORD_TYPES})
 RETURNING {columns(CampaignRedemption, "id", "transaction", "campaign")}
 """
 
