@@ -22,6 +22,7 @@ from django.utils import timezone
 from activation.services import Accepted, transaction_accept
 from offers.codes.models import Brand, CodePool, DiscountCode
 from offers.codes.sql import discount_codes_insert
+from offers.locks import brand_for_update, code_pool_for_update
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def code_pool_generate(*, pool_id: int, chunk_size: int = CODE_GENERATION_CHUNK,
         # Drawn before the lock: drawing is most of a chunk's time.
         drawn = discount_codes_draw(max(0, min(chunk_size, pool.total_count - pool.generated_count)))
         with db_transaction.atomic():
-            pool = CodePool.objects.select_for_update().filter(pk=pool_id).first()
+            pool = code_pool_for_update().filter(pk=pool_id).first()
             if pool is None or pool.status == CodePool.Status.READY:
                 return pool
             if not counted:  # once per run: what is really there, whatever the counter says
@@ -157,7 +158,7 @@ def code_pool_update(*, pool: CodePool, **fields) -> CodePool:
     if CODE_POOL_COUNTERS & fields.keys():
         raise ValueError(f"{sorted(CODE_POOL_COUNTERS & fields.keys())} change only through code generation and claims")
     with db_transaction.atomic():
-        locked = CodePool.objects.select_for_update().get(pk=pool.pk)
+        locked = code_pool_for_update().get(pk=pool.pk)
         for name, value in fields.items():
             setattr(locked, name, value)
         if fields:
@@ -186,7 +187,7 @@ def _brand_audit_log(*, operator_id: int, brand: Brand, flag: int, message: str)
 
 def brand_update(*, brand: Brand, operator_id: int, name: str | None = None) -> Brand:
     with db_transaction.atomic():
-        locked = Brand.objects.select_for_update().get(pk=brand.pk)
+        locked = brand_for_update().get(pk=brand.pk)
         if name is not None and name != locked.name:
             locked.name = name
             locked.save(update_fields=["name"])
@@ -199,7 +200,7 @@ def brand_member_add(*, brand: Brand, user_id: int, operator_id: int) -> bool:
     False if they already were. Under the brand's row lock, so two adds of one user are
     decided one after the other."""
     with db_transaction.atomic():
-        locked = Brand.objects.select_for_update().get(pk=brand.pk)
+        locked = brand_for_update().get(pk=brand.pk)
         if locked.staff.filter(pk=user_id).exists():
             return False
         locked.staff.add(user_id)
@@ -210,7 +211,7 @@ def brand_member_add(*, brand: Brand, user_id: int, operator_id: int) -> bool:
 def brand_member_remove(*, brand: Brand, user_id: int, operator_id: int) -> bool:
     """False if the user was not a member. The brand's objects stay the brand's."""
     with db_transaction.atomic():
-        locked = Brand.objects.select_for_update().get(pk=brand.pk)
+        locked = brand_for_update().get(pk=brand.pk)
         if not locked.staff.filter(pk=user_id).exists():
             return False
         locked.staff.remove(user_id)

@@ -1,7 +1,7 @@
 """Every write of stores, products, flash promos and reservations, and the eligibility rule.
 
 Locks: a reservation is only created, completed or expired with its promo row locked
-(`flash_promo_for_update`), so "units left = quantity - completed - active holds" is exact.
+(`offers.locks.flash_promo_for_update`), so "units left = quantity - completed - active holds" is exact.
 Settlement takes the account first (rank 10) and the promo second (rank 40); the
 synchronous paths (complete, expire, sweeper) take only the promo, so the order holds.
 """
@@ -28,7 +28,7 @@ from offers.errors import OfferFailure
 from offers.flash.errors import FlashFailure, HoldExpired
 from offers.flash.geo import bounding_box, haversine_km
 from offers.flash.models import FlashPromo, FlashPromoNotice, FlashReservation, Product, Store
-from offers.locks import account_lock_target, flash_promo_lock_target
+from offers.locks import account_lock_target, flash_promo_for_update, flash_promo_lock_target
 from offers.signals import flash_promo_started, flash_reservation_completed
 
 logger = logging.getLogger(__name__)
@@ -39,10 +39,6 @@ KIND_FLASH_PURCHASE = "flash_purchase"
 REASON_NOT_RUNNING = "not_running"
 REASON_SEGMENT = "segment"
 REASON_DISTANCE = "distance"
-
-
-def flash_promo_for_update() -> QuerySet[FlashPromo]:
-    return FlashPromo.objects.select_for_update().order_by("pk")
 
 
 # --- the rules ----------------------------------------------------------------------------------
