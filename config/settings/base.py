@@ -230,9 +230,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_ACKS_LATE = True
 # Celery's Django fixup closes the database connection before and after *every* task unless
-# this is set, so each task paid a new PostgreSQL backend (~3-5 ms, most of a settlement
-# task's latency). Workers keep their connection instead; config/celery.py closes it the
-# way Django does between requests (CONN_MAX_AGE reached, or unusable after an error).
+# this is set, so each task would pay a new PostgreSQL backend (~3-5 ms, most of a settlement
+# task's latency; docs/PERFORMANCE.md#worker-connections-kept). Workers keep their connection
+# instead; config/celery.py closes it the way Django does between requests (CONN_MAX_AGE
+# reached, or unusable after an error).
 CELERY_DB_REUSE_MAX = 1_000_000
 # A task that retries on connection errors trusts a connection that answered this recently
 # and skips Django's per-task health check (config/celery.py). 0: always check.
