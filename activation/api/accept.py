@@ -20,11 +20,14 @@ def idempotency_key_from(request) -> str | None:
     return key
 
 
-def accepted_response(accepted: Accepted, **extra) -> Response:
+def accepted_response(accepted: Accepted, *, with_status_url: bool = True, **extra) -> Response:
+    """The 202 of every accepting view. Partners follow their transactions by their own
+    reference (`partner/validate/`), not the customer's status URL: `with_status_url=False`."""
     txn = accepted.transaction
-    status_url = reverse("transaction-status", kwargs={"transaction_id": txn.id})
-    body = {"transaction_id": str(txn.id), "status": txn.status, "status_url": status_url, **extra}
-    headers = {"Location": status_url}
+    body = {"transaction_id": str(txn.id), "status": txn.status, **extra}
+    headers = {}
+    if with_status_url:
+        body["status_url"] = headers["Location"] = reverse("transaction-status", kwargs={"transaction_id": txn.id})
     if accepted.replayed:
         headers["Idempotent-Replayed"] = "true"
     return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)

@@ -16,15 +16,14 @@ class PartnerActivationRequestSerializer(StrictSerializer):
     # Whether it names one of the partner's linked customers is decided by the service.
     customer = serializers.CharField(max_length=254, help_text="The email address or phone number of a customer "
                                                                "linked to the partner.")
-    offer_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    offer_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1, source="offer")
     callback_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
 
-    def validate_offer_id(self, value: int) -> int:
+    def validate_offer_id(self, value: int) -> Offer:
         offer = offer_quote(value)
         if offer is None:
             raise serializers.ValidationError("Unknown offer.", code="unknown_offer")
-        self.context["offer"] = offer
-        return value
+        return offer
 
     def validate_callback_url(self, value: str) -> str:
         if value:

@@ -1,10 +1,11 @@
 from drf_yasg import openapi
 from drf_yasg.utils import no_body, swagger_auto_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from activation.api.accept import accepted_response
 from kernel.api import ErrorSerializer
 from partners.api.serializers import (PartnerActivationAcceptedSerializer, PartnerActivationRequestSerializer,
                                       PartnerValidationSerializer)
@@ -41,14 +42,11 @@ class PartnerActivateApi(PartnerApi):
         try:
             accepted = partner_activation_request(partner=request.auth, reference=data["reference"],
                                                   customer_identifier=data["customer"],
-                                                  offer=serializer.context["offer"],
+                                                  offer=data["offer"],
                                                   callback_url=data["callback_url"])
         except PartnerCustomerUnknown:
             raise unknown_customer_error() from None
-        txn = accepted.transaction
-        headers = {"Idempotent-Replayed": "true"} if accepted.replayed else {}
-        return Response({"transaction_id": str(txn.id), "reference": data["reference"], "status": txn.status},
-                        status=status.HTTP_202_ACCEPTED, headers=headers)
+        return accepted_response(accepted, with_status_url=False, reference=data["reference"])
 
 
 class PartnerValidateApi(PartnerApi):
