@@ -13,7 +13,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts.models import Account, CustomerProfile, LedgerEntry, LocationChange, Segment, User
-from accounts.locks import account_for_update
+from accounts.locks import account_for_update, customer_profile_for_update, segment_for_update, user_for_update
 from accounts.money import MAX_AMOUNT, money_quantize
 from accounts.selectors import account_get
 from accounts.sql import account_balance_set_with_ledger_entry
@@ -77,8 +77,6 @@ def account_refund(*, account: Account, amount: Decimal, transaction_id: UUID, d
 
 
 def account_top_up(*, user: User, amount: Decimal, description: str = "top-up") -> LedgerEntry:
-    from accounts.locks import account_for_update
-
     with db_transaction.atomic():
         account = account_for_update().get(user=user)
         return account_ledger_write(account=account, amount=amount, reason=LedgerEntry.Reason.TOP_UP,
@@ -209,7 +207,7 @@ def customer_deactivate(*, user_id: int, operator_id: int) -> User:
     (simplejwt checks `is_active` on every request) and every refresh token they hold is
     blacklisted, so even a reactivation does not revive an old session. Idempotent."""
     with db_transaction.atomic():
-        user = User.objects.select_for_update().get(pk=user_id)
+        user = user_for_update().get(pk=user_id)
         if user.is_active:
             user.is_active = False
             user.save(update_fields=["is_active"])
@@ -255,7 +253,7 @@ def segment_delete(*, segment_id: int, operator_id: int | None = None) -> None:
     left without a segment. The segment row is locked first, so a campaign cannot be
     pointed at it between the check and the delete."""
     with db_transaction.atomic():
-        segment = Segment.objects.select_for_update().get(pk=segment_id)
+        segment = segment_for_update().get(pk=segment_id)
         used_by = {}
         for relation in Segment._meta.related_objects:
             if relation.related_model is CustomerProfile:
@@ -358,7 +356,7 @@ def profile_update(*, user: User, changed_by: User | None = None, **fields) -> C
             user.save(update_fields=list(user_fields))
         profile = profile_get_or_create(user=user)
         if set(fields) & set(LOCATION_FIELDS):  # the old location as it stands while this one is written
-            profile = CustomerProfile.objects.select_for_update().get(pk=profile.pk)
+            profile = customer_profile_for_update().get(pk=profile.pk)
         old_location = (profile.latitude, profile.longitude)
         for name, value in fields.items():
             setattr(profile, name, value)

@@ -37,6 +37,10 @@ def flash_promo_lock_target(promo_id: int) -> LockTarget:
 # Row locks the offer services take themselves (outside the engine's lock targets): ordered by
 # primary key, so two services locking several rows of a model take them in one order.
 
+def campaign_for_update() -> QuerySet[Campaign]:
+    return Campaign.objects.select_for_update().order_by("pk")
+
+
 def brand_for_update() -> QuerySet[Brand]:
     return Brand.objects.select_for_update().order_by("pk")
 

@@ -12,7 +12,6 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.locks import account_for_update
-from accounts.models import Account
 from kernel.errors import ConflictError, IdempotencyInProgress, IdempotencyKeyReused, NotFound
 from offers.models import Subscription
 from offers.services import offer_renewal_request
@@ -41,7 +40,7 @@ def subscriptions_expire(*, now: datetime | None = None, limit: int = 1000) -> l
     expired = []
     for subscription_id, user_id in due:
         with db_transaction.atomic():
-            Account.objects.select_for_update().filter(user_id=user_id).first()
+            account_for_update().filter(user_id=user_id).first()
             if Subscription.objects.filter(pk=subscription_id, status=Subscription.Status.ACTIVE,
                                            expires_at__lte=now).update(status=Subscription.Status.EXPIRED,
                                                                        updated_at=now):

@@ -13,6 +13,7 @@ from activation.services import Accepted, transaction_accept
 from kernel.errors import ConflictError
 from offers.campaigns.models import Campaign, CampaignRedemption
 from offers.campaigns.sql import campaign_redemptions_insert_returning
+from offers.locks import campaign_for_update
 from offers.codes.errors import CodeFailure
 from offers.codes.rules import discount_code_refusal
 from offers.codes.selectors import discount_codes_for_checkout
@@ -47,7 +48,7 @@ def campaign_create(*, target_customers=(), target_segments=(), **fields) -> Cam
 
 def campaign_update(*, campaign: Campaign, target_customers=None, target_segments=None, **fields) -> Campaign:
     with db_transaction.atomic():
-        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        locked = campaign_for_update().get(pk=campaign.pk)
         for name, value in fields.items():
             setattr(locked, name, value)
         if "total_budget" in fields and locked.total_budget < locked.spent_amount:
@@ -69,7 +70,7 @@ def campaign_status_set(*, campaign: Campaign, status: str) -> Campaign:
 
 def campaign_delete(*, campaign: Campaign) -> None:
     with db_transaction.atomic():
-        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        locked = campaign_for_update().get(pk=campaign.pk)
         if CampaignRedemption.objects.filter(campaign=locked).exists():
             raise ConflictError("A campaign with redemptions cannot be deleted; end it instead.",
                                 code="campaign_has_redemptions")
