@@ -11,7 +11,7 @@ from accounts.models import Account, CustomerProfile, LedgerEntry, LocationChang
 from accounts.money import MAX_AMOUNT
 from accounts.services import account_adjust, profile_update, segment_create, segment_delete, segment_update
 from kernel.admin import ReadOnlyAdminMixin, ServiceAdminMixin, admin_refusal_show
-from kernel.errors import ApiError
+from kernel.errors import ApplicationError
 
 PROFILE_FIELDS = ("phone", "segment", "latitude", "longitude", "timezone", "email_opt_out")
 
@@ -47,7 +47,7 @@ class PlatformUserAdmin(UserAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:  # a refusal rolls the whole save back (the admin's own atomic block) and is shown
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except ApiError as exc:
+        except ApplicationError as exc:
             admin_refusal_show(self, request, None, exc)
             return HttpResponseRedirect(request.get_full_path())
 
@@ -125,7 +125,7 @@ class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                                            operator_id=request.user.pk)
                     self.log_change(request, account, f"Balance adjusted by {entry.amount} {account.currency} "
                                                       f"(ledger entry {entry.pk}): {reason}")
-            except ApiError as exc:
+            except ApplicationError as exc:
                 form.add_error(None, exc.message)
             else:
                 self.message_user(request, f"Balance adjusted by {entry.amount} {account.currency}; "

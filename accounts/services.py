@@ -17,7 +17,7 @@ from accounts.locks import account_for_update, customer_profile_for_update, segm
 from accounts.money import MAX_AMOUNT, money_quantize
 from accounts.selectors import account_get
 from accounts.sql import account_balance_set_with_ledger_entry
-from kernel.errors import ApiError, ConflictError, NotPermitted
+from kernel.errors import ApplicationError, ConflictError, NotPermitted
 
 
 class AdjustmentRefused(ConflictError):
@@ -25,7 +25,7 @@ class AdjustmentRefused(ConflictError):
     message = "The balance cannot be adjusted this way."
 
 
-class CustomerRefused(ApiError):
+class CustomerRefused(ApplicationError):
     """A customer record that cannot be written as asked (a weak password, an address that
     is taken): a 400 that names the field, like a validation error."""
 
@@ -43,7 +43,7 @@ class SegmentInUse(ConflictError):
     message = "The segment is used by campaigns or promotions; remove it from them first."
 
 
-class SegmentRefused(ApiError):
+class SegmentRefused(ApplicationError):
     code = "validation_error"
     message = "The request is invalid."
 

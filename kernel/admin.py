@@ -11,7 +11,7 @@ from django.contrib.admin.actions import delete_selected
 from django.db import transaction as db_transaction
 from django.http import HttpResponse, HttpResponseRedirect
 
-from kernel.errors import ApiError
+from kernel.errors import ApplicationError
 from kernel.throttles import login_attempt_wait
 
 
@@ -29,13 +29,13 @@ class ReadOnlyAdminMixin:
         return False
 
 
-def admin_refusal_show(modeladmin: admin.ModelAdmin, request, obj, exc: ApiError) -> None:
+def admin_refusal_show(modeladmin: admin.ModelAdmin, request, obj, exc: ApplicationError) -> None:
     prefix = f"{obj}: " if obj is not None else ""
     modeladmin.message_user(request, f"{prefix}{exc.message}", messages.ERROR)
 
 
 class ServiceAdminMixin:
-    """For models whose writes go through services. A refusal (`ApiError`) raised while
+    """For models whose writes go through services. A refusal (`ApplicationError`) raised while
     saving rolls the whole admin request back (nothing written, no LogEntry) and is shown
     as an error on the form it came from. Deletion goes through `service_delete`, one object
     at a time, logged only when it happened."""
@@ -73,7 +73,7 @@ class ServiceAdminMixin:
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except ApiError as exc:
+        except ApplicationError as exc:
             admin_refusal_show(self, request, None, exc)
             return HttpResponseRedirect(request.get_full_path())
 
@@ -85,7 +85,7 @@ class ServiceAdminMixin:
             with db_transaction.atomic():
                 admin.ModelAdmin.log_deletions(self, request, [obj])
                 self.service_delete(obj)
-        except ApiError as exc:
+        except ApplicationError as exc:
             admin_refusal_show(self, request, obj, exc)
             request._admin_delete_refused = True
 
@@ -134,7 +134,7 @@ def admin_action_each(modeladmin: admin.ModelAdmin, request, queryset, call, *, 
             with db_transaction.atomic():
                 call(obj)
                 modeladmin.log_change(request, obj, done)
-        except ApiError as exc:
+        except ApplicationError as exc:
             admin_refusal_show(modeladmin, request, obj, exc)
         else:
             succeeded += 1

@@ -47,7 +47,6 @@ class ApplicationError(Exception):
         self.details = details or {}
 
 
-ApiError = ApplicationError  # the former name, kept for callers not yet renamed
 
 
 class NotAuthenticated(ApplicationError):

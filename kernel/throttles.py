@@ -16,11 +16,11 @@ from django.dispatch import Signal
 from redis.exceptions import RedisError
 from rest_framework import throttling
 
-from kernel.redis_store import RedisScript
+from kernel.redis_store import RedisScript, redis_key
 
 logger = logging.getLogger(__name__)
 
-KEY_PREFIX = "offers:throttle:"
+KEY_PREFIX = redis_key("throttle:")
 
 # KEYS: one window per key. ARGV: now (seconds), a unique member, then (window seconds,
 # limit) per key. Each window is decided on its own, as DRF's throttles are one after the

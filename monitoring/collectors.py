@@ -17,6 +17,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db.models import Count, Min, Sum
 from django.utils import timezone
+from kernel.redis_store import redis_key
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ QUEUES = ("settlement", "notifications", "callbacks", "default")
 # kombu's Redis transport keeps one list per priority step besides the plain one.
 _PRIORITY_SEPARATOR = "\x06\x16"
 _PRIORITY_STEPS = (3, 6, 9)
-WORKER_HEARTBEAT_PREFIX = "offers:monitoring:worker:"
+WORKER_HEARTBEAT_PREFIX = redis_key("monitoring:worker:")
 
 _broker: redis.Redis | None = None
 

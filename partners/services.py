@@ -26,6 +26,7 @@ from kernel.errors import IdempotencyInProgress, IdempotencyKeyReused
 from kernel.outbox import Claim, Delivery, Outbox
 from offers.models import Offer
 from offers.services import KIND_OFFER_ACTIVATION, offer_activation_request
+from partners.locks import callback_delivery_for_update
 from partners.models import CallbackAttempt, CallbackDelivery, Partner, PartnerActivation, PartnerCustomerLink
 from partners.selectors import partner_activation_get, partner_customer_get
 from partners.signing import (HEADER_EVENT_ID, HEADER_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP,
@@ -256,8 +257,7 @@ class CallbackOutbox(Outbox[CallbackDelivery]):
         lease = timedelta(seconds=settings.PARTNER_CALLBACK_CONNECT_TIMEOUT_SECONDS
                           + settings.PARTNER_CALLBACK_READ_TIMEOUT_SECONDS + 10)
         with db_transaction.atomic():
-            delivery = (CallbackDelivery.objects.select_for_update(skip_locked=True)
-                        .select_related("partner").filter(pk=pk).first())
+            delivery = (callback_delivery_for_update(skip_locked=True).select_related("partner").filter(pk=pk).first())
             if delivery is None:  # gone, or another worker is recording an attempt right now
                 return Claim(row=CallbackDelivery.objects.get(pk=pk), claimed=False)
             if (delivery.status != CallbackDelivery.Status.PENDING
@@ -286,7 +286,7 @@ class CallbackOutbox(Outbox[CallbackDelivery]):
         now = timezone.now()
         retry_in = None
         with db_transaction.atomic():
-            delivery = CallbackDelivery.objects.select_for_update().select_related("partner").get(pk=delivery.pk)
+            delivery = callback_delivery_for_update().select_related("partner").get(pk=delivery.pk)
             CallbackAttempt.objects.create(delivery=delivery, attempted_at=now, status_code=status_code,
                                            error=error[:255], duration_ms=attempt.duration_ms)
             delivery.attempts_count += 1
@@ -339,7 +339,7 @@ def _callback_post(delivery: CallbackDelivery) -> requests.Response:
 def callback_redeliver(*, delivery: CallbackDelivery) -> CallbackDelivery:
     """Operator action: deliver the same event (same event id) again, now."""
     with db_transaction.atomic():
-        delivery = CallbackDelivery.objects.select_for_update().get(pk=delivery.pk)
+        delivery = callback_delivery_for_update().get(pk=delivery.pk)
         delivery.status = CallbackDelivery.Status.PENDING
         delivery.next_attempt_at = timezone.now()
         delivery.leased_until = None

@@ -21,7 +21,7 @@ from accounts.models import Account, LedgerEntry
 from accounts.services import AdjustmentRefused, account_adjust
 from activation.models import Transaction
 from activation.services import transaction_reverse, transactions_settle
-from kernel.errors import ApiError
+from kernel.errors import ApplicationError
 from offers.campaigns.models import Campaign, CampaignRedemption
 from offers.campaigns.rules import Cart
 from offers.campaigns.services import discount_redemption_request
@@ -134,7 +134,7 @@ class MoneyMachine(RuleBasedStateMachine):
         try:
             transaction_reverse(transaction_id=transaction_id, requested_by_id=self.staff.id if as_staff else user_id,
                                 as_staff=as_staff)
-        except ApiError:
+        except ApplicationError:
             pass  # a refusal (not permitted, a bought hold) changes nothing; the invariants say so
 
     @rule(who=st.integers(0, CUSTOMERS - 1), amount=st.sampled_from(["-25.00", "-5.00", "7.50", "20.00"]))
