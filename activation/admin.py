@@ -40,5 +40,6 @@ class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(IdempotencyKey)
 class IdempotencyKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["scope", "key", "transaction", "created_at"]
+    list_display = ["scope", "key", "transaction", "retained", "created_at"]
+    list_filter = ["retained"]
     search_fields = ["scope", "key", "=transaction__id"]

@@ -83,13 +83,15 @@ class Transaction(models.Model):
 
 class IdempotencyKey(models.Model):
     """Stripe-style idempotency: (scope, key) maps to the transaction it created and the
-    fingerprint of the request body that created it. Pruned after the retention period."""
+    fingerprint of the request body that created it. Pruned after the retention period,
+    unless the caller asked for it to be retained (a key that must stay unique for ever)."""
 
-    scope = models.CharField(max_length=64, help_text="user:<id> or partner:<id>")
+    scope = models.CharField(max_length=64, help_text="user:<id>, or the scope the caller names")
     key = models.CharField(max_length=255)
     request_fingerprint = models.CharField(max_length=64)
     transaction = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="idempotency_keys")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    retained = models.BooleanField(default=False, help_text="Never pruned: the key stays unique for ever.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_key_unique_per_scope")]

@@ -14,7 +14,7 @@ KIND_OFFER_RENEWAL = "offer_renewal"
 
 def offer_activation_request(*, user_id: int, offer: Offer, idempotency_key: str | None,
                              campaign_id: int | None = None, idempotency_scope: str | None = None,
-                             context: dict | None = None) -> Accepted:
+                             context: dict | None = None, idempotency_retained: bool = False) -> Accepted:
     """Accepts an activation at the price quoted now (less a campaign's discount, computed
     at settlement); settlement re-checks everything. `context` (e.g. the partner and its
     reference) is recorded in the payload; it does not change how the activation settles."""
@@ -22,7 +22,7 @@ def offer_activation_request(*, user_id: int, offer: Offer, idempotency_key: str
                **({"context": context} if context else {})}
     return transaction_accept(kind=KIND_OFFER_ACTIVATION, user_id=user_id, payload=payload,
                               amount=offer.price, currency=offer.currency, idempotency_key=idempotency_key,
-                              idempotency_scope=idempotency_scope)
+                              idempotency_scope=idempotency_scope, idempotency_retained=idempotency_retained)
 
 
 def offer_renewal_request(*, user_id: int, subscription: Subscription, idempotency_key: str | None) -> Accepted:

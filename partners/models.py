@@ -51,8 +51,9 @@ class PartnerCustomerLink(models.Model):
 
 
 class PartnerActivation(models.Model):
-    """A partner's external reference for a transaction. Permanent (idempotency keys are
-    pruned after 48 h), so a reference can never be reused by the same partner."""
+    """A partner's external reference for a transaction: the record validate/, reverse/ and
+    callbacks read. The reference is also the engine's retained idempotency key (scope
+    partner:<id>), which replays or refuses a reused one; the unique constraint is the backstop."""
 
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="activations")
     reference = models.CharField(max_length=64)
@@ -62,7 +63,6 @@ class PartnerActivation(models.Model):
     customer_identifier = models.CharField(max_length=254, help_text="The phone or email the partner sent.")
     offer = models.ForeignKey("offers.Offer", on_delete=models.PROTECT, related_name="+")
     callback_url = models.URLField(max_length=500, blank=True)
-    request_fingerprint = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -21,11 +21,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from activation.models import Transaction
-from activation.services import Accepted, request_fingerprint, transaction_reverse
-from kernel.errors import IdempotencyInProgress, IdempotencyKeyReused
+from activation.services import Accepted, transaction_reverse
+from kernel.errors import IdempotencyKeyReused
 from kernel.outbox import Claim, Delivery, Outbox
 from offers.models import Offer
-from offers.services import KIND_OFFER_ACTIVATION, offer_activation_request
+from offers.services import offer_activation_request
 from partners.locks import callback_delivery_for_update
 from partners.models import CallbackAttempt, CallbackDelivery, Partner, PartnerActivation, PartnerCustomerLink
 from partners.selectors import partner_activation_get, partner_customer_get
@@ -122,48 +122,42 @@ class PartnerCustomerUnknown(Exception):
     refusal, so a partner cannot learn whether an address is registered."""
 
 
+REFERENCE_REUSED = "reference_reused"
+
+
 def partner_activation_request(*, partner: Partner, reference: str, customer_identifier: str, offer: Offer,
                                callback_url: str = "") -> Accepted:
     """Accepts an activation for one of the partner's linked customers (else
     PartnerCustomerUnknown, nothing written). `reference` is unique per partner for ever:
-    the same reference and body return the original transaction, another body is 422, a
-    twin still in flight is 409. It settles exactly like the customer's own activation."""
+    it is the engine's idempotency key in the partner's scope, retained (never pruned), so
+    the same reference and body return the original transaction, another body is 422
+    `reference_reused`, a twin still in flight is 409. It settles exactly like the
+    customer's own activation."""
     customer = partner_customer_get(partner=partner, identifier=customer_identifier)
     if customer is None:
         raise PartnerCustomerUnknown(customer_identifier)
     context = {"partner_id": partner.id, "reference": reference, "customer": customer_identifier,
                "callback_url": callback_url}
-    fingerprint = request_fingerprint(kind=KIND_OFFER_ACTIVATION, payload={"offer_id": offer.id, "context": context})
-    existing = _partner_activation_replay(partner=partner, reference=reference, fingerprint=fingerprint)
-    if existing is not None:
-        return existing
     try:
         with db_transaction.atomic():
             accepted = offer_activation_request(user_id=customer.id, offer=offer, idempotency_key=reference,
-                                                idempotency_scope=f"partner:{partner.id}", context=context)
+                                                idempotency_scope=f"partner:{partner.id}", idempotency_retained=True,
+                                                context=context)
             if not accepted.replayed:
                 PartnerActivation.objects.create(partner=partner, reference=reference,
                                                  transaction=accepted.transaction, customer=customer,
                                                  customer_identifier=customer_identifier, offer=offer,
-                                                 callback_url=callback_url, request_fingerprint=fingerprint)
-    except IntegrityError:
-        # A twin committed the same reference between our lookup and our insert.
-        existing = _partner_activation_replay(partner=partner, reference=reference, fingerprint=fingerprint)
-        if existing is None:
-            raise IdempotencyInProgress("A request with this reference is still being processed; retry shortly.")
-        return existing
-    return accepted
-
-
-def _partner_activation_replay(*, partner: Partner, reference: str, fingerprint: str) -> Accepted | None:
-    record = (PartnerActivation.objects.select_related("transaction")
-              .filter(partner=partner, reference=reference).first())
-    if record is None:
-        return None
-    if record.request_fingerprint != fingerprint:
+                                                 callback_url=callback_url)
+    except IdempotencyKeyReused as exc:
         raise IdempotencyKeyReused("This reference was already used with a different request body.",
-                                   code="reference_reused")
-    return Accepted(transaction=record.transaction, replayed=True)
+                                   code=REFERENCE_REUSED) from exc
+    except IntegrityError as exc:
+        # Unreachable through the engine: its advisory lock holds twins off until this commit and
+        # a retained key is never pruned, so it replays or refuses first. Only a key deleted by
+        # hand leaves (partner, reference) taken with no key; nothing was written, and without
+        # the original body to compare with, the reference is refused rather than replayed.
+        raise IdempotencyKeyReused("This reference was already used.", code=REFERENCE_REUSED) from exc
+    return accepted
 
 
 def partner_activation_reverse(*, partner: Partner, reference: str) -> PartnerActivation | None:

@@ -10,7 +10,7 @@
     beat     -> housekeeping.transactions_sweep()  re-enqueue anything left unfinished too long
 """
 from activation.locks import rows_lock
-from activation.services.accept import Accepted, request_fingerprint, transaction_accept
+from activation.services.accept import Accepted, transaction_accept
 from activation.services.dispatch import SETTLEMENT_WANTED_KEY, transactions_dispatch
 from activation.services.housekeeping import idempotency_keys_prune, transactions_sweep
 from activation.services.reverse import transaction_record_settled, transaction_reverse
@@ -18,7 +18,7 @@ from activation.services.settle import (SettledBatch, transaction_transition, tr
                                         transactions_finish, transactions_settle, transactions_settle_pending)
 
 __all__ = [
-    "Accepted", "SETTLEMENT_WANTED_KEY", "SettledBatch", "idempotency_keys_prune", "request_fingerprint", "rows_lock",
+    "Accepted", "SETTLEMENT_WANTED_KEY", "SettledBatch", "idempotency_keys_prune", "rows_lock",
     "transaction_accept", "transaction_record_settled", "transaction_reverse", "transaction_transition",
     "transactions_announce", "transactions_dispatch", "transactions_finish", "transactions_settle",
     "transactions_settle_pending", "transactions_sweep",

@@ -36,15 +36,17 @@ def _advisory_lock_id(scope: str, key: str) -> int:
 
 def transaction_accept(*, kind: str, user_id: int, payload: dict[str, Any], amount: Decimal | None = None,
                        currency: str = "", idempotency_key: str | None = None,
-                       idempotency_scope: str | None = None) -> Accepted:
+                       idempotency_scope: str | None = None, idempotency_retained: bool = False) -> Accepted:
     """Writes a PENDING transaction and, after commit, publishes its status and enqueues
     its settlement. With an idempotency key: the same key and body return the original
-    transaction; a different body is refused (422); a request racing the first is 409."""
+    transaction; a different body is refused (422); a request racing the first is 409.
+    `idempotency_retained`: the key is never pruned, so it stays unique for ever."""
     scope = idempotency_scope or f"user:{user_id}"
     fingerprint = request_fingerprint(kind=kind, payload=payload)
     try:
         accepted = _transaction_accept(kind=kind, user_id=user_id, payload=payload, amount=amount, currency=currency,
-                                       idempotency_key=idempotency_key, scope=scope, fingerprint=fingerprint)
+                                       idempotency_key=idempotency_key, scope=scope, fingerprint=fingerprint,
+                                       retained=idempotency_retained)
     except IdempotencyInProgress:
         idempotency_conflict.send_robust(sender=Transaction, kind=kind, reason="in_progress")
         raise
@@ -57,7 +59,7 @@ def transaction_accept(*, kind: str, user_id: int, payload: dict[str, Any], amou
 
 
 def _transaction_accept(*, kind: str, user_id: int, payload: dict[str, Any], amount: Decimal | None, currency: str,
-                        idempotency_key: str | None, scope: str, fingerprint: str) -> Accepted:
+                        idempotency_key: str | None, scope: str, fingerprint: str, retained: bool) -> Accepted:
     if not idempotency_key:
         # One INSERT: in autocommit it is its own transaction (one round trip, not BEGIN +
         # INSERT + COMMIT); inside a caller's transaction the callbacks wait for its commit.
@@ -73,7 +75,7 @@ def _transaction_accept(*, kind: str, user_id: int, payload: dict[str, Any], amo
             txn = Transaction.objects.create(kind=kind, user_id=user_id, payload=payload, amount=amount,
                                              currency=currency, idempotency_key=idempotency_key)
             IdempotencyKey.objects.create(scope=scope, key=idempotency_key, request_fingerprint=fingerprint,
-                                          transaction=txn)
+                                          transaction=txn, retained=retained)
             _after_commit_dispatch(txn)
     except IntegrityError:
         # Only the idempotency key is unique here: a concurrent twin committed first.

@@ -1,5 +1,5 @@
 """Beat jobs: the sweeper that re-enqueues unfinished transactions, and pruning old
-idempotency keys."""
+idempotency keys (never the retained ones)."""
 from __future__ import annotations
 
 import logging
@@ -39,7 +39,9 @@ def transactions_sweep(*, stale_after: timedelta | None = None, limit: int = 500
 
 
 def idempotency_keys_prune(*, older_than: timedelta | None = None) -> int:
+    """Deletes the keys older than the retention period, except the retained ones (their
+    caller needs the key unique for ever)."""
     if older_than is None:
         older_than = timedelta(hours=settings.IDEMPOTENCY_KEY_RETENTION_HOURS)
-    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - older_than).delete()
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - older_than, retained=False).delete()
     return deleted

@@ -1,11 +1,16 @@
 import threading
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from activation.models import IdempotencyKey, Transaction
+from activation.services import idempotency_keys_prune, transaction_accept
+from offers.services import KIND_OFFER_ACTIVATION
 from tests.factories import OfferFactory, bearer, customer
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +74,26 @@ def test_a_malformed_key_is_400(api_client, key):
     assert response.status_code == 400
     assert response.json()["code"] == "validation_error"
     assert Transaction.objects.count() == 0
+
+
+def test_a_retained_key_survives_the_prune_and_an_ordinary_one_does_not():
+    # given: two keys of the same age, past the retention period; the caller asked to keep one
+    user, offer = customer(balance="50"), OfferFactory()
+    for key, retained in (("kept", True), ("ordinary", False)):
+        transaction_accept(kind=KIND_OFFER_ACTIVATION, user_id=user.id, payload={"offer_id": offer.id},
+                           idempotency_key=key, idempotency_retained=retained)
+    retention = timedelta(hours=settings.IDEMPOTENCY_KEY_RETENTION_HOURS)
+    IdempotencyKey.objects.update(created_at=timezone.now() - retention - timedelta(minutes=1))
+
+    # when
+    deleted = idempotency_keys_prune()
+
+    # then: the retained key still replays its transaction
+    assert deleted == 1
+    assert list(IdempotencyKey.objects.values_list("key", "retained")) == [("kept", True)]
+    again = transaction_accept(kind=KIND_OFFER_ACTIVATION, user_id=user.id, payload={"offer_id": offer.id},
+                               idempotency_key="kept")
+    assert again.replayed and Transaction.objects.count() == 2
 
 
 @pytest.mark.concurrency

@@ -1,12 +1,15 @@
 """Partner activation by reference (in-process; settlement run by hand) and validation."""
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
+from django.utils import timezone
 
 from accounts.models import LedgerEntry
-from activation.models import Transaction
-from activation.services import transactions_settle
+from activation.models import IdempotencyKey, Transaction
+from activation.services import idempotency_keys_prune, transactions_settle
 from offers.models import Subscription
 from partners.models import PartnerActivation
 from tests.factories import OfferFactory, customer
@@ -78,16 +81,16 @@ def test_the_same_reference_with_another_body_is_422(api_client):
 
 
 def test_the_reference_stays_unique_after_idempotency_keys_are_pruned(api_client):
-    # given: the engine's idempotency key is gone (48 h retention)
-    from activation.models import IdempotencyKey
-
+    # given: the beat prune has run past the retention period (48 h)
     dave = customer(balance="50.00", phone="+33633333333")
     offer = OfferFactory()
     credentials = partner(customers=[dave])
     body = {"reference": "R-3", "customer": "+33633333333", "offer_id": offer.id}
     now = int(time.time())
     first = post_signed(api_client, credentials, body, timestamp=now)
-    IdempotencyKey.objects.all().delete()
+    retention = timedelta(hours=settings.IDEMPOTENCY_KEY_RETENTION_HOURS)
+    IdempotencyKey.objects.update(created_at=timezone.now() - retention - timedelta(days=30))
+    idempotency_keys_prune()
 
     # when: a retry, signed anew (a signature is good once)
     again = post_signed(api_client, credentials, body, timestamp=now - 1)
@@ -95,8 +98,30 @@ def test_the_reference_stays_unique_after_idempotency_keys_are_pruned(api_client
 
     # then
     assert again.json()["transaction_id"] == first.json()["transaction_id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
     assert other.status_code == 422
+    assert other.json() == {"code": "reference_reused", "details": {},
+                            "message": "This reference was already used with a different request body."}
     assert Transaction.objects.count() == 1
+
+
+def test_a_reference_whose_key_was_deleted_by_hand_is_still_refused(api_client):
+    # given: the engine's key for the reference removed behind its back (the prune never does)
+    frank = customer(balance="50.00", phone="+33655555555")
+    offer = OfferFactory()
+    credentials = partner(customers=[frank])
+    body = {"reference": "R-4", "customer": "+33655555555", "offer_id": offer.id}
+    now = int(time.time())
+    post_signed(api_client, credentials, body, timestamp=now)
+    IdempotencyKey.objects.all().delete()
+
+    # when
+    again = post_signed(api_client, credentials, body, timestamp=now - 1)
+
+    # then: PartnerActivation's unique (partner, reference) refuses it; nothing new written
+    assert again.status_code == 422
+    assert again.json()["code"] == "reference_reused"
+    assert Transaction.objects.count() == 1 and IdempotencyKey.objects.count() == 0
 
 
 def test_two_partners_may_use_the_same_reference(api_client):
