@@ -1,9 +1,8 @@
 import uuid
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, models
+from django.db import models
 from django.db.models import Q
-from django.db.models.base import ModelState
 from django.utils import timezone
 
 
@@ -62,19 +61,6 @@ class Transaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.id} {self.status}"
-
-    @classmethod
-    def from_loaded_columns(cls, columns: dict) -> "Transaction":
-        """An instance loaded from `columns` (attribute name -> database value, already
-        converted), built as unpickling builds one: without Model.__init__'s per-field pass
-        and init signals, which cost more than the rest of settling an item when a batch
-        loads hundreds. Columns not given are deferred, as with .only(): reading one loads it."""
-        txn = cls.__new__(cls)
-        txn.__dict__.update(columns)
-        txn._state = ModelState()
-        txn._state.adding = False
-        txn._state.db = DEFAULT_DB_ALIAS
-        return txn
 
     @property
     def is_terminal(self) -> bool:
