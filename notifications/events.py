@@ -10,18 +10,20 @@ from activation.models import Transaction
 from notifications.models import Notification
 from notifications.services import Event, notifications_send
 from offers.models import Offer, Subscription
+from offers.results import (CodeClaimResult, DiscountRedemptionResult, FlashReservationResult,
+                            OfferActivationResult, OfferRenewalResult, TransactionResult, transaction_result)
 
 Kind = Notification.Kind
 
-# (transaction kind, status) → notification kind. Other outcomes are shown by their own APIs.
+# (result type, succeeded) → notification kind. Other outcomes are shown by their own APIs.
 TRANSACTION_KINDS = {
-    ("offer_activation", "SUCCEEDED"): Kind.ACTIVATION_SUCCEEDED,
-    ("offer_activation", "FAILED"): Kind.ACTIVATION_FAILED,
-    ("offer_renewal", "SUCCEEDED"): Kind.RENEWAL_SUCCEEDED,
-    ("offer_renewal", "FAILED"): Kind.RENEWAL_FAILED,
-    ("discount_redemption", "SUCCEEDED"): Kind.REDEMPTION_SUCCEEDED,
-    ("code_claim", "SUCCEEDED"): Kind.CODE_CLAIMED,
-    ("flash_reservation", "SUCCEEDED"): Kind.FLASH_RESERVATION_HELD,
+    (OfferActivationResult, True): Kind.ACTIVATION_SUCCEEDED,
+    (OfferActivationResult, False): Kind.ACTIVATION_FAILED,
+    (OfferRenewalResult, True): Kind.RENEWAL_SUCCEEDED,
+    (OfferRenewalResult, False): Kind.RENEWAL_FAILED,
+    (DiscountRedemptionResult, True): Kind.REDEMPTION_SUCCEEDED,
+    (CodeClaimResult, True): Kind.CODE_CLAIMED,
+    (FlashReservationResult, True): Kind.FLASH_RESERVATION_HELD,
 }
 
 REMINDER_DAYS = (7, 3, 1)
@@ -31,29 +33,32 @@ def _money(amount, currency: str) -> str:
     return f"{amount} {currency}".strip() if amount not in (None, "") else ""
 
 
-def _transaction_facts(txn: Transaction) -> dict:
-    result, payload = txn.result or {}, txn.payload or {}
-    facts = {"transaction_id": str(txn.id), "status": txn.status, "failure_code": txn.failure_code,
-             "amount": _money(result.get("amount_charged", txn.amount), txn.currency),
-             "expires_at": result.get("expires_at", "")}
-    if payload.get("offer_id"):
-        offer = Offer.objects.filter(pk=payload["offer_id"]).first()
-        facts["offer"] = offer.name if offer else f"offer {payload['offer_id']}"
-    if isinstance(payload.get("context"), dict) and payload["context"].get("reference"):
-        facts["partner_reference"] = payload["context"]["reference"]
-    if txn.kind == "discount_redemption":
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat() if moment else ""
+
+
+def _transaction_facts(result: TransactionResult) -> dict:
+    status = Transaction.Status.SUCCEEDED if result.succeeded else Transaction.Status.FAILED
+    facts = {"transaction_id": str(result.transaction_id), "status": status.value,
+             "failure_code": result.failure_code, "amount": _money(result.amount, result.currency), "expires_at": ""}
+    if isinstance(result, (OfferActivationResult, OfferRenewalResult)):
+        offer = Offer.objects.filter(pk=result.offer_id).first()
+        facts.update(offer=offer.name if offer else f"offer {result.offer_id}", expires_at=_iso(result.expires_at))
+    if isinstance(result, OfferActivationResult) and result.partner_reference:
+        facts["partner_reference"] = result.partner_reference
+    if isinstance(result, DiscountRedemptionResult):
         from offers.campaigns.models import Campaign
 
-        campaign = Campaign.objects.filter(pk=payload.get("campaign_id")).first()
-        facts.update(campaign=campaign.name if campaign else "", discount=_money(result.get("discount"),
-                                                                                result.get("currency", "")))
-    if txn.kind == "code_claim":
+        campaign = Campaign.objects.filter(pk=result.campaign_id).first()
+        facts.update(campaign=campaign.name if campaign else "", discount=_money(result.discount, result.currency))
+    if isinstance(result, CodeClaimResult):
         from offers.codes.models import CodePool
 
-        pool = CodePool.objects.filter(pk=payload.get("pool_id")).first()
-        facts.update(code=result.get("code", ""), pool=pool.name if pool else "")
-    if txn.kind == "flash_reservation":
-        facts.update(_promo_facts(payload.get("promo_id")), reservation_id=result.get("reservation_id"))
+        pool = CodePool.objects.filter(pk=result.pool_id).first()
+        facts.update(code=result.code, pool=pool.name if pool else "")
+    if isinstance(result, FlashReservationResult):
+        facts.update(_promo_facts(result.promo_id), reservation_id=result.reservation_id,
+                     expires_at=_iso(result.expires_at))
     return facts
 
 
@@ -70,13 +75,12 @@ def _promo_facts(promo_id) -> dict:
 def transaction_notify(*, transaction_id) -> int:
     """After a transaction finished: tell its customer once (dedupe key per transaction)."""
     txn = Transaction.objects.filter(pk=transaction_id).first()
-    if txn is None or not txn.is_terminal:
-        return 0
-    kind = TRANSACTION_KINDS.get((txn.kind, txn.status))
+    result = transaction_result(txn) if txn is not None else None
+    kind = TRANSACTION_KINDS.get((type(result), result.succeeded)) if result is not None else None
     if kind is None:
         return 0
-    return notifications_send(kind=kind, events=[Event(user_id=txn.user_id, key=f"txn:{txn.id}",
-                                                       facts=_transaction_facts(txn))])
+    return notifications_send(kind=kind, events=[Event(user_id=result.user_id, key=f"txn:{result.transaction_id}",
+                                                       facts=_transaction_facts(result))])
 
 
 def transactions_notify(*, transaction_ids) -> int:

@@ -68,3 +68,59 @@ def test_a_code_claim_is_notified_with_the_code():
     assert notification.kind == "code_claimed"
     assert notification.subject == f"Your discount code {txn.result['code']}"
     assert "Spring codes" in notification.body
+
+
+def test_an_activation_and_its_refusal_are_notified_with_the_same_facts_as_before():
+    # given: a partner's activation that succeeds and one that is refused (no money left)
+    from decimal import Decimal
+
+    from offers.models import Subscription
+    from offers.services import offer_activation_request
+    from tests.factories import OfferFactory
+
+    nia, offer = customer(username="nia", balance="20.00"), OfferFactory(name="Fibre 1G", price=Decimal("20.00"))
+    txns = []
+    for reference in ("ref-ok", "ref-no"):
+        txn = offer_activation_request(user_id=nia.id, offer=offer, idempotency_key=None,
+                                       context={"partner_id": 1, "reference": reference}).transaction
+        transactions_settle(transaction_id=txn.id, batch_size=1)
+        txns.append(txn)
+
+    # when
+    for txn in txns:
+        transaction_notify(transaction_id=txn.id)
+
+    # then: the facts the templates get, key for key
+    expires_at = Subscription.objects.get(user=nia).expires_at.isoformat()
+    succeeded = Notification.objects.get(user=nia, channel="in_app", kind="activation_succeeded")
+    failed = Notification.objects.get(user=nia, channel="in_app", kind="activation_failed")
+    assert succeeded.data == {"transaction_id": str(txns[0].id), "status": "SUCCEEDED", "failure_code": "",
+                              "amount": "20.00 EUR", "expires_at": expires_at, "offer": "Fibre 1G",
+                              "partner_reference": "ref-ok"}
+    assert failed.data == {"transaction_id": str(txns[1].id), "status": "FAILED",
+                           "failure_code": "insufficient_balance", "amount": "20.00 EUR", "expires_at": "",
+                           "offer": "Fibre 1G", "partner_reference": "ref-no"}
+
+
+def test_a_redemption_is_notified_with_the_campaign_granted_and_the_discount():
+    # given: a redemption as the API asks it (campaign_ids)
+    from decimal import Decimal
+
+    from offers.campaigns.rules import Cart
+    from offers.campaigns.services import discount_redemption_request
+    from tests.campaigns.factories import CampaignFactory
+
+    oli, campaign = customer(username="oli"), CampaignFactory(name="Spring sale", value=Decimal("10.00"))
+    txn = discount_redemption_request(user_id=oli.id, campaign_ids=[campaign.id], order_reference="o-1",
+                                      cart=Cart(cart_value=Decimal("50.00"), delivery_charge=Decimal("0"),
+                                                currency="EUR"), idempotency_key=None).transaction
+    transactions_settle(transaction_id=txn.id, batch_size=1)
+
+    # when
+    transaction_notify(transaction_id=txn.id)
+
+    # then
+    notification = Notification.objects.get(user=oli, channel="in_app", kind="redemption_succeeded")
+    assert notification.data == {"transaction_id": str(txn.id), "status": "SUCCEEDED", "failure_code": "",
+                                 "amount": "", "expires_at": "", "campaign": "Spring sale", "discount": "10.00 EUR"}
+    assert "the Spring sale discount was applied: 10.00 EUR off" in notification.body
