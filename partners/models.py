@@ -71,6 +71,11 @@ class PartnerActivation(models.Model):
     def __str__(self) -> str:
         return f"{self.partner}:{self.reference}"
 
+    @property
+    def is_valid(self) -> bool:
+        """What a partner's validation and callbacks report: the activation took effect."""
+        return self.transaction.status == self.transaction.Status.SUCCEEDED
+
 
 class CallbackDelivery(models.Model):
     """One event to deliver to a partner, at most once per transaction and event type. Its

@@ -25,6 +25,7 @@ from activation.services import Accepted, transaction_reverse
 from kernel.errors import IdempotencyKeyReused
 from kernel.outbox import Claim, Delivery, Outbox
 from offers.models import Offer
+from offers.results import partner_reference_of
 from offers.services import offer_activation_request
 from partners.locks import callback_delivery_for_update
 from partners.models import CallbackAttempt, CallbackDelivery, Partner, PartnerActivation, PartnerCustomerLink
@@ -184,7 +185,7 @@ def callback_event_payload(*, delivery_id: UUID, event_type: str, activation: Pa
             "reference": activation.reference,
             "transaction_id": str(txn.id),
             "status": txn.status,
-            "is_valid": txn.status == Transaction.Status.SUCCEEDED,
+            "is_valid": activation.is_valid,
             "offer_id": activation.offer_id,
             "customer": activation.customer_identifier,
             "amount": str(txn.amount) if txn.amount is not None else None,
@@ -198,12 +199,13 @@ def callback_event_payload(*, delivery_id: UUID, event_type: str, activation: Pa
 def partner_callback_schedule(*, transaction: Transaction) -> CallbackDelivery | None:
     """Receiver of `transaction_finished` (after commit): records the event once per
     transaction and status, then enqueues its delivery on the callbacks queue."""
-    if not transaction.is_terminal or "context" not in (transaction.payload or {}):
+    if not transaction.is_terminal or partner_reference_of(transaction) is None:
         return None
     activation = (PartnerActivation.objects.select_related("partner")
                   .filter(transaction_id=transaction.id).first())
     if activation is None:
         return None
+    activation.transaction = transaction  # the finished row the event reports
     url = activation.callback_url or activation.partner.callback_url
     if not url:
         return None

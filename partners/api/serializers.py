@@ -50,7 +50,7 @@ class PartnerValidationSerializer(serializers.Serializer):
     reference = serializers.CharField()
     transaction_id = serializers.UUIDField(source="transaction.id")
     status = serializers.CharField(source="transaction.status")
-    is_valid = serializers.SerializerMethodField()
+    is_valid = serializers.BooleanField()
     offer = PartnerOfferSerializer()
     customer = serializers.CharField(source="customer_identifier")
     amount = serializers.DecimalField(source="transaction.amount", max_digits=12, decimal_places=2)
@@ -58,6 +58,3 @@ class PartnerValidationSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(source="transaction.created_at")
     settled_at = serializers.DateTimeField(source="transaction.settled_at")
     failure_code = serializers.CharField(source="transaction.failure_code")
-
-    def get_is_valid(self, obj) -> bool:
-        return obj.transaction.status == "SUCCEEDED"
