@@ -18,18 +18,9 @@ from offers.services import (KIND_OFFER_ACTIVATION, KIND_OFFER_RENEWAL, subscrip
                              subscription_period_take_back, subscription_renew)
 
 
-# The transaction's failure_message (the label is the customer's wording, for notifications).
-_FAILURE_MESSAGES = {
-    OfferFailure.INSUFFICIENT_BALANCE: "The account balance does not cover the price.",
-    OfferFailure.OFFER_INACTIVE: "The offer is no longer available.",
-    OfferFailure.CURRENCY_MISMATCH: "The offer is priced in another currency than the account.",
-    OfferFailure.SUBSCRIPTION_NOT_RENEWABLE: "The subscription was cancelled and cannot be renewed.",
-    OfferFailure.NO_ACCOUNT: "The customer has no account to charge.",
-}
-
-
 def _failure(reason: OfferFailure) -> Outcome:
-    return Outcome.failure(reason.value, _FAILURE_MESSAGES[reason])
+    """The code, and its label (the customer's wording) as the transaction's message."""
+    return Outcome.failure(reason.value, f"{reason.label[0].upper()}{reason.label[1:]}.")
 
 
 def offer_charge_check(*, account: Account | None, offer: Offer, amount) -> Outcome | None:
