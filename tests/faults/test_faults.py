@@ -5,9 +5,9 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,29 +17,35 @@ from django.db.models import Count, Sum
 
 from accounts.models import Account, LedgerEntry
 from activation.models import Transaction
-from activation.services import transaction_accept, transactions_sweep
+from activation.services import transaction_accept
 from offers.campaigns.models import Campaign, CampaignRedemption
 from offers.campaigns.services import KIND_DISCOUNT_REDEMPTION
 from offers.services import KIND_OFFER_ACTIVATION
 from tests.campaigns.factories import CampaignFactory
-from tests.conftest import RUN_DIR, LiveWorker, redis_server_start, redis_server_stop
+from tests.conftest import RUN_DIR, LiveWorker, Process, redis_server_start, redis_server_stop
+from tests.helpers import wait_until_terminal
 from tests.factories import OfferFactory, bearer, customer
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def sweep_until_terminal(ids, timeout: float = 180) -> list[Transaction]:
-    """What beat does every 30 s, done every second: re-enqueue anything unfinished."""
-    deadline = time.monotonic() + timeout
-    while True:
-        txns = list(Transaction.objects.filter(pk__in=ids))
-        if all(t.is_terminal for t in txns) and len(txns) == len(ids):
-            return txns
-        if time.monotonic() > deadline:
-            left = sum(not t.is_terminal for t in txns)
-            raise AssertionError(f"{left} transaction(s) still unfinished after {timeout}s")
-        transactions_sweep(stale_after=timedelta(seconds=2))
-        time.sleep(1)
+@pytest.fixture(scope="module", autouse=True)
+def shipped_beat(live_env, live_worker):
+    """`celery beat` with the shipped schedule (CELERY_BEAT_SCHEDULE): it, not the test, sends
+    the sweeps that recover what a fault left unfinished. Time is scaled down: a sweep every
+    second of transactions unchanged for 2 s (the worker reads the same setting from live_env).
+    Celery's file scheduler, not make run's DatabaseScheduler: the tests truncate its tables."""
+    beat = Process("beat", [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
+                            "--schedule", str(RUN_DIR / f"celerybeat-schedule-{os.getpid()}")],
+                   {**live_env, "SWEEPER_INTERVAL_SECONDS": "1"})
+    beat.start()
+    yield beat
+    beat.stop()
+
+
+def settled_by_the_schedule(ids, timeout: float = 180) -> list[Transaction]:
+    """Waits, and only waits: beat's sweeps are what re-enqueue anything a fault left unfinished."""
+    return wait_until_terminal(ids, timeout=timeout)
 
 
 def assert_every_effect_exactly_once(users, campaign: Campaign) -> None:
@@ -80,7 +86,7 @@ def test_sigkilled_settlement_workers_lose_and_double_nothing(live_env, live_wor
         ids.append(accepted.transaction.id)
 
     # when: a worker settling in small batches is SIGKILLed (whole process group) again and again
-    crash_env = {**live_env, "SETTLEMENT_BATCH_SIZE": "2"}
+    crash_env = {**live_env, "SETTLEMENT_BATCH_SIZE": "1"}
     kills = 0
     try:
         while kills < 12:
@@ -97,7 +103,7 @@ def test_sigkilled_settlement_workers_lose_and_double_nothing(live_env, live_wor
         # then a healthy worker and the sweeper finish the rest
         worker = LiveWorker(live_env, queues="settlement")
         worker.start()
-        txns = sweep_until_terminal(ids)
+        txns = settled_by_the_schedule(ids)
         worker.stop()
     finally:
         live_worker.settlement_resume()
@@ -140,7 +146,7 @@ def test_redis_down_keeps_accepting_and_everything_settles_after(live_stack):
     assert status_read.status_code == 200 and status_read.json()["status"] in ("PENDING", "PROCESSING")
     assert ready.status_code == 503
     worker.wait_ready()
-    txns = sweep_until_terminal([a["transaction_id"] for a in accepted], timeout=120)
+    txns = settled_by_the_schedule([a["transaction_id"] for a in accepted], timeout=120)
     assert all(t.status == "SUCCEEDED" for t in txns)
     account = Account.objects.get(user=user)
     assert account.balance == Decimal("50.00")
@@ -199,7 +205,7 @@ def test_postgres_restart_gives_503_not_500_and_the_service_recovers(live_stack)
                           headers=headers_of[users[0].pk], timeout=30)
     assert after.status_code == 202
     accepted = [body["transaction_id"] for _, code, _, body in results if code == 202] + [after.json()["transaction_id"]]
-    txns = sweep_until_terminal(accepted, timeout=120)
+    txns = settled_by_the_schedule(accepted, timeout=120)
     assert all(t.status == "SUCCEEDED" for t in txns)
     for user in users:
         debited = sum(code == 202 for pk, code, _, _ in results if pk == user.pk) + (user is users[0])
