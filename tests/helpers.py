@@ -30,17 +30,21 @@ def assert_ledger_matches_balance(user) -> Decimal:
 
 def run_at_once(target, args_list) -> None:
     """Calls `target(*args)` for every args tuple, each in its own thread with its own database
-    connection, all released together by a barrier: the shape of every concurrency test."""
+    connection, all released together by a barrier: the shape of every concurrency test. An
+    exception in any thread fails the caller."""
     import threading
 
     from django.db import connection
 
     barrier = threading.Barrier(len(args_list))
+    errors = []
 
     def run(args):
         try:
             barrier.wait()
             target(*args)
+        except Exception as exc:
+            errors.append(exc)
         finally:
             connection.close()
 
@@ -49,3 +53,4 @@ def run_at_once(target, args_list) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+    assert not errors, errors

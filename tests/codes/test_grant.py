@@ -1,12 +1,10 @@
 """Granting a code to a named customer: brand members and platform staff only, through the
 engine like the customer's own claim (one code per customer per pool, never more than the
 pool holds), the code recording who granted it."""
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from django.db import connection
 
 from activation.models import IdempotencyKey, Transaction
 from activation.services import transaction_reverse, transactions_settle
@@ -14,7 +12,7 @@ from offers.codes.models import DiscountCode
 from offers.codes.services import KIND_CODE_CLAIM, code_grant_request, code_pool_create
 from tests.codes.factories import BrandFactory, customers_bulk
 from tests.factories import bearer, customer
-from tests.helpers import wait_until_terminal
+from tests.helpers import run_at_once, wait_until_terminal
 
 
 @pytest.fixture
@@ -187,24 +185,7 @@ def test_reversing_a_grant_frees_the_code_and_forgets_the_granter(brand_pool):
 
 def settle_all_at_once(txn_ids) -> None:
     """Each transaction settled by its own thread, all released together."""
-    barrier = threading.Barrier(len(txn_ids))
-    errors = []
-
-    def run(txn_id):
-        try:
-            barrier.wait()
-            transactions_settle(transaction_id=txn_id, batch_size=1)
-        except Exception as exc:  # pragma: no cover - surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(txn_id,)) for txn_id in txn_ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
+    run_at_once(lambda txn_id: transactions_settle(transaction_id=txn_id, batch_size=1), [(t,) for t in txn_ids])
 
 
 @pytest.mark.concurrency

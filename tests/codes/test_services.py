@@ -1,10 +1,8 @@
 """Code pools against the real database: bulk generation, claim settlement, and the
 concurrency invariants (never more than total_count, never two codes per customer)."""
-import threading
 import time
 
 import pytest
-from django.db import connection
 
 from activation.models import Transaction
 from activation.services import transactions_settle
@@ -12,6 +10,7 @@ from offers.codes.models import DiscountCode
 from offers.codes.services import CODE_ALPHABET, CODE_LENGTH, KIND_CODE_CLAIM, code_pool_create, code_pool_generate
 from tests.codes.factories import BrandFactory, customers_bulk
 from tests.factories import customer
+from tests.helpers import run_at_once
 
 
 def pending_claim(user_id, pool) -> Transaction:
@@ -21,24 +20,11 @@ def pending_claim(user_id, pool) -> Transaction:
 
 def settle_in_threads(txn_ids, *, threads: int, batch_size: int) -> None:
     """Each thread settles its share through the engine, with real row locks and batches."""
-    shares = [txn_ids[i::threads] for i in range(threads)]
-    errors = []
+    def settle(share):
+        for txn_id in share:
+            transactions_settle(transaction_id=txn_id, batch_size=batch_size)
 
-    def run(share):
-        try:
-            for txn_id in share:
-                transactions_settle(transaction_id=txn_id, batch_size=batch_size)
-        except Exception as exc:  # pragma: no cover - surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=run, args=(share,)) for share in shares]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert not errors, errors
+    run_at_once(settle, [(txn_ids[i::threads],) for i in range(threads)])
 
 
 @pytest.mark.django_db
