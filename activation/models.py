@@ -84,3 +84,22 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}:{self.key}"
+
+
+class FinishedOutbox(models.Model):
+    """The transactional outbox of settlement: one row per transaction that reached a terminal
+    status, written by the statement that writes the outcome (so it commits or rolls back
+    with it) and deleted by the drain that hands the outcome to its receivers (notifications,
+    partner callbacks) in the same database transaction as their own records. A row here is
+    an outcome whose side effects are still owed; PostgreSQL alone remembers it."""
+
+    id = models.BigAutoField(primary_key=True)
+    transaction_id = models.UUIDField()
+    status = models.CharField(max_length=12, help_text="The status the transaction reached (the event).")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "activation_finished_outbox"
+
+    def __str__(self) -> str:
+        return f"{self.transaction_id} {self.status}"

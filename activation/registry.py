@@ -112,13 +112,18 @@ def reverser_register(*, kind: str, reverser: Reverser) -> None:
     REVERSERS[kind] = reverser
 
 
-# Sent after commit, once per settled batch, with `transactions`: every transaction of the
-# batch that reached a terminal state (SUCCEEDED, FAILED or REVERSED). One send per batch
-# lets receivers enqueue one message per batch instead of one per transaction. Receivers
-# (notifications, partner callbacks, metrics) must be idempotent: a redelivered settlement
-# is a no-op and does not fire it again, but a crash between the commit and the send can
-# lose it, so receivers that must not lose events use outboxes.
+# Observation, sent after commit in the process that finished them, once per batch, with
+# `transactions`: every transaction of the batch that reached a terminal state. Best effort
+# (a crash between the commit and the send loses it): for metrics only.
 transactions_finished = Signal()
+
+# The side effects of outcomes: sent by the outbox drain (activation.services.outbox) with
+# `transactions` as they finished (each instance's status is the one its outbox row
+# recorded), inside the database transaction that deletes those outbox rows. Receivers write
+# their own durable records (notifications, callback deliveries) in it, so the records and
+# the consumption commit together; what they send leaves after that commit. A receiver that
+# raises rolls the batch back for a later drain, so receivers must be idempotent.
+transactions_finished_durable = Signal()
 
 # Observation hooks for metrics (monitoring subscribes; the engine never imports it).
 # transaction_accepted: after commit of a new transaction (kind=). idempotency_replayed: the

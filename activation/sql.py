@@ -16,7 +16,7 @@ from uuid import UUID
 from django.db import DEFAULT_DB_ALIAS, connection, models
 from django.db.models.base import ModelState
 
-from activation.models import Transaction
+from activation.models import FinishedOutbox, Transaction
 from kernel.fastjson import json_loads, json_text
 from kernel.prepared_sql import model_columns, prepared_cursor, prepared_instances
 
@@ -136,23 +136,65 @@ def transactions_lock_settleable(transaction_ids: list[UUID]) -> set[UUID]:
 # parameter (far cheaper to encode than one array per column).
 _FINISHED_FIELDS = ("status", "failure_code", "failure_message", "result")
 _FINISHED_TYPES = {"status": "text", "failure_code": "text", "failure_message": "text", "result": "jsonb"}
+_OUTBOX = _quote(FinishedOutbox._meta.db_table)
+_OUTBOX_INSERT = (f"INSERT INTO {_OUTBOX} ({_column(FinishedOutbox, 'transaction_id')}, "
+                  f"{_column(FinishedOutbox, 'status')}, {_column(FinishedOutbox, 'created_at')})")
+# The outcome columns and, in the same statement, the outbox row of each finished
+# transaction (activation.models.FinishedOutbox): the side effects are owed exactly when
+# the outcome commits.
 FINISH = f"""
-UPDATE {_TXN} t
-   SET {", ".join(f"{_column(Transaction, name)} = v.{name}" for name in _FINISHED_FIELDS)},
-       {_column(Transaction, "settled_at")} = %(now)s, {_column(Transaction, "updated_at")} = %(now)s
-  FROM jsonb_to_recordset(%(rows)s::jsonb)
-       AS v(id uuid, {", ".join(f"{name} {_FINISHED_TYPES[name]}" for name in _FINISHED_FIELDS)})
- WHERE t.{_ID} = v.id
+WITH finished AS (
+    UPDATE {_TXN} t
+       SET {", ".join(f"{_column(Transaction, name)} = v.{name}" for name in _FINISHED_FIELDS)},
+           {_column(Transaction, "settled_at")} = %(now)s, {_column(Transaction, "updated_at")} = %(now)s
+      FROM jsonb_to_recordset(%(rows)s::jsonb)
+           AS v(id uuid, {", ".join(f"{name} {_FINISHED_TYPES[name]}" for name in _FINISHED_FIELDS)})
+     WHERE t.{_ID} = v.id
+ RETURNING t.{_ID}, t.{_STATUS}
+)
+{_OUTBOX_INSERT}
+SELECT {_ID}, {_STATUS}, %(now)s FROM finished
 """
 
 
 def transactions_finish_write(txns: list[Transaction], *, now: datetime) -> None:
-    """Writes each instance's outcome columns, and `now` as settled_at and updated_at."""
+    """Writes each instance's outcome columns, and `now` as settled_at and updated_at, and
+    records each outcome in the outbox."""
     if not txns:
         return
     rows = [{"id": txn.id, **{name: getattr(txn, name) for name in _FINISHED_FIELDS}} for txn in txns]
     with prepared_cursor() as cursor:
         cursor.execute(FINISH, {"now": now, "rows": json_text(rows)})
+
+
+# --- the outbox ----------------------------------------------------------------------------
+OUTBOX_RECORD = f"{_OUTBOX_INSERT} SELECT * FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[])"
+
+
+def outbox_record(events: list[tuple[UUID, str]], *, now: datetime) -> None:
+    """Outbox rows for status changes made outside FINISH (a reversed original)."""
+    if events:
+        with connection.cursor() as cursor:
+            cursor.execute(OUTBOX_RECORD, [[e[0] for e in events], [e[1] for e in events], [now] * len(events)])
+
+
+# Deletes up to %s of the oldest outbox rows no other drain holds and returns them; the
+# caller's database transaction hands them to their receivers and commits the lot, or
+# rolls back and leaves them for the next drain.
+OUTBOX_TAKE = f"""
+DELETE FROM {_OUTBOX}
+ WHERE {_quote(FinishedOutbox._meta.pk.column)} IN (
+       SELECT {_quote(FinishedOutbox._meta.pk.column)} FROM {_OUTBOX}
+        ORDER BY {_quote(FinishedOutbox._meta.pk.column)} LIMIT %s
+          FOR UPDATE SKIP LOCKED)
+RETURNING {_column(FinishedOutbox, 'transaction_id')}, {_column(FinishedOutbox, 'status')}
+"""
+
+
+def outbox_take(*, limit: int) -> list[tuple[UUID, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(OUTBOX_TAKE, [limit])
+        return cursor.fetchall()
 
 
 # --- domain rows ---------------------------------------------------------------------------

@@ -91,6 +91,42 @@ def _statuses_script(payloads: Iterable[dict], *, flag_key: str | None, flag_ttl
         return None
 
 
+# The outbox drain's repair: SET and PUBLISH each status only where the store holds none or
+# an earlier one in the lifecycle (the settling process died before publishing, or Redis was
+# down then), never over a later one (a repair arriving after a reversal's status). ARGV =
+# ttl, then (transaction id, lifecycle rank, body) per status. Returns how many it repaired.
+_LIFECYCLE_RANK = {"PENDING": 0, "PROCESSING": 0, "SUCCEEDED": 1, "FAILED": 1, "REVERSED": 2}
+_REPAIR_SCRIPT = RedisScript(f"""
+local ranks = {{PENDING = 0, PROCESSING = 0, SUCCEEDED = 1, FAILED = 1, REVERSED = 2}}
+local ttl, repaired = tonumber(ARGV[1]), 0
+for i = 2, #ARGV, 3 do
+  local key = '{STATUS_KEY_PREFIX}' .. ARGV[i]
+  local current = redis.call('GET', key)
+  if not current or (ranks[cjson.decode(current)['status']] or 0) < tonumber(ARGV[i + 1]) then
+    redis.call('SET', key, ARGV[i + 2], 'EX', ttl)
+    redis.call('PUBLISH', '{STATUS_CHANNEL_PREFIX}' .. ARGV[i], ARGV[i + 2])
+    repaired = repaired + 1
+  end
+end
+return repaired
+""")
+
+
+def statuses_repair(payloads: Iterable[dict]) -> int | None:
+    """Publishes the statuses the store lacks or holds an earlier one of (_REPAIR_SCRIPT);
+    None when Redis is unavailable (readers then fall back to PostgreSQL)."""
+    args: list = [settings.TRANSACTION_STATUS_TTL_SECONDS]
+    for payload in payloads:
+        args += [payload["transaction_id"], _LIFECYCLE_RANK[payload["status"]], json_bytes(payload)]
+    if len(args) == 1:
+        return 0
+    try:
+        return int(_REPAIR_SCRIPT(args=args))
+    except redis.RedisError as exc:
+        logger.warning("status store unavailable, statuses not repaired: %r", exc)
+        return None
+
+
 def status_read(transaction_id) -> dict | None:
     try:
         raw = redis_store().get(status_key(transaction_id))

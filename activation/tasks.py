@@ -15,11 +15,23 @@ def transaction_settle_task(transaction_id: str | None = None) -> int:
     return transactions_settle_pending(transaction_id=UUID(transaction_id) if transaction_id else None)
 
 
+@shared_task(acks_late=True, **DATABASE_RETRY_POLICY)
+def finished_outbox_drain_task() -> int:
+    """Hands the settlement outbox to its receivers (activation.services.outbox)."""
+    from activation.services import finished_outbox_drain
+
+    return finished_outbox_drain()
+
+
 @shared_task(acks_late=True)
-def transactions_sweep_task() -> int:
+def transactions_sweep_task(stale_after_seconds: float | None = None) -> int:
+    """Beat's sweep (the configured staleness), and a reconnected worker's (seconds)."""
+    from datetime import timedelta
+
     from activation.services import transactions_sweep
 
-    return transactions_sweep()
+    return transactions_sweep(stale_after=timedelta(seconds=stale_after_seconds)
+                              if stale_after_seconds is not None else None)
 
 
 @shared_task(acks_late=True)

@@ -2,7 +2,7 @@
 import os
 import time
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.signals import (task_postrun, task_prerun, worker_process_init, worker_process_shutdown, worker_ready,
                             worker_shutdown)
 from django.db import OperationalError
@@ -12,6 +12,27 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 app = Celery("offers")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+class RecoveryOnBrokerConnect(bootsteps.StartStopStep):
+    """Each time this worker's consumer connects to the broker (at start, and again after the
+    broker came back) it sends the sweeps, each told to look at everything at once instead
+    of waiting for staleness: a worker that starts after a crash takes up what the dead one
+    held (its row locks went with its connection), and work accepted while the broker was
+    down is sent as soon as it answers, not at the next beat tick."""
+
+    requires = {"celery.worker.consumer.tasks:Tasks"}
+    RECOVERY_STALE_AFTER_SECONDS = 1.0  # a row claimed this recently may still be on its way to its lock
+
+    def start(self, consumer) -> None:
+        from kernel.tasks import task_publish
+
+        task_publish("activation.tasks.transactions_sweep_task", args=[self.RECOVERY_STALE_AFTER_SECONDS])
+        task_publish("notifications.tasks.notifications_sweep_task", args=[self.RECOVERY_STALE_AFTER_SECONDS])
+        task_publish("partners.tasks.partner_callbacks_sweep_task", args=[self.RECOVERY_STALE_AFTER_SECONDS])
+
+
+app.steps["consumer"].add(RecoveryOnBrokerConnect)
 
 
 # Database connections of a worker live across tasks (CELERY_DB_REUSE_MAX) and are recycled

@@ -10,7 +10,7 @@ from activation.models import Transaction
 from notifications.models import Notification
 from notifications.services import Event, notifications_send
 from offers.models import Offer, Subscription
-from offers.results import (CodeClaimResult, DiscountRedemptionResult, FlashReservationResult,
+from offers.results import (CodeClaimResult, DiscountRedemptionResult, FlashPurchaseResult, FlashReservationResult,
                             OfferActivationResult, OfferRenewalResult, TransactionResult, transaction_result)
 
 Kind = Notification.Kind
@@ -24,6 +24,7 @@ TRANSACTION_KINDS = {
     (DiscountRedemptionResult, True): Kind.REDEMPTION_SUCCEEDED,
     (CodeClaimResult, True): Kind.CODE_CLAIMED,
     (FlashReservationResult, True): Kind.FLASH_RESERVATION_HELD,
+    (FlashPurchaseResult, True): Kind.FLASH_RESERVATION_COMPLETED,
 }
 
 REMINDER_DAYS = (7, 3, 1)
@@ -37,7 +38,7 @@ def _iso(moment: datetime | None) -> str:
     return moment.isoformat() if moment else ""
 
 
-def _transaction_facts(result: TransactionResult) -> dict:
+def _transaction_facts(result: TransactionResult, *, settled_at: datetime | None) -> dict:
     status = Transaction.Status.SUCCEEDED if result.succeeded else Transaction.Status.FAILED
     facts = {"transaction_id": str(result.transaction_id), "status": status.value,
              "failure_code": result.failure_code, "amount": _money(result.amount, result.currency), "expires_at": ""}
@@ -59,6 +60,9 @@ def _transaction_facts(result: TransactionResult) -> dict:
     if isinstance(result, FlashReservationResult):
         facts.update(_promo_facts(result.promo_id), reservation_id=result.reservation_id,
                      expires_at=_iso(result.expires_at))
+    if isinstance(result, FlashPurchaseResult):
+        facts.update(_promo_facts(result.promo_id), reservation_id=result.reservation_id,
+                     completed_at=_iso(settled_at))
     return facts
 
 
@@ -72,33 +76,18 @@ def _promo_facts(promo_id) -> dict:
             "promo_price": _money(promo.promo_price, promo.product.currency), "ends_at": promo.ends_at.isoformat()}
 
 
-def transaction_notify(*, transaction_id) -> int:
-    """After a transaction finished: tell its customer once (dedupe key per transaction)."""
-    txn = Transaction.objects.filter(pk=transaction_id).first()
-    result = transaction_result(txn) if txn is not None else None
-    kind = TRANSACTION_KINDS.get((type(result), result.succeeded)) if result is not None else None
-    if kind is None:
-        return 0
-    return notifications_send(kind=kind, events=[Event(user_id=result.user_id, key=f"txn:{result.transaction_id}",
-                                                       facts=_transaction_facts(result))])
-
-
-def transactions_notify(*, transaction_ids) -> int:
-    """transaction_notify for a settled batch (one message per batch)."""
-    return sum(transaction_notify(transaction_id=transaction_id) for transaction_id in transaction_ids)
-
-
-def flash_reservation_completed_notify(*, reservation_id: int) -> int:
-    from offers.flash.models import FlashReservation
-
-    reservation = FlashReservation.objects.filter(pk=reservation_id, status=FlashReservation.Status.COMPLETED).first()
-    if reservation is None:
-        return 0
-    facts = {**_promo_facts(reservation.promo_id), "reservation_id": reservation.id,
-             "completed_at": reservation.completed_at.isoformat()}
-    return notifications_send(kind=Kind.FLASH_RESERVATION_COMPLETED,
-                              events=[Event(user_id=reservation.user_id, key=f"flash-reservation:{reservation.id}",
-                                            facts=facts)])
+def transactions_notify(*, transactions: list[Transaction]) -> int:
+    """Tells each customer how their transaction finished, once (a dedupe key per
+    transaction): the settlement outbox's receiver, inside its database transaction. Each
+    instance carries the status it finished with."""
+    events: dict[str, list[Event]] = {}
+    for txn in transactions:
+        result = transaction_result(txn)
+        kind = TRANSACTION_KINDS.get((type(result), result.succeeded)) if result is not None else None
+        if kind is not None:
+            events.setdefault(kind, []).append(Event(user_id=result.user_id, key=f"txn:{result.transaction_id}",
+                                                     facts=_transaction_facts(result, settled_at=txn.settled_at)))
+    return sum(notifications_send(kind=kind, events=kind_events) for kind, kind_events in events.items())
 
 
 def flash_promo_started_notify(*, promo_id: int, user_ids: list[int]) -> int:

@@ -4,5 +4,3 @@ from django.dispatch import Signal
 
 # One chunk of a flash promo start fan-out was written: kwargs promo_id, user_ids.
 flash_promo_started = Signal()
-# A flash reservation was completed (synchronously, not a transaction): kwarg reservation_id.
-flash_reservation_completed = Signal()

@@ -3,10 +3,19 @@ from rest_framework import serializers
 from activation.models import Transaction
 
 
+RESULT_HELP = ("What the settlement did, by kind (ids, amounts as strings, dates, flags): a JSON object whose "
+               "values may be strings, numbers, booleans, lists or null.")
+
+
 class TransactionSerializer(serializers.ModelSerializer):
+    """`amount` and `currency` are null for a transaction that moves no money (a code claim,
+    a hold); `failure_code` and `failure_message` are null unless it failed."""
+
     transaction_id = serializers.UUIDField(source="id", read_only=True)
+    currency = serializers.CharField(allow_null=True)
     failure_code = serializers.CharField(allow_null=True)
     failure_message = serializers.CharField(allow_null=True)
+    result = serializers.JSONField(help_text=RESULT_HELP)
     reverses = serializers.UUIDField(source="reverses_id", allow_null=True)
 
     class Meta:
@@ -17,8 +26,8 @@ class TransactionSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        data["failure_code"] = data["failure_code"] or None
-        data["failure_message"] = data["failure_message"] or None
+        for name in ("currency", "failure_code", "failure_message"):  # stored blank: none
+            data[name] = data[name] or None
         return data
 
 
@@ -28,7 +37,7 @@ class TransactionStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Transaction.Status.choices)
     failure_code = serializers.CharField(allow_null=True)
     failure_message = serializers.CharField(allow_null=True)
-    result = serializers.DictField()
+    result = serializers.JSONField(help_text=RESULT_HELP)
     amount = serializers.CharField(allow_null=True)
     currency = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()

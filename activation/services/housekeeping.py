@@ -1,41 +1,55 @@
-"""Beat jobs: the sweeper that re-enqueues unfinished transactions, and pruning old
-idempotency keys (never the retained ones)."""
+"""Beat jobs: the sweeper that sends again what a fault left behind (unfinished transactions,
+undrained outbox rows), and pruning old idempotency keys (never the retained ones)."""
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction as db_transaction
 from django.utils import timezone
 
 from activation.models import IdempotencyKey, Transaction
 from activation.registry import transactions_swept
 from activation.services.dispatch import settlement_message_publish
+from activation.services.outbox import finished_outbox_sweep
 
 logger = logging.getLogger(__name__)
 
 
 def transactions_sweep(*, stale_after: timedelta | None = None, limit: int = 5000) -> int:
-    """Re-enqueues transactions left PENDING/PROCESSING too long (lost broker message,
-    killed worker). Settlement is idempotent, so a message that was only slow is harmless.
-    Stale PENDING ones need a single message (it drains them all); a PROCESSING one is only
-    taken up by a message naming it, so each gets its own."""
+    """Sends again what a fault left behind (lost broker message, killed worker, broker or
+    database outage); beat runs it every SWEEPER_INTERVAL_SECONDS and every worker runs it
+    when it (re)connects to the broker (config.celery). Each message is idempotent, so one
+    that was only slow costs nothing but a no-op.
+
+    - PENDING rows unchanged for `stale_after`: one settlement message (it drains them all),
+      whether or not one is thought to be on its way.
+    - PROCESSING rows unchanged for `stale_after` that no settlement holds locked (their
+      worker died, and its locks went with its connection): a message naming each, as only
+      such a message takes a claimed row up again; each is bumped so the next sweep skips it.
+    - outbox rows waiting for `stale_after`: a drain message.
+    Returns how many transactions it sent again."""
     if stale_after is None:
         stale_after = timedelta(seconds=settings.SWEEPER_STALE_AFTER_SECONDS)
-    cutoff = timezone.now() - stale_after
-    stale = list(Transaction.objects.filter(status__in=Transaction.SETTLEABLE, updated_at__lte=cutoff)
-                 .order_by("created_at").values_list("id", "status")[:limit])
-    if stale:
-        logger.info("sweeper re-enqueues %d transaction(s)", len(stale))
-        Transaction.objects.filter(pk__in=[pk for pk, _ in stale],
-                                   status__in=Transaction.SETTLEABLE).update(updated_at=timezone.now())
-        pending = [pk for pk, status in stale if status == Transaction.Status.PENDING]
-        processing = [pk for pk, status in stale if status != Transaction.Status.PENDING]
-        for transaction_id in ([pending[0]] if pending else []) + processing:
+    now = timezone.now()
+    cutoff = now - stale_after
+    pending = list(Transaction.objects.filter(status=Transaction.Status.PENDING, updated_at__lte=cutoff)
+                   .order_by("created_at").values_list("id", flat=True)[:limit])
+    with db_transaction.atomic():
+        orphaned = list(Transaction.objects.select_for_update(skip_locked=True, no_key=True)
+                        .filter(status=Transaction.Status.PROCESSING, updated_at__lte=cutoff)
+                        .order_by("created_at").values_list("id", flat=True)[:limit])
+        if orphaned:
+            Transaction.objects.filter(pk__in=orphaned).update(updated_at=now)
+    if pending or orphaned:
+        logger.info("sweeper: %d pending, %d orphaned in processing; sending them again", len(pending), len(orphaned))
+        for transaction_id in pending[:1] + orphaned:
             if not settlement_message_publish(transaction_id):
                 break
-        transactions_swept.send_robust(sender=Transaction, count=len(stale))
-    return len(stale)
+        transactions_swept.send_robust(sender=Transaction, count=len(pending) + len(orphaned))
+    finished_outbox_sweep(stale_after=stale_after)
+    return len(pending) + len(orphaned)
 
 
 def idempotency_keys_prune(*, older_than: timedelta | None = None) -> int:

@@ -9,6 +9,7 @@ from uuid import UUID
 from django.db import transaction as db_transaction
 from django.utils import timezone
 
+from activation import sql
 from activation.locks import rows_lock, transaction_for_update
 from activation.models import Transaction
 from activation.registry import REVERSERS
@@ -65,6 +66,7 @@ def transaction_reverse(*, transaction_id: UUID, requested_by_id: int | None = N
         transactions_finish([(reversal, outcome)])
         transaction_transition(original, Transaction.Status.REVERSED)
         original.save(update_fields=["status", "updated_at"])
+        sql.outbox_record([(original.id, original.status)], now=original.updated_at)
         locked.flush()
         db_transaction.on_commit(lambda: transactions_announce([original, reversal]), robust=True)
     return reversal

@@ -103,7 +103,9 @@ DATABASES = {
     )
 }
 DATABASES["default"]["ENGINE"] = "kernel.db_backend"  # django_prometheus's PostgreSQL backend, metered for less
-DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT", 3)
+# psycopg reads a connect timeout under 2 s as 2 s. A stopped server refuses at once anyway; this
+# bounds an unanswered attempt (workers connect directly; the web's pool connects in the background).
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT", 2)
 # Django turns psycopg's statement preparation off. Its own cursors bind on the client and never
 # prepare anyway; this lets the hot-path statements of kernel.prepared_sql be prepared.
 DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 0
@@ -113,11 +115,18 @@ def database_pool_enable(databases: dict) -> None:
     """A psycopg connection pool per process. Under ASGI a persistent connection
     (CONN_MAX_AGE) is not reused by the next request (each request runs in a new async
     context), so without a pool every request pays a new PostgreSQL backend and idle ones
-    pile up to max_connections under load. See docs/PERFORMANCE.md."""
+    pile up to max_connections under load. See docs/PERFORMANCE.md.
+
+    With the pool comes the database circuit (kernel/db_backend/circuit.py): after a failed
+    connection attempt requests fail at once (503) while one thread probes PostgreSQL every
+    DB_CIRCUIT_PROBE_SECONDS. Web processes only; the module says why not workers."""
     default = databases["default"]
     default["CONN_MAX_AGE"] = 0  # Django refuses persistent connections together with a pool
+    # timeout: the longest a request waits for a free connection under load before its 503.
     default["OPTIONS"]["pool"] = {"min_size": env_int("DB_POOL_MIN_SIZE", 1),
-                                  "max_size": env_int("DB_POOL_MAX_SIZE", 8), "timeout": 10}
+                                  "max_size": env_int("DB_POOL_MAX_SIZE", 8),
+                                  "timeout": float(env_str("DB_POOL_TIMEOUT", "2"))}
+    default["OPTIONS"]["circuit"] = {"probe_seconds": float(env_str("DB_CIRCUIT_PROBE_SECONDS", "0.5"))}
 
 
 if env_bool("DB_POOL", False):  # set by config/asgi.py for the web server
@@ -249,6 +258,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "activation.tasks.transaction_settle_task": {"queue": "settlement"},
     "activation.tasks.transactions_sweep_task": {"queue": "settlement"},
+    "activation.tasks.finished_outbox_drain_task": {"queue": "notifications"},
     "bench.tasks.settlement_ping_task": {"queue": "settlement"},
     "notifications.tasks.*": {"queue": "notifications"},
     "partners.tasks.*": {"queue": "callbacks"},
@@ -283,15 +293,20 @@ CELERY_TIMEZONE = "UTC"
 SETTLEMENT_BATCH_SIZE = env_int("SETTLEMENT_BATCH_SIZE", 500)
 SETTLEMENT_DRAIN_SECONDS = env_int("SETTLEMENT_DRAIN_SECONDS", 5)  # one message's share before it hands over
 SETTLEMENT_WANTED_TTL_MS = env_int("SETTLEMENT_WANTED_TTL_MS", 2000)  # see activation.services.dispatch
-# Finished transactions wait in a Redis list for their notifications (notifications.finished_queue):
-# a drain message is published at most once per NOTIFY_DRAIN_DELAY_MS and carries them all.
+# Outcomes wait in the settlement outbox (PostgreSQL) for their side effects: a drain message
+# is published at most once per NOTIFY_DRAIN_DELAY_MS and carries them all
+# (activation.services.outbox).
 NOTIFY_DRAIN_DELAY_MS = env_int("NOTIFY_DRAIN_DELAY_MS", 500)
-NOTIFY_DRAIN_WANTED_TTL_MS = env_int("NOTIFY_DRAIN_WANTED_TTL_MS", 10_000)  # a lost drain message delays them this long
+NOTIFY_DRAIN_WANTED_TTL_MS = env_int("NOTIFY_DRAIN_WANTED_TTL_MS", 5_000)  # a lost drain message delays them this long
 NOTIFY_DRAIN_BATCH_SIZE = env_int("NOTIFY_DRAIN_BATCH_SIZE", 200)
 OFFER_CACHE_SECONDS = float(env_str("OFFER_CACHE_SECONDS", "2"))  # offers.selectors.offer_quote; 0 turns it off
 SETTLEMENT_MAX_ATTEMPTS = env_int("SETTLEMENT_MAX_ATTEMPTS", 5)
-SWEEPER_INTERVAL_SECONDS = env_int("SWEEPER_INTERVAL_SECONDS", 30)
-SWEEPER_STALE_AFTER_SECONDS = env_int("SWEEPER_STALE_AFTER_SECONDS", 60)
+# The sweep that sends again what a fault left behind (activation.services.housekeeping). It
+# is cheap when there is nothing to do (indexed reads of unfinished rows) and never re-sends
+# a row a live settlement holds, so it runs every few seconds; a reconnected worker runs it
+# at once (config.celery).
+SWEEPER_INTERVAL_SECONDS = env_int("SWEEPER_INTERVAL_SECONDS", 2)
+SWEEPER_STALE_AFTER_SECONDS = env_int("SWEEPER_STALE_AFTER_SECONDS", 5)
 TRANSACTION_STATUS_TTL_SECONDS = env_int("TRANSACTION_STATUS_TTL_SECONDS", 24 * 3600)
 IDEMPOTENCY_KEY_RETENTION_HOURS = env_int("IDEMPOTENCY_KEY_RETENTION_HOURS", 48)
 LONG_POLL_MAX_SECONDS = 30

@@ -29,7 +29,7 @@ from offers.flash.errors import FlashFailure, HoldExpired
 from offers.flash.geo import bounding_box, haversine_km
 from offers.flash.models import FlashPromo, FlashPromoNotice, FlashReservation, Product, Store
 from offers.locks import account_lock_target, flash_promo_for_update, flash_promo_lock_target
-from offers.signals import flash_promo_started, flash_reservation_completed
+from offers.signals import flash_promo_started
 
 logger = logging.getLogger(__name__)
 
@@ -244,9 +244,6 @@ def _flash_purchase_settle(txn: Transaction, *, reservation: FlashReservation, p
     reservation.status, reservation.completed_at = FlashReservation.Status.COMPLETED, now
     reservation.purchase_transaction_id = txn.id
     reservation.save(update_fields=["status", "completed_at", "purchase_transaction_id", "updated_at"])
-    completed_id = reservation.id
-    db_transaction.on_commit(lambda: flash_reservation_completed.send_robust(
-        sender=FlashReservation, reservation_id=completed_id), robust=True)
     return Outcome.success({"reservation_id": reservation.id, "promo_id": promo.id, "amount_charged": str(txn.amount),
                             "currency": txn.currency, "balance_after": str(account.balance)})
 

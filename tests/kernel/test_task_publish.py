@@ -80,7 +80,7 @@ def test_every_task_published_by_name_is_registered():
     assert {"partners.tasks.partner_callback_deliver_task", "notifications.tasks.notification_deliver_task",
             "offers.codes.tasks.code_pool_generate_task", "offers.flash.tasks.flash_reservation_expire_task",
             "offers.flash.tasks.flash_promo_start_fanout_task",
-            "notifications.tasks.flash_reservation_completed_notify_task",
+            "activation.tasks.finished_outbox_drain_task",
             "offers.flash.tasks.flash_promo_start_fanout_chunk_task"} <= set(published)
     missing = {name: where for name, where in published.items() if name not in registered}
     assert not missing, f"published but not registered: {missing}"

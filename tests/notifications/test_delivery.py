@@ -8,7 +8,7 @@ import pytest
 
 from activation.models import Transaction
 from activation.services import transactions_settle
-from notifications.events import transaction_notify
+from activation.services import finished_outbox_drain
 from notifications.models import Notification
 from notifications.services import email_outbox, notification_deliver, smtp_error_is_transient
 from offers.models import Subscription
@@ -48,13 +48,13 @@ def test_settling_twice_and_delivering_twice_sends_one_email(smtp):
     offer = OfferFactory(name="Fibre 1G", price=Decimal("29.90"))
     txn = offer_activation_request(user_id=alice.id, offer=offer, idempotency_key="k1").transaction
     transactions_settle(transaction_id=txn.id, batch_size=1)
-    transaction_notify(transaction_id=txn.id)
+    finished_outbox_drain()
     email_row = Notification.objects.get(user=alice, channel="email")
     notification_deliver(notification_id=email_row.id)
 
     # when: the settlement, the notification and the delivery all run again
     transactions_settle(transaction_id=txn.id, batch_size=1)
-    transaction_notify(transaction_id=txn.id)
+    finished_outbox_drain()
     again = notification_deliver(notification_id=email_row.id)
 
     # then: one email, one in-app notification
@@ -175,7 +175,7 @@ def test_an_opted_out_customer_gets_the_in_app_notification_but_no_email():
     transactions_settle(transaction_id=txn.id, batch_size=1)
 
     # when
-    transaction_notify(transaction_id=txn.id)
+    finished_outbox_drain()
 
     # then: failed for lack of balance, told in plain words, in the app only
     assert Transaction.objects.get(pk=txn.id).failure_code == "insufficient_balance"

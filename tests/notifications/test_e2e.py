@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 from activation.tasks import transaction_settle_task
 from notifications.models import Notification
-from notifications.tasks import notification_deliver_task, transactions_notify_task
+from activation.tasks import finished_outbox_drain_task
+from notifications.tasks import notification_deliver_task
 from offers.models import Subscription
 from tests.activation.test_e2e import login
 from tests.factories import OfferFactory, customer
@@ -68,7 +69,7 @@ def test_the_activation_email_arrives_once_with_the_right_recipient_subject_and_
     # when: the settlement, the notification and the delivery messages all come again
     transaction_id = accepted.json()["transaction_id"]
     transaction_settle_task.delay(transaction_id)
-    transactions_notify_task.delay([transaction_id])
+    finished_outbox_drain_task.delay()
     notification_deliver_task.delay(str(email_row.id))
     notification_deliver_task.delay(str(email_row.id))
     wait_until_terminal([transaction_id])

@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from activation.models import Transaction
 from activation.services import transactions_settle
-from notifications.events import subscription_reminders_send, subscriptions_expired_notify, transaction_notify
+from activation.services import finished_outbox_drain
+from notifications.events import subscription_reminders_send, subscriptions_expired_notify
 from notifications.models import Notification
 from offers.models import Subscription
 from offers.subscriptions import subscriptions_auto_renew_due, subscriptions_expire
@@ -69,7 +70,7 @@ def test_an_expired_subscription_is_marked_expired_and_notified_once():
 
 def settle_and_notify(transaction_id) -> Transaction:
     transactions_settle(transaction_id=transaction_id, batch_size=1)
-    transaction_notify(transaction_id=transaction_id)
+    finished_outbox_drain()
     return Transaction.objects.get(pk=transaction_id)
 
 

@@ -9,7 +9,7 @@ import requests
 
 from accounts.models import LedgerEntry
 from activation.models import Transaction
-from activation.services import transactions_settle
+from activation.services import finished_outbox_drain, transactions_settle
 from offers.models import Subscription
 from partners import services
 from partners.models import CallbackDelivery
@@ -129,25 +129,32 @@ def test_unlinking_the_customer_does_not_stop_the_partner_reversing_its_past_act
 @pytest.mark.django_db
 def test_a_reversal_records_one_reversed_event_for_the_original_and_none_for_the_reversal(
         api_client, django_capture_on_commit_callbacks, monkeypatch):
-    # given: deliveries are recorded but not sent (no broker message from an in-process test)
+    # given: deliveries are recorded but not sent (no broker message from an in-process test);
+    # the activation's succeeded event already handed over by the outbox's drain
     enqueued = []
     monkeypatch.setattr(services.callback_outbox, "enqueue", lambda pk, countdown=0: enqueued.append(pk))
     _, credentials, txn = _activated(api_client, reference="RV-6", phone="+33630000006",
                                      callback_url="http://127.0.0.1:9/hook")
-
-    # when: the reversal commits and announces [original, reversal]
     with django_capture_on_commit_callbacks(execute=True):
-        response = post_signed(api_client, credentials, b"", path=reverse_path("RV-6"))
+        finished_outbox_drain()
+    [succeeded] = CallbackDelivery.objects.filter(transaction=txn)
+
+    # when: the reversal commits (outbox: [original REVERSED, reversal SUCCEEDED]) and the
+    # outbox is drained
+    response = post_signed(api_client, credentials, b"", path=reverse_path("RV-6"))
+    with django_capture_on_commit_callbacks(execute=True):
+        finished_outbox_drain()
     reversal = Transaction.objects.get(reverses=txn)
-    again = partner_callback_schedule(transaction=Transaction.objects.get(pk=txn.pk))  # a resent signal
+    again = partner_callback_schedule(transaction=Transaction.objects.get(pk=txn.pk))  # handed over twice
 
     # then
     assert response.status_code == 200
-    [delivery] = CallbackDelivery.objects.filter(transaction=txn)
-    assert delivery.event_type == "transaction.reversed" and again.id == delivery.id
+    delivery = CallbackDelivery.objects.get(transaction=txn, event_type="transaction.reversed")
+    assert succeeded.event_type == "transaction.succeeded" and again.id == delivery.id
     assert (delivery.payload["data"]["status"], delivery.payload["data"]["is_valid"]) == ("REVERSED", False)
+    assert CallbackDelivery.objects.filter(transaction=txn).count() == 2
     assert not CallbackDelivery.objects.filter(transaction=reversal).exists()
-    assert enqueued == [delivery.id]
+    assert enqueued == [succeeded.id, delivery.id]
 
 
 @pytest.mark.e2e
