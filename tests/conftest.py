@@ -4,6 +4,7 @@ running as separate processes against the test database."""
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -345,3 +346,26 @@ def redis_server_start() -> None:
         except redis.RedisError:
             time.sleep(0.1)
     raise RuntimeError("redis did not come back")
+
+
+def _pg_ctl(*args: str) -> None:
+    data = RUN_DIR / "pg"
+    bindir = next(p for p in ["/usr/lib/postgresql/15/bin", os.environ.get("PG_BIN", "")] if p and os.path.exists(p))
+    command = [f"{bindir}/pg_ctl", "-D", str(data), "-l", str(data / "server.log"), *args]
+    if os.geteuid() == 0:
+        command = ["runuser", "-u", os.environ.get("PG_OS_USER", "postgres"), "--", *command]
+    # The server must not inherit our pipes, or waiting for pg_ctl never ends.
+    subprocess.run(command, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
+def postgres_server_stop() -> None:
+    """Stops the test's PostgreSQL (fast shutdown: sessions are cut, as in a crash of the server)."""
+    _pg_ctl("stop", "-m", "fast", "-w")
+
+
+def postgres_server_start() -> None:
+    """Starts it again with the options it was started with (postmaster.opts outlives a stop)."""
+    argv = shlex.split((RUN_DIR / "pg" / "postmaster.opts").read_text())[1:]
+    options = [arg for i, arg in enumerate(argv) if arg != "-D" and (i == 0 or argv[i - 1] != "-D")]
+    _pg_ctl("start", "-w", "-t", "30", "-o", shlex.join(options))

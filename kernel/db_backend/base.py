@@ -8,15 +8,24 @@ prepared statement's ~41 µs round trip to PostgreSQL; this backend's lookups co
 with the same labels (django_db_execute_total, django_db_execute_many_total,
 django_db_query_duration_seconds, django_db_errors_total) with the children looked up once
 per cursor class; everything else is django_prometheus's
-PostgreSQL backend (new connections and their errors are counted there)."""
+PostgreSQL backend (new connections and their errors are counted there).
+
+With `OPTIONS["circuit"]` (web processes, next to the pool: config.settings.base.
+database_pool_enable) connections go through the database circuit (kernel/db_backend/circuit.py):
+while PostgreSQL cannot be reached a request fails at once instead of waiting on the pool."""
 from __future__ import annotations
 
 import functools
+import threading
 from time import perf_counter
 
+import psycopg
 from django.db.backends.postgresql import base as django_base
 from django_prometheus.db import errors_total, execute_many_total, execute_total, query_duration_seconds
 from django_prometheus.db.backends.postgresql import base as prometheus_base
+from psycopg_pool import ConnectionPool
+
+from kernel.db_backend.circuit import DatabaseCircuit
 
 
 @functools.cache
@@ -55,8 +64,83 @@ def metered_cursor_class(cursor_class: type, alias: str, vendor: str) -> type:
     return MeteredCursor
 
 
+_circuits: dict[str, DatabaseCircuit] = {}
+_circuits_lock = threading.Lock()
+
+
 class DatabaseWrapper(prometheus_base.DatabaseWrapper):
     def get_connection_params(self):
         params = django_base.DatabaseWrapper.get_connection_params(self)
+        params.pop("circuit", None)
         params["cursor_factory"] = metered_cursor_class(params["cursor_factory"], self.alias, self.vendor)
         return params
+
+    # --- the circuit (web processes, with the pool) ------------------------------------------
+
+    @property
+    def circuit(self) -> DatabaseCircuit | None:
+        """This process's circuit for this database; None where it is off (workers, commands)."""
+        options = self.settings_dict["OPTIONS"].get("circuit")
+        if not options or not self.settings_dict["OPTIONS"].get("pool"):
+            return None
+        if (circuit := _circuits.get(self.alias)) is not None:
+            return circuit
+        with _circuits_lock:
+            return _circuits.setdefault(self.alias, DatabaseCircuit(
+                name=self.alias, probe=lambda: _database_answers(self.get_connection_params()),
+                while_open=self.pool_discard, probe_seconds=options["probe_seconds"]))
+
+    @property
+    def pool(self):
+        """With the circuit, the pool is built here: its connection attempts report to the
+        circuit, and it has no `check` (get_new_connection checks without the pool's 1 s
+        sleep after a failed check)."""
+        circuit = self.circuit
+        if circuit is None:
+            return super().pool
+        if self.alias not in self._connection_pools:
+            pool = ConnectionPool(kwargs={**self.get_connection_params(), "autocommit": True}, open=False,
+                                  configure=self._configure_connection,
+                                  connection_class=circuit.reporting(psycopg.Connection),
+                                  **self.settings_dict["OPTIONS"]["pool"])
+            self._connection_pools.setdefault(self.alias, pool)
+        return self._connection_pools[self.alias]
+
+    def pool_discard(self) -> None:
+        """Closes this process's pool and forgets it (the next connection builds a new one):
+        its waiting clients fail at once, connections in use are closed when returned."""
+        pool = self._connection_pools.pop(self.alias, None)
+        if pool is not None:
+            pool.close()
+
+    def get_new_connection(self, conn_params):
+        circuit = self.circuit
+        if circuit is None:
+            return super().get_new_connection(conn_params)
+        try:
+            # A pooled connection cut while idle (PostgreSQL restarted) fails this check and is
+            # dropped; once none is left the pool connects anew, or fails and opens the circuit.
+            # A pool built just as the circuit opened is discarded by the probe thread within
+            # `probe_seconds`, failing whoever waits on it.
+            checks_failed = 0
+            while True:
+                circuit.guard()
+                connection = super().get_new_connection(conn_params)
+                pool = connection._pool
+                try:
+                    ConnectionPool.check_connection(connection)
+                    return connection
+                except psycopg.Error:
+                    pool.putconn(connection)
+                    checks_failed += 1
+                    if checks_failed > pool.max_size:
+                        raise
+        except psycopg.OperationalError:
+            circuit.guard()  # opened meanwhile: say so
+            raise
+
+
+def _database_answers(params: dict) -> None:
+    """The circuit's probe: a direct connection (bounded by connect_timeout) and one query."""
+    with psycopg.connect(**params) as connection:
+        connection.execute("SELECT 1")

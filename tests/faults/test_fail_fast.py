@@ -1,0 +1,68 @@
+"""Failing fast and honestly, measured on the live gunicorn/uvicorn process: while PostgreSQL is
+down a request that needs it is a 503 with Retry-After in the error shape within a second (the
+database circuit of kernel/db_backend), and it is served again as soon as PostgreSQL is back.
+Figures are printed for docs/RELIABILITY.md."""
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from django.db import connection
+
+from tests.conftest import postgres_server_start, postgres_server_stop
+from tests.factories import bearer, customer
+
+pytestmark = [pytest.mark.faults, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+# The circuit answers in milliseconds; generous for a loaded 2-core machine, and still short of
+# the pool's timeout (DB_POOL_TIMEOUT, 2 s), which is what a request without the circuit waits.
+FAST = 1.5
+
+
+def timed(method: str, url: str, **kwargs) -> tuple[float, requests.Response]:
+    started = time.monotonic()
+    response = requests.request(method, url, timeout=30, **kwargs)
+    return time.monotonic() - started, response
+
+
+def test_while_postgres_is_down_requests_and_ready_answer_503_at_once_and_recover(live_stack):
+    # given: a customer, and both web processes warm (each has pooled connections)
+    web, _ = live_stack
+    headers = {"Authorization": bearer(customer())}
+    balance = f"{web.url}/api/v1/account/balance/"
+    for _ in range(8):
+        assert requests.get(balance, headers=headers, timeout=30).status_code == 200
+
+    # when: PostgreSQL stops; 8 requests at once (new connections: both processes get some),
+    # then, one after the other, the API and /ready/ just after and again 1.5 s later (the
+    # circuit has probed and stayed open meanwhile)
+    postgres_server_stop()
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            down = list(pool.map(lambda _: timed("GET", balance, headers=headers), range(8)))
+        for pause in (0, 1.5):
+            time.sleep(pause)
+            down += [timed("GET", f"{web.url}/ready/") for _ in range(3)]
+            down += [timed("POST", f"{web.url}/api/v1/activation/", json={"offer_id": 1}, headers=headers)
+                     for _ in range(3)]
+    finally:
+        postgres_server_start()
+        connection.close()
+    started = time.monotonic()
+    while requests.get(balance, headers=headers, timeout=30).status_code != 200:
+        assert time.monotonic() - started < 60, "not served again 60 s after PostgreSQL is back"
+        time.sleep(0.05)
+    served_again_after = time.monotonic() - started
+
+    # then: every one a 503 in the error shape with Retry-After, none waiting on the pool; served
+    # again within a probe or two of PostgreSQL's return
+    seconds = sorted(elapsed for elapsed, _ in down)
+    print(f"\n[faults] postgres down: {len(down)} requests (8 at once, then /ready/ and the API one by one), "
+          f"statuses {sorted({r.status_code for _, r in down})}, median {seconds[len(seconds) // 2]:.3f} s, "
+          f"max {seconds[-1]:.3f} s; served again {served_again_after:.2f} s after PostgreSQL was back")
+    for elapsed, response in down:
+        assert response.status_code == 503, response.text
+        assert set(response.json()) == {"code", "message", "details"}
+        assert int(response.headers["Retry-After"]) >= 1
+        assert elapsed <= FAST, f"{response.request.method} {response.url}: {elapsed:.2f} s"
+    assert served_again_after < 3
