@@ -132,14 +132,19 @@ class PlatformCollector:
     # --- readiness, as /ready/ checks it ---------------------------------------------------
     def _dependencies(self):
         def build():
-            from monitoring.checks import database_check, redis_check
+            from monitoring.checks import STATES, readiness
 
+            result = readiness()
             up = GaugeMetricFamily("offers_dependency_up", "1 if the web process reaches the dependency "
                                    "(the checks of /ready/).", labels=["dependency"])
-            up.add_metric(["database"], 0 if database_check() else 1)
-            up.add_metric(["redis"], 0 if redis_check(settings.CACHE_REDIS_URL) else 1)
-            up.add_metric(["broker"], 0 if redis_check(settings.CELERY_BROKER_URL) else 1)
-            return [up]
+            for name, error in result.errors.items():
+                up.add_metric([name], 0 if error else 1)
+            state = GaugeMetricFamily("offers_readiness_state", "1 for the state /ready/ answers: ready, degraded "
+                                      "(200: Redis or the broker down) or not_ready (503: PostgreSQL down).",
+                                      labels=["state"])
+            for name in STATES:
+                state.add_metric([name], 1 if name == result.state else 0)
+            return [up, state]
 
         return self._guarded(build, list)
 

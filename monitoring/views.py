@@ -1,6 +1,6 @@
 """Liveness, readiness and metrics. /health/ does no I/O (the process answers); /ready/ checks
-every dependency a request needs and answers 503 when one is down; /metrics is the web
-processes' Prometheus exporter."""
+every dependency and answers 503 only when this instance cannot serve (monitoring/checks.py);
+/metrics is the web processes' Prometheus exporter."""
 import hmac
 import logging
 
@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from kernel.errors import DependencyUnavailable, NotAuthenticated, NotPermitted, error_response
-from monitoring.checks import database_check, redis_check
+from monitoring.checks import DEGRADED, NOT_READY, readiness
 from monitoring.exporter import web_registry
 
 logger = logging.getLogger(__name__)
@@ -23,17 +23,16 @@ def health_view(request):
 
 @require_GET
 def ready_view(request):
-    checks = {
-        "database": database_check(),
-        "redis": redis_check(settings.CACHE_REDIS_URL),
-        "broker": redis_check(settings.CELERY_BROKER_URL),
-    }
-    failing = {name: error for name, error in checks.items() if error}
-    if failing:
-        logger.warning("not ready: %s", failing)
-        return error_response(DependencyUnavailable("A dependency is unavailable.", code="not_ready",
-                                                     details={name: "down" for name in failing}))
-    return JsonResponse({"status": "ready", "checks": {name: "ok" for name in checks}})
+    """503 `not_ready` only when this instance cannot serve (PostgreSQL down); 200 `degraded`
+    when Redis or the broker is down (monitoring/checks.py says why); 200 `ready` otherwise."""
+    result = readiness()
+    if result.state == NOT_READY:
+        logger.warning("not ready: %s", {name: error for name, error in result.errors.items() if error})
+        return error_response(DependencyUnavailable("PostgreSQL is unavailable; this instance cannot serve.",
+                                                     code="not_ready", details=result.checks))
+    if result.state == DEGRADED:
+        logger.warning("degraded: %s", {name: error for name, error in result.errors.items() if error})
+    return JsonResponse({"status": result.state, "checks": result.checks})
 
 
 @require_GET

@@ -45,6 +45,7 @@ def test_while_postgres_is_down_requests_and_ready_answer_503_at_once_and_recove
             down += [timed("GET", f"{web.url}/ready/") for _ in range(3)]
             down += [timed("POST", f"{web.url}/api/v1/activation/", json={"offer_id": 1}, headers=headers)
                      for _ in range(3)]
+        scrape_took, metrics = timed("GET", f"{web.url}/metrics")
     finally:
         postgres_server_start()
         connection.close()
@@ -65,4 +66,10 @@ def test_while_postgres_is_down_requests_and_ready_answer_503_at_once_and_recove
         assert set(response.json()) == {"code", "message", "details"}
         assert int(response.headers["Retry-After"]) >= 1
         assert elapsed <= FAST, f"{response.request.method} {response.url}: {elapsed:.2f} s"
+    ready = next(response.json() for _, response in down if response.url.endswith("/ready/"))
+    assert ready["code"] == "not_ready"
+    assert ready["details"] == {"database": "down", "redis": "ok", "broker": "ok"}
+    assert 'offers_readiness_state{state="not_ready"} 1.0' in metrics.text
+    assert 'offers_dependency_up{dependency="database"} 0.0' in metrics.text
+    assert scrape_took <= FAST, scrape_took
     assert served_again_after < 3
