@@ -7,6 +7,13 @@ worker_class = "uvicorn_worker.UvicornWorker"
 timeout = 60
 graceful_timeout = 10
 keepalive = 5
+# The proxies whose X-Forwarded-For / X-Forwarded-Proto uvicorn believes: for a request from one
+# of them, the client address becomes the nearest address in X-Forwarded-For that is not a trusted
+# proxy. DRF's throttles key on that address as it is (NUM_PROXIES = 0 in config/settings/base.py:
+# X-Forwarded-For is read here and nowhere else). Default: no proxy. gunicorn's and uvicorn's own
+# default, 127.0.0.1, let any client reaching the server over the loopback name itself in
+# X-Forwarded-For and get a fresh throttle bucket per name. gunicorn refuses a malformed address.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "")
 accesslog = "-" if os.environ.get("ACCESS_LOG", "1") == "1" else None
 # gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl), shared
 # by every gunicorn on the machine; we do not use it, and a second instance must not be able

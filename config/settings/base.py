@@ -9,6 +9,7 @@ from pathlib import Path
 import os
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -206,10 +207,15 @@ REST_FRAMEWORK = {
         "register": env_str("THROTTLE_REGISTER", "5/min"),  # per client address (accounts RegisterApi)
         "transactions": env_str("THROTTLE_TRANSACTIONS", "600/min"),
     },
-    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
+    # The client address is resolved once, by the web server from FORWARDED_ALLOW_IPS
+    # (config/gunicorn.conf.py); X-Forwarded-For read again here would be the client's to forge.
+    "NUM_PROXIES": 0,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 MAX_JSON_DEPTH = env_int("MAX_JSON_DEPTH", 8)
+if "NUM_PROXIES" in os.environ:  # a deployment relying on it must learn it has no effect
+    raise ImproperlyConfigured("NUM_PROXIES is gone: list the proxies in front in FORWARDED_ALLOW_IPS "
+                               "(config/gunicorn.conf.py), which resolves the client address once.")
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),
