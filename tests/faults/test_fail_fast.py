@@ -1,7 +1,9 @@
 """Failing fast and honestly, measured on the live gunicorn/uvicorn process: while PostgreSQL is
 down a request that needs it is a 503 with Retry-After in the error shape within a second (the
-database circuit of kernel/db_backend), and it is served again as soon as PostgreSQL is back.
-Figures are printed for docs/RELIABILITY.md."""
+database circuit of kernel/db_backend), and it is served again as soon as PostgreSQL is back;
+while Redis is down the API and admin logins are still throttled (kernel/throttles.py counts
+them in the process). Figures are printed for docs/RELIABILITY.md."""
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -9,8 +11,10 @@ import pytest
 import requests
 from django.db import connection
 
-from tests.conftest import postgres_server_start, postgres_server_stop
-from tests.factories import bearer, customer
+from accounts.models import User
+
+from tests.conftest import postgres_server_start, postgres_server_stop, redis_server_start, redis_server_stop
+from tests.factories import PASSWORD, bearer, customer
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -73,3 +77,37 @@ def test_while_postgres_is_down_requests_and_ready_answer_503_at_once_and_recove
     assert 'offers_dependency_up{dependency="database"} 0.0' in metrics.text
     assert scrape_took <= FAST, scrape_took
     assert served_again_after < 3
+
+
+def test_while_redis_is_down_admin_and_api_logins_are_still_throttled(live_stack):
+    # given: a staff user; one keep-alive connection, so one web process counts every attempt
+    # (each process counts on its own while Redis is down)
+    web, worker = live_stack
+    User.objects.create_superuser("boss", "boss@example.com", PASSWORD)
+    session = requests.Session()
+    admin_login = f"{web.url}/admin/login/"
+
+    # when: Redis stops; 11 wrong passwords on the admin's form, then the right one on the API
+    redis_server_stop()
+    try:
+        page = session.get(admin_login, timeout=30)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        admin = [session.post(admin_login, data={"username": "boss", "password": f"wrong-{i}",
+                                                 "csrfmiddlewaretoken": token},
+                              headers={"Referer": admin_login}, timeout=30) for i in range(11)]
+        api = session.post(f"{web.url}/api/v1/auth/login/", json={"username": "boss", "password": PASSWORD},
+                           timeout=30)
+        ready = session.get(f"{web.url}/ready/", timeout=30)
+    finally:
+        redis_server_start()
+
+    # then: the admin's form answered 10 times (the login page again), then 429 with Retry-After, not
+    # a 500; the API's login shares the client's window and refuses even the right password
+    print(f"\n[faults] redis down: admin login {[r.status_code for r in admin]}, then API login {api.status_code} "
+          f"(Retry-After {api.headers.get('Retry-After')}); /ready/ {ready.status_code} {ready.json()['status']}")
+    assert page.status_code == 200
+    assert [r.status_code for r in admin] == [200] * 10 + [429]
+    assert int(admin[10].headers["Retry-After"]) >= 1
+    assert api.status_code == 429 and api.json()["code"] == "throttled" and int(api.headers["Retry-After"]) >= 1
+    assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+    worker.wait_ready()

@@ -91,3 +91,88 @@ def test_a_request_counts_its_user_and_scope_windows_in_one_call(api_client, mon
     store = redis.Redis.from_url(settings.CACHE_REDIS_URL)
     assert store.zcard(f"{throttles.KEY_PREFIX}throttle_user_{user.pk}") == 4
     assert store.zcard(f"{throttles.KEY_PREFIX}throttle_transactions_{user.pk}") == 3
+
+
+# --- Redis unreachable: login scopes counted in this process, the others open ------------------
+
+@pytest.fixture
+def store_unreachable(monkeypatch):
+    """The Redis store client aimed at a port nothing listens on (every call is refused, as in
+    an outage), and this process's fallback windows empty."""
+    import socket
+
+    from kernel import redis_store, throttles
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setattr(redis_store, "_client", redis.Redis(port=port, socket_connect_timeout=0.5,
+                                                            retry=settings.REDIS_NO_RETRY))
+    monkeypatch.setattr(throttles, "_local_windows", throttles.LocalSlidingWindows())
+
+
+@pytest.mark.django_db
+def test_while_redis_is_down_the_api_and_admin_logins_are_still_throttled(client, store_unreachable):
+    # given
+    from django.urls import reverse
+
+    from tests.factories import PASSWORD, customer
+
+    customer(username="brute")
+    login = "/api/v1/auth/login/"
+
+    # when: 11 wrong passwords, the right one, then the admin's login form from the same client
+    wrong = [client.post(login, {"username": "brute", "password": "nope"}, content_type="application/json")
+             for _ in range(11)]
+    right = client.post(login, {"username": "brute", "password": PASSWORD}, content_type="application/json")
+    admin = client.post(reverse("admin:login"), {"username": "boss", "password": "nope"})
+
+    # then: the login rate (10/min) holds, with DRF's answer, and the admin shares the client's window
+    assert [r.status_code for r in wrong] == [401] * 10 + [429]
+    assert right.status_code == 429 and right.json()["code"] == "throttled" and int(right["Retry-After"]) >= 1
+    assert admin.status_code == 429 and int(admin["Retry-After"]) >= 1
+
+
+@pytest.mark.django_db
+def test_while_redis_is_down_other_scopes_fail_open(api_client, store_unreachable, monkeypatch):
+    # given: a customer allowed 2 transactions a minute
+    from rest_framework.throttling import SimpleRateThrottle
+
+    from tests.factories import OfferFactory, bearer, customer
+
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "transactions", "2/min")
+    user, offer = customer(), OfferFactory()
+    api_client.credentials(HTTP_AUTHORIZATION=bearer(user))
+
+    # when
+    statuses = [api_client.post("/api/v1/activation/", {"offer_id": offer.id}, format="json").status_code
+                for _ in range(4)]
+
+    # then: accepting durable transactions comes first
+    assert statuses == [202] * 4
+
+
+def test_local_windows_slide_like_the_redis_ones_and_keep_the_recently_used(monkeypatch):
+    # given: a clock the test moves
+    from kernel.throttles import LocalSlidingWindows
+
+    now = 1000.0
+    monkeypatch.setattr("kernel.throttles.time", SimpleNamespace(time=lambda: now))
+    windows = LocalSlidingWindows(max_keys=3)
+
+    # when / then: 2 a minute, refused with the wait until the oldest leaves
+    assert windows.hit([("a", 60, 2)]) == [(True, 0.0)]
+    now += 10
+    assert windows.hit([("a", 60, 2)]) == [(True, 0.0)]
+    assert windows.hit([("a", 60, 2), ("b", 60, 2)]) == [(False, 50.0), (True, 0.0)]
+    now += 50.01
+    assert windows.hit([("a", 60, 2)])[0][0]
+
+    # when: more keys than it holds ("a" used last, "b" least recently)
+    windows.hit([("c", 60, 1)])
+    windows.hit([("a", 60, 2)])
+    windows.hit([("d", 60, 1)])
+
+    # then: "b" was dropped, "a" kept its full window
+    assert set(windows._windows) == {"a", "c", "d"}
+    assert windows.hit([("a", 60, 2)])[0] == (False, pytest.approx(10.0, abs=0.02))
