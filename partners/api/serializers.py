@@ -2,6 +2,7 @@ import re
 
 from rest_framework import serializers
 
+from activation.models import Transaction
 from kernel.api import StrictSerializer
 from offers.models import Offer
 from offers.selectors import offer_quote
@@ -49,12 +50,14 @@ class PartnerOfferSerializer(serializers.ModelSerializer):
 class PartnerValidationSerializer(serializers.Serializer):
     reference = serializers.CharField()
     transaction_id = serializers.UUIDField(source="transaction.id")
-    status = serializers.CharField(source="transaction.status")
+    status = serializers.ChoiceField(source="transaction.status", choices=Transaction.Status.choices)
     is_valid = serializers.BooleanField()
     offer = PartnerOfferSerializer()
     customer = serializers.CharField(source="customer_identifier")
     amount = serializers.DecimalField(source="transaction.amount", max_digits=12, decimal_places=2)
     currency = serializers.CharField(source="transaction.currency")
     created_at = serializers.DateTimeField(source="transaction.created_at")
-    settled_at = serializers.DateTimeField(source="transaction.settled_at")
-    failure_code = serializers.CharField(source="transaction.failure_code")
+    settled_at = serializers.DateTimeField(source="transaction.settled_at", allow_null=True,
+                                           help_text="Null until the transaction is settled.")
+    failure_code = serializers.CharField(source="transaction.failure_code", allow_blank=True,
+                                         help_text="Empty unless the transaction failed.")

@@ -36,6 +36,7 @@ class CodePoolCreateSerializer(StrictSerializer):
 class CodePoolSerializer(serializers.ModelSerializer):
     """`status` generating/ready; `generated_count` of `total_count` codes exist so far."""
 
+    brand_id = serializers.IntegerField(read_only=True)
     brand = serializers.CharField(source="brand.name", read_only=True)
     remaining_count = serializers.IntegerField(read_only=True)
 
@@ -77,7 +78,8 @@ class DiscountCodeSerializer(serializers.ModelSerializer):
     pool_id = serializers.IntegerField(read_only=True)
     pool = serializers.CharField(source="pool.name", read_only=True)
     brand = serializers.CharField(source="pool.brand.name", read_only=True)
-    valid_until = serializers.DateTimeField(source="pool.valid_until", read_only=True)
+    valid_until = serializers.DateTimeField(source="pool.valid_until", read_only=True, allow_null=True,
+                                            help_text="Null: the code does not expire.")
 
     class Meta:
         model = DiscountCode

@@ -97,6 +97,7 @@ class ReservationCompleteSerializer(StrictSerializer):
 
 
 class FlashReservationSerializer(serializers.ModelSerializer):
+    promo_id = serializers.IntegerField(read_only=True)
     promo_price = serializers.DecimalField(source="promo.promo_price", max_digits=12, decimal_places=2,
                                            read_only=True)
     currency = serializers.CharField(source="promo.product.currency", read_only=True)
