@@ -4,8 +4,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from activation.api.accept import accepted_response, idempotency_key_from
-from kernel.api import ErrorSerializer, TransactionAcceptedSerializer
+from activation.api.accept import accepted_response, accepting_schema, idempotency_key_from
+from kernel.api import ErrorSerializer
 from offers.api.serializers import (ActivationRequestSerializer, ExpiringFilterSerializer, OfferFilterSerializer,
                                     OfferSerializer, RenewalRequestSerializer, SubscriptionCancelSerializer,
                                     SubscriptionSerializer, SubscriptionUpdateSerializer)
@@ -62,7 +62,7 @@ class OfferActivateApi(APIView):
 
     throttle_scope = "transactions"
 
-    @swagger_auto_schema(request_body=ActivationRequestSerializer, responses={202: TransactionAcceptedSerializer})
+    @accepting_schema(request_body=ActivationRequestSerializer)
     def post(self, request):
         key = idempotency_key_from(request)
         serializer = ActivationRequestSerializer(data=request.data, context={"request": request})
@@ -78,7 +78,7 @@ class OfferRenewApi(APIView):
 
     throttle_scope = "transactions"
 
-    @swagger_auto_schema(request_body=RenewalRequestSerializer, responses={202: TransactionAcceptedSerializer})
+    @accepting_schema(request_body=RenewalRequestSerializer)
     def post(self, request):
         key = idempotency_key_from(request)
         serializer = RenewalRequestSerializer(data=request.data, context={"request": request})

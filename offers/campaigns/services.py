@@ -74,6 +74,8 @@ def campaign_delete(*, campaign: Campaign) -> None:
         if CampaignRedemption.objects.filter(campaign=locked).exists():
             raise ConflictError("A campaign with redemptions cannot be deleted; end it instead.",
                                 code="campaign_has_redemptions")
+        if locked.code_pools.exists():
+            raise ConflictError("A code pool carries this campaign; end it instead.", code="campaign_in_use")
         locked.delete()
         _after_commit_invalidate()
 

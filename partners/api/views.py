@@ -33,8 +33,15 @@ class PartnerApi(APIView):
 class PartnerActivateApi(PartnerApi):
     """Activates an offer for one of the partner's linked customers: 202; the reference is the idempotency key."""
 
-    @swagger_auto_schema(request_body=PartnerActivationRequestSerializer,
-                         responses={202: PartnerActivationAcceptedSerializer})
+    @swagger_auto_schema(
+        request_body=PartnerActivationRequestSerializer,
+        responses={
+            202: PartnerActivationAcceptedSerializer,
+            409: openapi.Response("`idempotency_in_progress`: a request with this reference is still being "
+                                  "processed.", ErrorSerializer),
+            422: openapi.Response("`reference_reused`: this reference was already used with another body.",
+                                  ErrorSerializer),
+        })
     def post(self, request):
         serializer = PartnerActivationRequestSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)

@@ -5,6 +5,8 @@ import pytest
 from activation.models import Transaction
 from activation.services import transactions_settle
 from offers.campaigns.models import Campaign
+from offers.codes.models import CodePool
+from offers.codes.services import brand_create, code_pool_create
 from tests.campaigns.factories import CampaignFactory, pending_redemption, timezone_around_noon
 from tests.factories import SegmentFactory, bearer, customer
 
@@ -57,6 +59,21 @@ def test_delete_is_refused_once_redemptions_exist(api_client, staff):
     refused = api_client.delete(f"/api/v1/campaigns/{used.id}/", **auth)
     assert refused.status_code == 409 and refused.json()["code"] == "campaign_has_redemptions"
     assert Campaign.objects.filter(pk=used.pk).exists()
+
+
+def test_delete_is_refused_while_a_code_pool_carries_the_campaign(api_client, staff):
+    # given: a campaign nobody has redeemed yet, carried by a code pool
+    campaign = CampaignFactory(requires_code=True)
+    pool = code_pool_create(brand=brand_create(name="Acme"), name="Launch", total_count=2)
+    pool.campaign = campaign
+    pool.save(update_fields=["campaign"])
+
+    # when
+    refused = api_client.delete(f"/api/v1/campaigns/{campaign.id}/", HTTP_AUTHORIZATION=bearer(staff))
+
+    # then: a 409 in the error shape (it was a 500), the campaign and its pool untouched
+    assert refused.status_code == 409 and refused.json()["code"] == "campaign_in_use"
+    assert CodePool.objects.get(pk=pool.pk).campaign_id == campaign.id
 
 
 @pytest.mark.parametrize("change,field", [

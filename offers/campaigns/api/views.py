@@ -1,10 +1,11 @@
+from drf_yasg import openapi
 from drf_yasg.utils import swagger_auto_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from activation.api.accept import accepted_response, idempotency_key_from
-from kernel.api import ErrorSerializer, TransactionAcceptedSerializer
+from activation.api.accept import accepted_response, accepting_schema, idempotency_key_from
+from kernel.api import ErrorSerializer
 from offers.campaigns.api.serializers import (AvailableResponseSerializer, CampaignFilterSerializer,
                                               CampaignSerializer, CampaignStatusSerializer, CartSerializer,
                                               CodeCheckResultSerializer, CodeCheckSerializer, ExplainSerializer, RedeemSerializer, RedemptionSerializer,
@@ -18,6 +19,8 @@ from offers.merchants import IsMerchant, managed_by, managed_get, redemption_lis
 
 
 MERCHANT_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
+BUDGET_BELOW_SPENT = openapi.Response("`budget_below_spent`: the budget cannot go below what has been spent.",
+                                      ErrorSerializer)
 
 
 def _campaign_get(request, pk: int):
@@ -58,11 +61,13 @@ class CampaignDetailApi(APIView):
     def get(self, request, pk: int):
         return Response(CampaignSerializer(_campaign_get(request, pk)).data)
 
-    @swagger_auto_schema(request_body=CampaignSerializer, responses={200: CampaignSerializer, **MERCHANT_ERRORS})
+    @swagger_auto_schema(request_body=CampaignSerializer,
+                         responses={200: CampaignSerializer, 409: BUDGET_BELOW_SPENT, **MERCHANT_ERRORS})
     def put(self, request, pk: int):
         return self._update(request, pk, partial=False)
 
-    @swagger_auto_schema(request_body=CampaignSerializer, responses={200: CampaignSerializer, **MERCHANT_ERRORS})
+    @swagger_auto_schema(request_body=CampaignSerializer,
+                         responses={200: CampaignSerializer, 409: BUDGET_BELOW_SPENT, **MERCHANT_ERRORS})
     def patch(self, request, pk: int):
         return self._update(request, pk, partial=True)
 
@@ -73,7 +78,10 @@ class CampaignDetailApi(APIView):
         campaign_update(campaign=campaign, **serializer.validated_data)
         return Response(CampaignSerializer(_campaign_get(request, pk)).data)
 
-    @swagger_auto_schema(responses={204: "Deleted", 409: ErrorSerializer, **MERCHANT_ERRORS})
+    @swagger_auto_schema(responses={
+        204: "Deleted", **MERCHANT_ERRORS,
+        409: openapi.Response("`campaign_has_redemptions` or `campaign_in_use` (a code pool carries it): end it "
+                              "instead.", ErrorSerializer)})
     def delete(self, request, pk: int):
         campaign_delete(campaign=_campaign_get(request, pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -115,7 +123,7 @@ class DiscountRedeemApi(APIView):
 
     throttle_scope = "transactions"
 
-    @swagger_auto_schema(request_body=RedeemSerializer, responses={202: TransactionAcceptedSerializer})
+    @accepting_schema(request_body=RedeemSerializer)
     def post(self, request):
         key = idempotency_key_from(request)
         serializer = RedeemSerializer(data=request.data)

@@ -2,6 +2,7 @@ import csv
 
 from django.http import StreamingHttpResponse
 from django.urls import reverse
+from drf_yasg import openapi
 from drf_yasg.utils import swagger_auto_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound
@@ -9,8 +10,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from activation.api.accept import accepted_response, idempotency_key_from
-from kernel.api import TransactionAcceptedSerializer
+from activation.api.accept import accepted_response, accepting_schema, idempotency_key_from
+from kernel.api import ErrorSerializer
 from offers.codes.api.serializers import (CodeClaimRequestSerializer, CodePoolCreateSerializer, CodePoolSerializer,
                                           DiscountCodeSerializer)
 from offers.codes.api.serializers import CodeGrantSerializer, CodePoolOpenSerializer
@@ -65,6 +66,14 @@ class _Echo:
 class CodePoolExportApi(APIView):
     """CSV of every code of the pool: who claimed it and when (blank if still free)."""
 
+    def perform_content_negotiation(self, request, force=False):
+        # The export is CSV whatever the renderers: `Accept: text/csv` is not a 406. Errors stay JSON.
+        return super().perform_content_negotiation(request, force=True)
+
+    @swagger_auto_schema(produces=["text/csv", "application/json"], responses={
+        200: openapi.Response("text/csv: a header row (code, claimed_by_id, claimed_by_username, claimed_by_email, "
+                              "claimed_at), then one row per code.", openapi.Schema(type=openapi.TYPE_FILE)),
+        404: ErrorSerializer})
     def get(self, request, pk: int):
         pool = _pools_managed(request.user).filter(pk=pk).first()
         if pool is None:
@@ -82,7 +91,7 @@ class CodeClaimApi(APIView):
 
     throttle_scope = "transactions"
 
-    @swagger_auto_schema(request_body=CodeClaimRequestSerializer, responses={202: TransactionAcceptedSerializer})
+    @accepting_schema(request_body=CodeClaimRequestSerializer)
     def post(self, request, pk: int):
         key = idempotency_key_from(request)
         serializer = CodeClaimRequestSerializer(data=request.data)
@@ -118,7 +127,7 @@ class CodeGrantApi(APIView):
     throttle_scope = "transactions"
     permission_classes = [IsAuthenticated, IsMerchant]  # a customer: 403; another brand's pool: 404
 
-    @swagger_auto_schema(request_body=CodeGrantSerializer, responses={202: TransactionAcceptedSerializer})
+    @accepting_schema(request_body=CodeGrantSerializer)
     def post(self, request, pk: int):
         key = idempotency_key_from(request)
         pool = managed_get(CodePool.objects.all(), user=request.user, pk=pk, message="Unknown code pool.")

@@ -1,12 +1,14 @@
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from drf_yasg import openapi
 from drf_yasg.utils import swagger_auto_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from activation.api.accept import accepted_response, idempotency_key_from
+from activation.api.accept import accepted_response, accepting_schema, idempotency_key_from
 from activation.models import Transaction
-from kernel.api import ErrorSerializer, TransactionAcceptedSerializer
+from kernel.api import ErrorSerializer
 from kernel.errors import ConflictError
 from offers.flash import selectors, services
 from offers.flash.api.serializers import (FlashPromoSerializer, FlashReservationSerializer, ProductSerializer,
@@ -42,6 +44,11 @@ class StoreListCreateApi(_MerchantCrud, generics.ListCreateAPIView):
         serializer.instance = services.store_create(**serializer.validated_data)
 
 
+IN_USE = swagger_auto_schema(responses={
+    204: "Deleted", 409: openapi.Response("`in_use`: other rows still refer to it.", ErrorSerializer)})
+
+
+@method_decorator(name="delete", decorator=IN_USE)
 class StoreDetailApi(_MerchantCrud, generics.RetrieveUpdateDestroyAPIView):
     serializer_class = StoreSerializer
 
@@ -67,6 +74,7 @@ class ProductListCreateApi(_MerchantCrud, generics.ListCreateAPIView):
         serializer.instance = services.product_create(**serializer.validated_data)
 
 
+@method_decorator(name="delete", decorator=IN_USE)
 class ProductDetailApi(_MerchantCrud, generics.RetrieveUpdateDestroyAPIView):
     serializer_class = ProductSerializer
 
@@ -93,6 +101,14 @@ class FlashPromoListCreateApi(_MerchantCrud, generics.ListCreateAPIView):
         serializer.instance = selectors.flash_promo_list(now=timezone.now()).get(pk=promo.pk)
 
 
+QUANTITY_BELOW_TAKEN = openapi.Response("`quantity_below_taken`: units are already held or bought beyond it.",
+                                        ErrorSerializer)
+
+
+@method_decorator(name="delete", decorator=swagger_auto_schema(responses={
+    204: "Deleted", 409: openapi.Response("`in_use`: it has reservations; cancel it instead.", ErrorSerializer)}))
+@method_decorator(name="put", decorator=swagger_auto_schema(responses={409: QUANTITY_BELOW_TAKEN}))
+@method_decorator(name="patch", decorator=swagger_auto_schema(responses={409: QUANTITY_BELOW_TAKEN}))
 class FlashPromoDetailApi(_MerchantCrud, generics.RetrieveUpdateDestroyAPIView):
     serializer_class = FlashPromoSerializer
 
@@ -132,7 +148,7 @@ class ReservationListCreateApi(generics.ListAPIView):
     def get_queryset(self):
         return selectors.flash_reservation_list_for_user(user_id=self.request.user.id)
 
-    @swagger_auto_schema(request_body=ReservationRequestSerializer, responses={202: TransactionAcceptedSerializer})
+    @accepting_schema(request_body=ReservationRequestSerializer)
     def post(self, request):
         key = idempotency_key_from(request)
         serializer = ReservationRequestSerializer(data=request.data)
