@@ -87,6 +87,24 @@ def test_export_lists_who_claimed_what_and_when(api_client, brand_staff):
     assert claimed[0]["claimed_at"]
 
 
+@pytest.mark.django_db
+def test_a_client_that_accepts_only_csv_gets_the_export_and_errors_in_json(api_client, brand_staff):
+    # given
+    user, brand = brand_staff
+    pool = code_pool_create(brand=brand, name="Export", total_count=2)
+    api_client.credentials(HTTP_AUTHORIZATION=bearer(user))
+
+    # when
+    export = api_client.get(f"/api/v1/codes/pools/{pool.id}/export.csv", HTTP_ACCEPT="text/csv")
+    missing = api_client.get(f"/api/v1/codes/pools/{pool.id + 1}/export.csv", HTTP_ACCEPT="text/csv")
+
+    # then: the CSV (it was a 406), and a refusal in the one error shape
+    assert export.status_code == 200 and export["Content-Type"] == "text/csv"
+    assert len(b"".join(export.streaming_content).decode().splitlines()) == 3
+    assert missing.status_code == 404 and missing["Content-Type"] == "application/json"
+    assert set(missing.json()) == {"code", "message", "details"}
+
+
 BAD_POOLS = [
     {"name": "x", "total_count": 0},
     {"name": "x", "total_count": -5},
