@@ -8,6 +8,7 @@ from accounts.api.urls import urlpatterns as accounts_api
 from activation.api.urls import doc_urlpatterns as activation_api_docs
 from activation.api.urls import urlpatterns as activation_api
 from kernel.admin import admin_login_throttled
+from kernel.openapi import ConverterAwareGenerator
 from notifications.api.urls import urlpatterns as notifications_api
 from offers.api.urls import urlpatterns as offers_api
 from offers.campaigns.api.urls import urlpatterns as campaigns_api
@@ -30,6 +31,7 @@ schema_view = get_schema_view(
                     'Errors always have the shape `{"code", "message", "details"}`.',
     ),
     public=True,
+    generator_class=ConverterAwareGenerator,
     permission_classes=[permissions.AllowAny],
     patterns=[path("api/v1/", include(api_v1_docs))],
 )

@@ -1,5 +1,6 @@
 """Shared API plumbing: strict JSON parsing, pagination and serializers for the common bodies."""
 import json
+import zoneinfo
 from decimal import Decimal
 
 from django.conf import settings
@@ -86,6 +87,16 @@ class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
     def fields_accepted(self) -> set[str]:
         return {name for name, field in self.fields.items() if not field.read_only}
+
+
+class TimeZoneField(serializers.ChoiceField):
+    """An IANA time zone name this server knows; the schema lists them (an enum)."""
+
+    default_error_messages = {"invalid_choice": "Not an IANA time zone."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "An IANA time zone name, e.g. Europe/Paris.")
+        super().__init__(choices=sorted(zoneinfo.available_timezones()), **kwargs)
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -1,5 +1,4 @@
 import re
-import zoneinfo
 from decimal import Decimal
 
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -9,7 +8,7 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from accounts.models import Account, CustomerProfile, LedgerEntry, Segment, User
 from accounts.money import MAX_AMOUNT, SUPPORTED_CURRENCIES
 from accounts.selectors import segment_by_reference, user_by_login
-from kernel.api import StrictSerializer
+from kernel.api import StrictSerializer, TimeZoneField
 
 PHONE_PATTERN = r"^\+?[0-9]{6,15}$"
 _SEGMENT_REFERENCE = re.compile(r"^[-a-zA-Z0-9_]{1,50}$")
@@ -58,17 +57,12 @@ class ProfileUpdateSerializer(StrictSerializer):
     longitude = serializers.DecimalField(max_digits=9, decimal_places=6, min_value=-180, max_value=180,
                                          required=False, allow_null=True,
                                          help_text="Set by staff only (403 `location_set_by_staff` for a customer).")
-    timezone = serializers.CharField(max_length=64, required=False)
+    timezone = TimeZoneField(required=False)
     email_opt_out = serializers.BooleanField(required=False)
 
     def _user(self) -> User:
         """Whose profile this is: `context["user"]` (staff editing a customer), else the caller."""
         return self.context.get("user") or self.context["request"].user
-
-    def validate_timezone(self, value: str) -> str:
-        if value not in zoneinfo.available_timezones():
-            raise serializers.ValidationError("Not an IANA time zone.")
-        return value
 
     def validate_email(self, value: str) -> str:
         user = self._user()
@@ -139,12 +133,7 @@ class CustomerCreateSerializer(RegisterSerializer):
                                         required=False, allow_null=True)
     longitude = serializers.DecimalField(max_digits=9, decimal_places=6, min_value=-180, max_value=180,
                                          required=False, allow_null=True)
-    timezone = serializers.CharField(max_length=64, required=False)
-
-    def validate_timezone(self, value: str) -> str:
-        if value not in zoneinfo.available_timezones():
-            raise serializers.ValidationError("Not an IANA time zone.")
-        return value
+    timezone = TimeZoneField(required=False)
 
 
 class CustomerSerializer(serializers.Serializer):
