@@ -26,9 +26,10 @@ def test_50_parallel_hits_on_a_limit_of_7_let_exactly_7_through(window_key):
     with ThreadPoolExecutor(max_workers=25) as pool:
         results = list(pool.map(lambda _: _sliding_window_hit(window_key, window=60, limit=7), range(50)))
 
-    # then
+    # then (each thread reads the clock before its call runs, so on a loaded machine a wait may
+    # pass the window by that delay)
     assert sum(allowed for allowed, _ in results) == 7
-    assert all(0 < wait <= 60 for allowed, wait in results if not allowed)
+    assert all(0 < wait <= 61 for allowed, wait in results if not allowed)
 
 
 def test_a_slot_frees_when_the_oldest_request_leaves_the_window(window_key, monkeypatch):
