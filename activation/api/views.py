@@ -8,6 +8,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_yasg.utils import no_body, swagger_auto_schema
 from rest_framework import exceptions, generics
 from rest_framework.response import Response
@@ -98,12 +99,15 @@ def _public(payload: dict) -> dict:
     return {k: v for k, v in payload.items() if k != "user_id"}
 
 
+@csrf_exempt  # authenticated by a bearer token, never a cookie (DRF exempts its views alike)
 async def transaction_status_view(request, transaction_id: UUID):
     """GET activation/status/{id}/[?wait=N]. An async view: a waiting client costs a
     coroutine and a pub/sub subscription, not a worker thread. Every refusal is answered by
     the API's one error handler (`kernel.errors.error_response`), like a DRF view's."""
     try:
         return await _transaction_status(request, transaction_id)
+    except exceptions.MethodNotAllowed as exc:
+        return error_response(exc, headers={"Allow": "GET"})
     except (OperationalError, InterfaceError, exceptions.APIException) as exc:  # PostgreSQL down: 503
         return error_response(exc)
 
