@@ -23,7 +23,7 @@ from offers.codes.services import brand_create, code_pool_create
 from offers.flash.models import FlashPromo, FlashReservation, Product, Store
 from offers.flash.services import flash_promo_create, product_create, store_create
 from offers.models import Offer, Subscription
-from partners.models import PartnerActivation
+from partners.models import CallbackDelivery, PartnerActivation
 from partners.services import Credentials
 from tests.factories import OfferFactory, bearer, customer
 from tests.helpers import wait_until_terminal
@@ -157,7 +157,11 @@ def fuzz_rows_seed(base_url: str, *, callback_url: str) -> FuzzRows:
                                             payload__offer_id=weekend.id).first()
     staff_client.post(f"/account/transactions/{activation.id}/reverse/", expect=200)
     wait_until_terminal(Transaction.objects.filter(status__in=["PENDING", "PROCESSING"]).values_list("id", flat=True))
-    _notifications_wait(alice, staff)
+    # Written by the notifications and callbacks workers after settlement.
+    _wait_for("in-app notifications", lambda: all(
+        Notification.objects.filter(user=user, channel="in_app").exists() for user in (alice, staff)))
+    _wait_for("delivered callbacks (3 settled, 1 reversed)", lambda: CallbackDelivery.objects.filter(
+        partner=credentials.partner, status=CallbackDelivery.Status.DELIVERED).count() >= 4)
     first_news = Notification.objects.filter(user=alice, channel="in_app").order_by("id").first()
     Client(base_url, alice).post(f"/notifications/{first_news.id}/read/", expect=200)
     rows = FuzzRows(customer=alice, staff=staff, partner=credentials)
@@ -219,11 +223,10 @@ def _partner_activations(base_url: str, credentials: Credentials, alice: User, *
     signed_post(reverse_path("P-2"), None)
 
 
-def _notifications_wait(*users: User, timeout: float = 30) -> None:
-    """Notifications are written by the notifications worker after settlement."""
+def _wait_for(what: str, arrived, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
-    while not all(Notification.objects.filter(user=user, channel="in_app").exists() for user in users):
-        assert time.monotonic() < deadline, "no in-app notification arrived"
+    while not arrived():
+        assert time.monotonic() < deadline, f"no {what} after {timeout}s"
         time.sleep(0.2)
 
 
