@@ -192,8 +192,12 @@ def notification_deliver(*, notification_id: int) -> Delivery[Notification]:
     return email_outbox.deliver(notification_id)
 
 
-def notifications_sweep(*, stale_after_seconds: int = 60, limit: int = 1000) -> int:
-    """Beat: re-enqueues due emails whose message was lost (broker down, worker killed)."""
+def notifications_sweep(*, stale_after_seconds: float | None = None, limit: int = 1000) -> int:
+    """Beat: re-enqueues due emails whose message was lost (broker down, worker killed), once
+    overdue by DELIVERY_SWEEP_OVERDUE_SECONDS (a duplicate message sends nothing: delivery
+    takes a lease first)."""
+    if stale_after_seconds is None:
+        stale_after_seconds = settings.DELIVERY_SWEEP_OVERDUE_SECONDS
     return email_outbox.sweep(overdue_after=timedelta(seconds=stale_after_seconds), limit=limit)
 
 

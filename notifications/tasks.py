@@ -29,7 +29,7 @@ def subscriptions_expired_notify_task() -> int:
 
 @shared_task(acks_late=True)
 def notifications_sweep_task(stale_after_seconds: int | None = None) -> int:
-    """Beat's sweep (a minute overdue), and a reconnected worker's (seconds)."""
+    """Beat's sweep (DELIVERY_SWEEP_OVERDUE_SECONDS), and a reconnected worker's (seconds)."""
     from notifications.services import notifications_sweep
 
     return notifications_sweep(**({} if stale_after_seconds is None else {"stale_after_seconds": stale_after_seconds}))

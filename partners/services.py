@@ -345,7 +345,10 @@ def callback_redeliver(*, delivery: CallbackDelivery) -> CallbackDelivery:
     return delivery
 
 
-def partner_callbacks_sweep(*, overdue_after: timedelta = timedelta(minutes=2), limit: int = 1000) -> int:
-    """Re-enqueues pending deliveries whose next attempt is overdue (lost message, broker
-    outage at enqueue time)."""
+def partner_callbacks_sweep(*, overdue_after: timedelta | None = None, limit: int = 1000) -> int:
+    """Re-enqueues pending deliveries whose next attempt is overdue by DELIVERY_SWEEP_OVERDUE_SECONDS
+    (lost message, killed worker, broker outage at enqueue time). A duplicate message posts
+    nothing twice: delivery takes a lease first."""
+    if overdue_after is None:
+        overdue_after = timedelta(seconds=settings.DELIVERY_SWEEP_OVERDUE_SECONDS)
     return callback_outbox.sweep(overdue_after=overdue_after, limit=limit)

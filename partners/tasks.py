@@ -16,7 +16,7 @@ def partner_callback_deliver_task(delivery_id: str) -> str:
 
 @shared_task(acks_late=True)
 def partner_callbacks_sweep_task(overdue_after_seconds: float | None = None) -> int:
-    """Beat's sweep (two minutes overdue), and a reconnected worker's (seconds)."""
+    """Beat's sweep (DELIVERY_SWEEP_OVERDUE_SECONDS), and a reconnected worker's (seconds)."""
     from datetime import timedelta
 
     from partners.services import partner_callbacks_sweep

@@ -9,10 +9,14 @@ the message that raised it. The flag expires by itself: a lost message delays wo
 most SETTLEMENT_WANTED_TTL_MS under load, and the sweeper covers an idle system.
 
 A failure here loses nothing (the rows are durable): after the broker refuses a message
-this process stops publishing for BROKER_BACKOFF_SECONDS, so requests stay fast during an
-outage, and the sweeper enqueues whatever is left behind."""
+this process stops publishing from requests for BROKER_BACKOFF_SECONDS, so they stay fast
+during an outage, and a background thread of the process owes the broker one message: it
+tries every BROKER_RETRY_SECONDS and sends it as soon as the broker answers, so what was
+accepted during the outage settles within a second of its end (the sweeps cover a process
+that died meanwhile)."""
 from __future__ import annotations
 
+import threading
 import time
 from typing import Iterable
 from uuid import UUID
@@ -30,7 +34,9 @@ SETTLEMENT_WANTED = CoalescingFlag("settlement:wanted", ttl_ms=lambda: settings.
 SETTLEMENT_WANTED_KEY = SETTLEMENT_WANTED.key
 
 BROKER_BACKOFF_SECONDS = 5.0
-_broker_down_until = 0.0  # per process: monotonic time before which it does not try the broker
+BROKER_RETRY_SECONDS = 0.5
+_broker_down_until = 0.0  # per process: monotonic time before which requests do not try the broker
+_message_owed = threading.Lock()  # held while this process's retry thread owes the broker a message
 
 
 def transactions_dispatch(txns: Iterable[Transaction]) -> int:
@@ -44,6 +50,7 @@ def transactions_dispatch(txns: Iterable[Transaction]) -> int:
     payloads = [transaction_status_payload(t) for t in txns]
     if time.monotonic() < _broker_down_until:
         statuses_publish(payloads)
+        _settlement_message_owe()
         return 0
     if statuses_publish_and_flag_set(payloads, flag_key=SETTLEMENT_WANTED.key, flag_ttl_ms=SETTLEMENT_WANTED.ttl_ms):
         return _settlement_message_publish_or_lower_flag(txns[0].id)
@@ -78,4 +85,25 @@ def settlement_message_publish(transaction_id: UUID | None) -> bool:
     if task_publish(SETTLE_TASK, args=[str(transaction_id) if transaction_id else None]):
         return True
     _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+    _settlement_message_owe()
     return False
+
+
+def _settlement_message_owe() -> None:
+    """Starts this process's retry thread unless it is already running."""
+    if _message_owed.acquire(blocking=False):
+        threading.Thread(target=_settlement_message_retry, name="settlement-message-retry", daemon=True).start()
+
+
+def _settlement_message_retry() -> None:
+    """Until the broker takes one settlement message naming none (it drains every pending
+    transaction); then requests publish again."""
+    global _broker_down_until
+    try:
+        while True:
+            time.sleep(BROKER_RETRY_SECONDS)
+            if task_publish(SETTLE_TASK, args=[None]):
+                _broker_down_until = 0.0
+                return
+    finally:
+        _message_owed.release()

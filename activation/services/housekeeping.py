@@ -27,21 +27,20 @@ def transactions_sweep(*, stale_after: timedelta | None = None, limit: int = 500
       whether or not one is thought to be on its way.
     - PROCESSING rows unchanged for `stale_after` that no settlement holds locked (their
       worker died, and its locks went with its connection): a message naming each, as only
-      such a message takes a claimed row up again; each is bumped so the next sweep skips it.
+      such a message takes a claimed row up again. Not marked as sent: while no worker is
+      alive each sweep sends them again (each duplicate finds the row settled and is a no-op),
+      so whichever message a live worker gets first takes them up.
     - outbox rows waiting for `stale_after`: a drain message.
     Returns how many transactions it sent again."""
     if stale_after is None:
         stale_after = timedelta(seconds=settings.SWEEPER_STALE_AFTER_SECONDS)
-    now = timezone.now()
-    cutoff = now - stale_after
+    cutoff = timezone.now() - stale_after
     pending = list(Transaction.objects.filter(status=Transaction.Status.PENDING, updated_at__lte=cutoff)
                    .order_by("created_at").values_list("id", flat=True)[:limit])
     with db_transaction.atomic():
         orphaned = list(Transaction.objects.select_for_update(skip_locked=True, no_key=True)
                         .filter(status=Transaction.Status.PROCESSING, updated_at__lte=cutoff)
                         .order_by("created_at").values_list("id", flat=True)[:limit])
-        if orphaned:
-            Transaction.objects.filter(pk__in=orphaned).update(updated_at=now)
     if pending or orphaned:
         logger.info("sweeper: %d pending, %d orphaned in processing; sending them again", len(pending), len(orphaned))
         for transaction_id in pending[:1] + orphaned:

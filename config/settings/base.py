@@ -283,6 +283,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker whose broker went away retries every second for as long as it takes (kombu's own
+# schedule backs off to 30 s, and gives up after 100 tries), so it consumes again, and sends
+# the recovery sweeps, within a second of the broker's return (config.celery).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CONSUMER = "config.celery:PromptReconnectConsumer"
 # A request must not hang when the broker is down: the transaction is durable in PostgreSQL
 # and the sweeper enqueues it once Redis is back.
 CELERY_TASK_PUBLISH_RETRY = False
@@ -312,7 +317,7 @@ SETTLEMENT_MAX_ATTEMPTS = env_int("SETTLEMENT_MAX_ATTEMPTS", 5)
 # a row a live settlement holds, so it runs every few seconds; a reconnected worker runs it
 # at once (config.celery).
 SWEEPER_INTERVAL_SECONDS = env_int("SWEEPER_INTERVAL_SECONDS", 2)
-SWEEPER_STALE_AFTER_SECONDS = env_int("SWEEPER_STALE_AFTER_SECONDS", 5)
+SWEEPER_STALE_AFTER_SECONDS = env_int("SWEEPER_STALE_AFTER_SECONDS", 2)
 TRANSACTION_STATUS_TTL_SECONDS = env_int("TRANSACTION_STATUS_TTL_SECONDS", 24 * 3600)
 IDEMPOTENCY_KEY_RETENTION_HOURS = env_int("IDEMPOTENCY_KEY_RETENTION_HOURS", 48)
 LONG_POLL_MAX_SECONDS = 30
@@ -332,7 +337,12 @@ PARTNER_CALLBACK_RETRY_WINDOW_SECONDS = env_int("PARTNER_CALLBACK_RETRY_WINDOW_S
 # Refuse callback URLs that are (or resolve to) loopback, private, link-local or reserved
 # addresses. Off locally so tests can call back to 127.0.0.1; production turns it on.
 PARTNER_CALLBACK_BLOCK_PRIVATE_NETWORKS = env_bool("PARTNER_CALLBACK_BLOCK_PRIVATE_NETWORKS", False)
-PARTNER_CALLBACK_SWEEP_INTERVAL_SECONDS = env_int("PARTNER_CALLBACK_SWEEP_INTERVAL_SECONDS", 60)
+# Emails and partner callbacks whose message was lost (killed worker, broker outage) are sent
+# again by beat once this overdue. Longer than the transaction sweep's: a delivery queue
+# backed up behind a 10,000-customer fan-out must not be flooded with duplicates (each is
+# harmless, a lease is taken first, but each costs a message).
+DELIVERY_SWEEP_INTERVAL_SECONDS = env_int("DELIVERY_SWEEP_INTERVAL_SECONDS", 10)
+DELIVERY_SWEEP_OVERDUE_SECONDS = env_int("DELIVERY_SWEEP_OVERDUE_SECONDS", 30)
 
 # --- Flash promotions ----------------------------------------------------------------------
 FLASH_HOLD_SWEEP_SECONDS = env_int("FLASH_HOLD_SWEEP_SECONDS", 15)
@@ -386,7 +396,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "partner-callbacks-sweep": {
         "task": "partners.tasks.partner_callbacks_sweep_task",
-        "schedule": float(PARTNER_CALLBACK_SWEEP_INTERVAL_SECONDS),
+        "schedule": float(DELIVERY_SWEEP_INTERVAL_SECONDS),
     },
     "idempotency-keys-prune": {
         "task": "activation.tasks.idempotency_keys_prune_task",
@@ -401,7 +411,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "notifications-sweep": {
         "task": "notifications.tasks.notifications_sweep_task",
-        "schedule": 60.0,
+        "schedule": float(DELIVERY_SWEEP_INTERVAL_SECONDS),
         "options": {"queue": "notifications"},
     },
     "subscription-reminders": {
