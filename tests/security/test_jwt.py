@@ -74,6 +74,8 @@ def test_forged_or_revoked_tokens_are_401_everywhere(api_client, case):
     for response in (read, write, status):
         assert response.status_code == 401, (case, response.content)
         assert set(response.json()) == {"code", "message", "details"}
+    # the async status view's refusal reads as the others do (it once answered a Python repr)
+    assert status.json()["message"] == read.json()["message"] and "ErrorDetail" not in status.json()["message"]
     assert Transaction.objects.count() == 1
 
 
