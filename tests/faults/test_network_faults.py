@@ -106,12 +106,11 @@ def proxied_stack(live_env):
     postgres = TcpProxy(db["HOST"] or "127.0.0.1", int(db["PORT"]), name="postgres").start()
     redis = TcpProxy(redis_target.hostname, redis_target.port, name="redis").start()
     through = f"redis://127.0.0.1:{redis.port}"
-    env = {**live_env,
-           "DATABASE_URL": f"postgres://{db['USER']}@127.0.0.1:{postgres.port}/{db['NAME']}",
-           "REDIS_URL": through, "CELERY_BROKER_URL": f"{through}/{BROKER_DB}",
-           "CACHE_REDIS_URL": f"{through}/{STORE_DB}",
-           # the shipped schedule, not the faster one of live_env
-           "SWEEPER_INTERVAL_SECONDS": "2", "SWEEPER_STALE_AFTER_SECONDS": "5"}
+    # the shipped sweep settings (config.settings.base), whatever live_env scales
+    env = {name: value for name, value in live_env.items() if not name.startswith("SWEEPER_")}
+    env.update({"DATABASE_URL": f"postgres://{db['USER']}@127.0.0.1:{postgres.port}/{db['NAME']}",
+                "REDIS_URL": through, "CELERY_BROKER_URL": f"{through}/{BROKER_DB}",
+                "CACHE_REDIS_URL": f"{through}/{STORE_DB}"})
     broker_direct = f"{settings.REDIS_URL}/{BROKER_DB}"
     web = LiveWeb(env)
     web.name, web.log_path = "netfaults-web", RUN_DIR / "netfaults-web.log"
