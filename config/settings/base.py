@@ -127,7 +127,9 @@ def database_pool_enable(databases: dict) -> None:
     default["OPTIONS"]["pool"] = {"min_size": env_int("DB_POOL_MIN_SIZE", 1),
                                   "max_size": env_int("DB_POOL_MAX_SIZE", 8),
                                   "timeout": float(env_str("DB_POOL_TIMEOUT", "2"))}
-    default["OPTIONS"]["circuit"] = {"probe_seconds": float(env_str("DB_CIRCUIT_PROBE_SECONDS", "0.5"))}
+    # check_seconds: the deadline of the pooled connection's check (kernel/db_backend/watchdog.py).
+    default["OPTIONS"]["circuit"] = {"probe_seconds": float(env_str("DB_CIRCUIT_PROBE_SECONDS", "0.5")),
+                                     "check_seconds": float(env_str("DB_CHECK_DEADLINE_SECONDS", "1"))}
 
 
 if env_bool("DB_POOL", False):  # set by config/asgi.py for the web server

@@ -26,6 +26,7 @@ from django_prometheus.db.backends.postgresql import base as prometheus_base
 from psycopg_pool import ConnectionPool
 
 from kernel.db_backend.circuit import DatabaseCircuit
+from kernel.db_backend.watchdog import stall_watchdog
 
 
 @functools.cache
@@ -106,6 +107,18 @@ class DatabaseWrapper(prometheus_base.DatabaseWrapper):
             self._connection_pools.setdefault(self.alias, pool)
         return self._connection_pools[self.alias]
 
+    _in_use_ticket: int | None = None
+
+    def _close(self):
+        if self._in_use_ticket is not None:
+            stall_watchdog.unwatch(self._in_use_ticket)
+            self._in_use_ticket = None
+        return super()._close()
+
+    @property
+    def _check_seconds(self) -> float:
+        return self.settings_dict["OPTIONS"]["circuit"]["check_seconds"]
+
     def pool_discard(self) -> None:
         """Closes this process's pool and forgets it (the next connection builds a new one):
         its waiting clients fail at once, connections in use are closed when returned."""
@@ -128,10 +141,18 @@ class DatabaseWrapper(prometheus_base.DatabaseWrapper):
                 connection = super().get_new_connection(conn_params)
                 pool = connection._pool
                 try:
-                    ConnectionPool.check_connection(connection)
+                    # A stalled server (frozen, or a network path holding its packets) answers
+                    # neither the check nor a refusal: the watchdog cuts the check at its
+                    # deadline, and the circuit opens as for a refused connection.
+                    with stall_watchdog.watching(connection.fileno(), seconds=self._check_seconds):
+                        ConnectionPool.check_connection(connection)
+                    self._in_use_ticket = stall_watchdog.watch(connection.fileno())
                     return connection
-                except psycopg.Error:
+                except psycopg.Error as exc:
                     pool.putconn(connection)
+                    if connection.closed:  # cut by the watchdog, or found dead
+                        circuit.connection_failed(exc)
+                        stall_watchdog.cut_all()
                     checks_failed += 1
                     if checks_failed > pool.max_size:
                         raise
