@@ -72,8 +72,6 @@ def live_env(django_db_setup, smtp_server) -> dict:
         "EMAIL_PORT": str(smtp_server.port),
         "EMAIL_TIMEOUT": "5",
         "NOTIFICATION_BACKOFF_BASE_SECONDS": "0.2",
-        # The sweeper (sent by beat in the fault tests) takes up what is unchanged for 2 s, not 60.
-        "SWEEPER_STALE_AFTER_SECONDS": "2",
     })
     return env
 

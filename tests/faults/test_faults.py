@@ -35,14 +35,8 @@ QUEUES = "settlement,notifications,callbacks,default"
 WORKER_QUEUES = ("settlement", "notifications,callbacks,default")
 
 
-@pytest.fixture(scope="module")
-def shipped_env(live_env) -> dict:
-    """The test environment with the shipped sweep settings (live_env shortens them)."""
-    return {name: value for name, value in live_env.items() if not name.startswith("SWEEPER_")}
-
-
 @pytest.fixture(scope="module", autouse=True)
-def shipped_beat(shipped_env, live_worker):
+def shipped_beat(live_env, live_worker):
     """`celery beat` with the shipped schedule (CELERY_BEAT_SCHEDULE). Celery's file scheduler,
     not make run's DatabaseScheduler: the tests truncate its tables. The session's worker
     stops consuming while this module runs: this module's workers, with the shipped
@@ -50,7 +44,7 @@ def shipped_beat(shipped_env, live_worker):
     for queue in QUEUES.split(","):
         live_worker.consumer_cancel(queue)
     beat = Process("beat", [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
-                            "--schedule", str(RUN_DIR / f"celerybeat-schedule-{os.getpid()}")], shipped_env)
+                            "--schedule", str(RUN_DIR / f"celerybeat-schedule-{os.getpid()}")], live_env)
     beat.start()
     yield beat
     beat.stop()
@@ -59,13 +53,13 @@ def shipped_beat(shipped_env, live_worker):
 
 
 @pytest.fixture
-def workers(shipped_env):
+def workers(live_env):
     """Starts this test's workers, one per WORKER_QUEUES entry (shipped settings, `extra`
     on top); stops them at the end."""
     started: list[LiveWorker] = []
 
     def start(**extra: str) -> list[LiveWorker]:
-        group = [LiveWorker({**shipped_env, **extra}, queues=queues) for queues in WORKER_QUEUES]
+        group = [LiveWorker({**live_env, **extra}, queues=queues) for queues in WORKER_QUEUES]
         for worker in group:
             worker.start()
         started.extend(group)
