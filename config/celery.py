@@ -69,7 +69,7 @@ class PromptReconnectConsumer(Consumer):
 
     def ensure_connected(self, conn):
         conn.ensure_connection = functools.partial(
-            conn.ensure_connection, interval_start=0, interval_step=self.RECONNECT_INTERVAL_SECONDS,
+            type(conn).ensure_connection, conn, interval_start=0, interval_step=self.RECONNECT_INTERVAL_SECONDS,
             interval_max=self.RECONNECT_INTERVAL_SECONDS)
         return super().ensure_connected(conn)
 
