@@ -5,7 +5,9 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "uvicorn_worker.UvicornWorker"
 timeout = 60
-graceful_timeout = 10
+# A stopping worker lets its requests finish: longer than the longest long-poll (LONG_POLL_MAX_SECONDS, 30 s)
+# plus headroom. Compose's stop_grace_period for web must exceed it (tests/config/test_compose_contract.py).
+graceful_timeout = 35
 keepalive = 5
 # The proxies whose X-Forwarded-For / X-Forwarded-Proto uvicorn believes: for a request from one
 # of them, the client address becomes the nearest address in X-Forwarded-For that is not a trusted
