@@ -157,11 +157,12 @@ def fuzz_rows_seed(base_url: str, *, callback_url: str) -> FuzzRows:
                                             payload__offer_id=weekend.id).first()
     staff_client.post(f"/account/transactions/{activation.id}/reverse/", expect=200)
     wait_until_terminal(Transaction.objects.filter(status__in=["PENDING", "PROCESSING"]).values_list("id", flat=True))
-    # Written by the notifications and callbacks workers after settlement.
+    # Written by the workers after settlement (the outbox drain). A delivery may still be
+    # pending: its message can come after the fuzz, or from the sweep.
     _wait_for("in-app notifications", lambda: all(
         Notification.objects.filter(user=user, channel="in_app").exists() for user in (alice, staff)))
-    _wait_for("delivered callbacks (3 settled, 1 reversed)", lambda: CallbackDelivery.objects.filter(
-        partner=credentials.partner, status=CallbackDelivery.Status.DELIVERED).count() >= 4)
+    _wait_for("callback deliveries (3 settled, 1 reversed)",
+              lambda: CallbackDelivery.objects.filter(partner=credentials.partner).count() >= 4)
     first_news = Notification.objects.filter(user=alice, channel="in_app").order_by("id").first()
     Client(base_url, alice).post(f"/notifications/{first_news.id}/read/", expect=200)
     rows = FuzzRows(customer=alice, staff=staff, partner=credentials)
