@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from accounts.models import Account, CustomerProfile, LedgerEntry, LocationChange, Segment, User
 from accounts.money import MAX_AMOUNT
 from accounts.services import account_adjust, profile_update, segment_create, segment_delete, segment_update
-from kernel.admin import ReadOnlyAdminMixin, ServiceAdminMixin, admin_refusal_show
+from kernel.admin import HistoryAdmin, ReadOnlyAdminMixin, ServiceAdminMixin, TimesWithSecondsMixin, admin_refusal_show
 from kernel.errors import ApplicationError
 
 PROFILE_FIELDS = ("phone", "segment", "latitude", "longitude", "timezone", "email_opt_out")
@@ -22,7 +22,7 @@ class ProfileInline(admin.StackedInline):
 
 
 @admin.register(User)
-class PlatformUserAdmin(UserAdmin):
+class PlatformUserAdmin(HistoryAdmin, UserAdmin):
     inlines = [ProfileInline]
     list_display = ["username", "email", "is_staff", "is_active", "date_joined"]
 
@@ -53,7 +53,7 @@ class PlatformUserAdmin(UserAdmin):
 
 
 @admin.register(Segment)
-class SegmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
+class SegmentAdmin(ServiceAdminMixin, TimesWithSecondsMixin, admin.ModelAdmin):
     """Through the segment services: deleting a segment that campaigns or promotions target
     is refused here as on the API."""
 
@@ -71,7 +71,7 @@ class SegmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(LocationChange)
-class LocationChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LocationChangeAdmin(ReadOnlyAdminMixin, TimesWithSecondsMixin, admin.ModelAdmin):
     list_display = ["user", "old_latitude", "old_longitude", "new_latitude", "new_longitude", "changed_by",
                     "created_at"]
     search_fields = ["user__username", "user__email"]
@@ -90,7 +90,7 @@ class BalanceAdjustForm(forms.Form):
 
 
 @admin.register(Account)
-class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AccountAdmin(ReadOnlyAdminMixin, TimesWithSecondsMixin, admin.ModelAdmin):
     """Read-only: a balance moves only through `account_adjust` (the "Adjust balance" page),
     which locks the account, writes an `adjustment` ledger row and is logged."""
 
@@ -139,7 +139,7 @@ class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LedgerEntryAdmin(ReadOnlyAdminMixin, TimesWithSecondsMixin, admin.ModelAdmin):
     list_display = ["id", "account", "amount", "balance_after", "reason", "transaction_id", "description",
                     "created_at"]
     list_filter = ["reason"]

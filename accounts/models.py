@@ -6,11 +6,14 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.money import SUPPORTED_CURRENCIES
+from kernel.history import ConfigHistory
 
 
 
 class User(AbstractUser):
     email = models.EmailField(unique=True, null=True, blank=True)
+    # Who changed what of a user; a login (last_login alone) writes no row, a hash is never copied.
+    history = ConfigHistory(untracked_fields=("last_login",), excluded_fields=["password"])
 
     class Meta:
         db_table = "accounts_user"
@@ -35,6 +38,7 @@ class CustomerProfile(models.Model):
     longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     timezone = models.CharField(max_length=64, default="UTC", help_text="IANA time zone name.")
     email_opt_out = models.BooleanField(default=False)
+    history = ConfigHistory()
 
     class Meta:
         constraints = [
@@ -85,6 +89,7 @@ class LedgerEntry(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["account", "-id"])]
+        verbose_name_plural = "ledger entries"
         constraints = [models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_not_zero")]
 
     def __str__(self) -> str:

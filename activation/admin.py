@@ -4,11 +4,11 @@ from django.contrib import admin
 
 from activation.models import IdempotencyKey, Transaction
 from activation.services import transaction_reverse
-from kernel.admin import ReadOnlyAdminMixin, admin_action_each
+from kernel.admin import ReadOnlyAdminMixin, TimesWithSecondsMixin, admin_action_each
 
 
 @admin.register(Transaction)
-class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class TransactionAdmin(ReadOnlyAdminMixin, TimesWithSecondsMixin, admin.ModelAdmin):
     """Transactions come from the API and change only through the engine; the one operator
     write is "Reverse transaction" (the same service the API's reversal calls), logged."""
 
@@ -39,7 +39,7 @@ class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class IdempotencyKeyAdmin(ReadOnlyAdminMixin, TimesWithSecondsMixin, admin.ModelAdmin):
     list_display = ["scope", "key", "transaction", "retained", "created_at"]
     list_filter = ["retained"]
     search_fields = ["scope", "key", "=transaction__id"]

@@ -7,7 +7,7 @@ from rest_framework import permissions
 from accounts.api.urls import urlpatterns as accounts_api
 from activation.api.urls import doc_urlpatterns as activation_api_docs
 from activation.api.urls import urlpatterns as activation_api
-from kernel.admin import admin_login_throttled
+from kernel.admin import ADMIN_SITE_HEADER, ADMIN_SITE_TITLE, admin_login_throttled, admin_operator_links
 from kernel.openapi import ConverterAwareGenerator
 from notifications.api.urls import urlpatterns as notifications_api
 from offers.api.urls import urlpatterns as offers_api
@@ -38,6 +38,20 @@ schema_view = get_schema_view(
 
 # Before admin.site.urls is built: its "login/" route takes the site's (now throttled) login view.
 admin.site.login = admin_login_throttled(admin.site.login)
+admin.site.site_header = ADMIN_SITE_HEADER
+admin.site.site_title = ADMIN_SITE_TITLE
+admin.site.index_title = "Operations"
+# The service has no web site of its own: "View site" opens the API docs.
+admin.site.site_url = "/swagger/"
+admin.site.index_template = "admin/operator_index.html"
+_admin_index = admin.site.index
+
+
+def _admin_index_with_links(request, extra_context=None):
+    return _admin_index(request, {**(extra_context or {}), "operator_links": admin_operator_links()})
+
+
+admin.site.index = _admin_index_with_links
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),

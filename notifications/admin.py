@@ -1,11 +1,11 @@
 from django.contrib import admin
 
-from kernel.admin import ReadOnlyAdminMixin
+from kernel.admin import ReadOnlyAdminMixin, TimesWithSecondsMixin
 from notifications.models import Notification
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdminMixin, TimesWithSecondsMixin, admin.ModelAdmin):
     """Written and delivered by notifications.services only (dedupe, delivery claim, retries)."""
 
     list_display = ("id", "user", "channel", "kind", "status", "attempts", "created_at", "sent_at", "read_at")

@@ -4,7 +4,7 @@ edited through their services (kernel.admin.ServiceAdminMixin), which lock the r
 write only what the operator changed."""
 from django.contrib import admin
 
-from kernel.admin import ReadOnlyAdminMixin, ServiceAdminMixin, admin_action_each
+from kernel.admin import HistoryAdmin, ReadOnlyAdminMixin, ServiceAdminMixin, TimesWithSecondsMixin, admin_action_each
 from offers.campaigns.services import campaign_create, campaign_delete, campaign_status_set, campaign_update
 from offers.codes.models import Brand, CodePool, DiscountCode
 from offers.codes.services import code_pool_update
@@ -14,14 +14,14 @@ from offers.models import Campaign, CampaignRedemption, Offer, Subscription
 
 
 @admin.register(Offer)
-class OfferAdmin(admin.ModelAdmin):
+class OfferAdmin(TimesWithSecondsMixin, admin.ModelAdmin):
     list_display = ["id", "name", "category", "price", "currency", "validity_days", "is_active"]
     list_filter = ["category", "is_active"]
     search_fields = ["name"]
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SubscriptionAdmin(ReadOnlyAdminMixin, TimesWithSecondsMixin, admin.ModelAdmin):
     list_display = ["id", "user", "offer", "status", "started_at", "expires_at", "auto_renew"]
     list_filter = ["status", "auto_renew"]
     search_fields = ["user__username", "user__email"]
@@ -29,7 +29,7 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(ServiceAdminMixin, admin.ModelAdmin):
+class CampaignAdmin(ServiceAdminMixin, HistoryAdmin):
     list_display = ["id", "name", "target", "kind", "value", "status", "starts_on", "ends_on", "total_budget",
                     "spent_amount", "uses_count"]
     list_filter = ["status", "target", "kind", "is_stackable", "is_targeted"]
@@ -56,7 +56,7 @@ class CampaignAdmin(ServiceAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CampaignRedemption)
-class CampaignRedemptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CampaignRedemptionAdmin(ReadOnlyAdminMixin, TimesWithSecondsMixin, admin.ModelAdmin):
     list_display = ["id", "campaign", "user", "amount", "local_day", "created_at", "reversed_at"]
     list_filter = ["local_day"]
     search_fields = ["user__username", "=transaction__id", "order_reference"]
@@ -66,14 +66,14 @@ class CampaignRedemptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Brand)
-class BrandAdmin(admin.ModelAdmin):
+class BrandAdmin(HistoryAdmin):
     list_display = ["id", "name", "created_at"]
     search_fields = ["name"]
     filter_horizontal = ["staff"]
 
 
 @admin.register(CodePool)
-class CodePoolAdmin(ServiceAdminMixin, admin.ModelAdmin):
+class CodePoolAdmin(ServiceAdminMixin, HistoryAdmin):
     """Pools are created through the API (which generates their codes); here their
     descriptive fields are edited through code_pool_update. Never added, never deleted."""
 
@@ -93,7 +93,7 @@ class CodePoolAdmin(ServiceAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(DiscountCode)
-class DiscountCodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class DiscountCodeAdmin(ReadOnlyAdminMixin, TimesWithSecondsMixin, admin.ModelAdmin):
     list_display = ["id", "code", "pool", "claimed_by", "claimed_at"]
     search_fields = ["code", "claimed_by__username", "claimed_by__email"]
     list_filter = ["pool"]
@@ -103,20 +103,20 @@ class DiscountCodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 # --- stores, products, flash promos -------------------------------------------------------------
 
 @admin.register(Store)
-class StoreAdmin(admin.ModelAdmin):
+class StoreAdmin(TimesWithSecondsMixin, admin.ModelAdmin):
     list_display = ["id", "name", "address", "latitude", "longitude"]
     search_fields = ["name", "address"]
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(TimesWithSecondsMixin, admin.ModelAdmin):
     list_display = ["id", "name", "store", "regular_price", "currency"]
     search_fields = ["name", "store__name"]
     raw_id_fields = ["store"]
 
 
 @admin.register(FlashPromo)
-class FlashPromoAdmin(ServiceAdminMixin, admin.ModelAdmin):
+class FlashPromoAdmin(ServiceAdminMixin, HistoryAdmin):
     list_display = ["id", "product", "promo_price", "starts_at", "ends_at", "radius_km", "quantity", "hold_seconds",
                     "status", "start_notified_at"]
     list_filter = ["status"]
@@ -142,13 +142,13 @@ class FlashPromoAdmin(ServiceAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(FlashReservation)
-class FlashReservationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class FlashReservationAdmin(ReadOnlyAdminMixin, TimesWithSecondsMixin, admin.ModelAdmin):
     list_display = ["id", "promo", "user", "status", "expires_at", "completed_at"]
     list_filter = ["status"]
     list_select_related = ["promo", "user"]
 
 
 @admin.register(FlashPromoNotice)
-class FlashPromoNoticeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class FlashPromoNoticeAdmin(ReadOnlyAdminMixin, TimesWithSecondsMixin, admin.ModelAdmin):
     list_display = ["id", "promo", "user", "created_at"]
     list_select_related = ["promo", "user"]

@@ -1,9 +1,11 @@
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
 
-from kernel.admin import ReadOnlyAdminMixin, admin_action_each
+from kernel.admin import HistoryAdmin, ReadOnlyAdminMixin, TimesWithSecondsMixin, admin_action_each
 from partners.models import CallbackAttempt, CallbackDelivery, Partner, PartnerActivation, PartnerCustomerLink
 from partners.services import (callback_redeliver, partner_create, partner_credentials_rotate, partner_customer_link,
-                               partner_customer_unlink)
+                               partner_customer_unlink, partner_key_rotation_overlap)
 
 
 def _show_secret_once(request, credentials) -> None:
@@ -28,12 +30,13 @@ class PartnerCustomerLinkInline(admin.TabularInline):
 
 
 @admin.register(Partner)
-class PartnerAdmin(admin.ModelAdmin):
+class PartnerAdmin(HistoryAdmin):
     list_display = ["name", "key_id", "is_active", "callback_url", "throttle_rate", "credentials_rotated_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "key_id"]
-    readonly_fields = ["key_id", "credentials_rotated_at", "created_at"]
-    fields = ["name", "is_active", "callback_url", "throttle_rate", "key_id", "credentials_rotated_at", "created_at"]
+    readonly_fields = ["key_id", "credentials_rotated_at", "previous_key_id", "previous_key_valid_until", "created_at"]
+    fields = ["name", "is_active", "callback_url", "throttle_rate", "key_id", "credentials_rotated_at",
+              "previous_key_id", "previous_key_valid_until", "created_at"]
     actions = ["rotate_credentials"]
     inlines = [PartnerCustomerLinkInline]
 
@@ -69,14 +72,29 @@ class PartnerAdmin(admin.ModelAdmin):
         obj.pk = credentials.partner.pk
         _show_secret_once(request, credentials)
 
-    @admin.action(description="Rotate credentials (shows the new secret once)")
+    @admin.action(permissions=["change"], description="Rotate credentials (asks first; shows the new secret once)")
     def rotate_credentials(self, request, queryset):
+        """A confirmation page first: the partner must switch to the new key, and the old one
+        keeps working for the overlap window unless the operator revokes it at once."""
+        if not request.POST.get("post"):
+            overlap = partner_key_rotation_overlap()
+            context = {**self.admin_site.each_context(request), "opts": self.opts, "title": "Rotate credentials?",
+                       "partners": list(queryset), "overlap_hours": round(overlap.total_seconds() / 3600, 2),
+                       "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME, "media": self.media}
+            return TemplateResponse(request, "admin/partners/partner/rotate_credentials_confirmation.html", context)
+        revoke_previous = bool(request.POST.get("revoke_previous"))
         for partner in queryset:
-            _show_secret_once(request, partner_credentials_rotate(partner=partner))
+            credentials = partner_credentials_rotate(partner=partner, revoke_previous=revoke_previous,
+                                                     rotated_by_id=request.user.pk)
+            self.log_change(request, credentials.partner, "Credentials rotated" + (
+                "; previous key revoked at once" if revoke_previous else
+                f"; previous key valid until {credentials.partner.previous_key_valid_until:%Y-%m-%d %H:%M:%S} UTC"))
+            _show_secret_once(request, credentials)
+        return None
 
 
 @admin.register(PartnerActivation)
-class PartnerActivationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PartnerActivationAdmin(ReadOnlyAdminMixin, TimesWithSecondsMixin, admin.ModelAdmin):
     """The record behind validate/ and reverse/: money moved for it, so it is never added,
     edited or deleted here."""
 
@@ -94,7 +112,7 @@ class CallbackAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(CallbackDelivery)
-class CallbackDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CallbackDeliveryAdmin(ReadOnlyAdminMixin, TimesWithSecondsMixin, admin.ModelAdmin):
     """What was announced to a partner, and every attempt: read-only; Redeliver (the same
     event id, through `callback_redeliver`) is the one operator write, logged."""
 

@@ -8,8 +8,7 @@ from django.core.cache import cache
 from rest_framework import authentication, exceptions
 
 from kernel.errors import NotPermitted, PayloadTooLarge
-from partners.selectors import partner_get_by_key
-from partners.services import partner_secret
+from partners.services import partner_signing_credentials
 from partners.signing import HEADER_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signature_compute, signature_matches
 
 
@@ -33,11 +32,13 @@ class PartnerSignatureAuthentication(authentication.BaseAuthentication):
                 f"Signed request required: {HEADER_KEY}, {HEADER_TIMESTAMP} and {HEADER_SIGNATURE} headers.")
         if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > settings.PARTNER_SIGNATURE_MAX_SKEW_SECONDS:
             raise SignatureInvalid("The request timestamp is outside the allowed window.", code="signature_expired")
-        partner = partner_get_by_key(key_id=key_id[:40])
-        if partner is None:
+        # The current key, or the one a rotation replaced while its overlap window lasts.
+        signing = partner_signing_credentials(key_id=key_id[:40])
+        if signing is None:
             raise SignatureInvalid()
+        partner, secret = signing
         body = self._body(request)
-        expected = signature_compute(secret=partner_secret(partner=partner), method=request.method,
+        expected = signature_compute(secret=secret, method=request.method,
                                      path=request.get_full_path(), timestamp=timestamp, body=body)
         if not signature_matches(expected=expected, given=given):
             raise SignatureInvalid()

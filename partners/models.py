@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from kernel.history import ConfigHistory
+
 
 class Partner(models.Model):
     """A partner system that signs its requests with HMAC-SHA256. The secret is needed to
@@ -19,7 +21,14 @@ class Partner(models.Model):
     throttle_rate = models.CharField(max_length=20, blank=True,
                                      help_text='e.g. "600/min"; empty = PARTNER_DEFAULT_THROTTLE_RATE.')
     credentials_rotated_at = models.DateTimeField(default=timezone.now)
+    # The credentials a rotation replaced keep working until previous_key_valid_until
+    # (partners.services.partner_credentials_rotate sets it; authentication reads it).
+    previous_key_id = models.CharField(max_length=40, blank=True, default="", db_index=True)
+    previous_secret_encrypted = models.TextField(blank=True, default="", editable=False)
+    previous_key_valid_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Secrets, even encrypted, are never copied into the history.
+    history = ConfigHistory(excluded_fields=["secret_encrypted", "previous_secret_encrypted"])
 
     class Meta:
         ordering = ["name"]

@@ -1,9 +1,18 @@
+from datetime import datetime
+
 from accounts.models import User
 from partners.models import Partner, PartnerActivation
 
 
 def partner_get_by_key(*, key_id: str) -> Partner | None:
     return Partner.objects.filter(key_id=key_id).first()
+
+
+def partner_get_by_previous_key(*, key_id: str, now: datetime) -> Partner | None:
+    """The partner whose rotated-out key this is, while its overlap window lasts."""
+    if not key_id:
+        return None
+    return Partner.objects.filter(previous_key_id=key_id, previous_key_valid_until__gt=now).first()
 
 
 def partner_activation_get(*, partner: Partner, reference: str) -> PartnerActivation | None:

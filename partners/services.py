@@ -20,6 +20,7 @@ from django.db import transaction as db_transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from accounts.models import User
 from activation.models import Transaction
 from activation.services import Accepted, transaction_reverse
 from kernel.errors import IdempotencyKeyReused
@@ -29,7 +30,8 @@ from offers.results import partner_reference_of
 from offers.services import offer_activation_request
 from partners.locks import callback_delivery_for_update
 from partners.models import CallbackAttempt, CallbackDelivery, Partner, PartnerActivation, PartnerCustomerLink
-from partners.selectors import partner_activation_get, partner_customer_get
+from partners.selectors import (partner_activation_get, partner_customer_get, partner_get_by_key,
+                                partner_get_by_previous_key)
 from partners.signing import (HEADER_EVENT_ID, HEADER_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP,
                               credentials_generate, secret_decrypt, secret_encrypt, signature_compute)
 
@@ -54,14 +56,46 @@ def partner_create(*, name: str, callback_url: str = "", throttle_rate: str = ""
     return Credentials(partner=partner, key_id=key_id, secret=secret)
 
 
-def partner_credentials_rotate(*, partner: Partner) -> Credentials:
-    """New key id and secret; the old ones stop working at once."""
+def partner_key_rotation_overlap() -> timedelta:
+    return timedelta(seconds=getattr(settings, "PARTNER_KEY_ROTATION_OVERLAP_SECONDS", 24 * 3600))
+
+
+def partner_credentials_rotate(*, partner: Partner, revoke_previous: bool = False,
+                               rotated_by_id: int | None = None) -> Credentials:
+    """New key id and secret. The replaced ones keep authenticating for the overlap window
+    (PARTNER_KEY_ROTATION_OVERLAP_SECONDS, 24 h), so the partner can switch without an
+    outage; `revoke_previous` (a leaked secret) ends them at once, as does the next rotation.
+    The rotation is a history row of the partner, naming the operator."""
     key_id, secret = credentials_generate()
-    partner.key_id = key_id
-    partner.secret_encrypted = secret_encrypt(secret)
-    partner.credentials_rotated_at = timezone.now()
-    partner.save(update_fields=["key_id", "secret_encrypted", "credentials_rotated_at"])
+    now = timezone.now()
+    with db_transaction.atomic():
+        partner = Partner.objects.select_for_update().get(pk=partner.pk)
+        partner.previous_key_id = "" if revoke_previous else partner.key_id
+        partner.previous_secret_encrypted = "" if revoke_previous else partner.secret_encrypted
+        partner.previous_key_valid_until = None if revoke_previous else now + partner_key_rotation_overlap()
+        partner.key_id = key_id
+        partner.secret_encrypted = secret_encrypt(secret)
+        partner.credentials_rotated_at = now
+        partner._change_reason = "Credentials rotated; " + (
+            "previous key revoked at once" if revoke_previous else
+            f"previous key valid until {partner.previous_key_valid_until:%Y-%m-%d %H:%M:%S} UTC")
+        if rotated_by_id is not None:
+            partner._history_user = User(pk=rotated_by_id)  # only its id is written
+        partner.save(update_fields=["key_id", "secret_encrypted", "credentials_rotated_at", "previous_key_id",
+                                    "previous_secret_encrypted", "previous_key_valid_until"])
     return Credentials(partner=partner, key_id=key_id, secret=secret)
+
+
+def partner_signing_credentials(*, key_id: str, now: datetime | None = None) -> tuple[Partner, str] | None:
+    """The partner and the secret that sign for `key_id`: its current key, or the key a
+    rotation replaced while its overlap window lasts. None for an unknown or expired key."""
+    partner = partner_get_by_key(key_id=key_id)
+    if partner is not None:
+        return partner, partner_secret(partner=partner)
+    partner = partner_get_by_previous_key(key_id=key_id, now=now or timezone.now())
+    if partner is not None:
+        return partner, secret_decrypt(partner.previous_secret_encrypted)
+    return None
 
 
 def partner_secret(*, partner: Partner) -> str:

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "drf_yasg",
     "django_celery_beat",
     "django_prometheus",
+    "simple_history",
     "accounts",
     "activation",
     "offers",
@@ -71,6 +72,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Exposes the request to the history: DRF sets request.user (JWT) on it when the view authenticates.
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]

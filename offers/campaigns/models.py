@@ -7,6 +7,7 @@ from django.db.models import F, Q
 
 from accounts.models import Segment
 from accounts.money import SUPPORTED_CURRENCIES
+from kernel.history import ConfigHistory
 
 __all__ = ["Campaign", "CampaignRedemption"]
 
@@ -58,6 +59,10 @@ class Campaign(models.Model):
                               related_name="campaigns")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Settlement and reversal write spent_amount / uses_count only: no history row for them;
+    # target_customers (possibly many) is not snapshotted, target_segments is.
+    history = ConfigHistory(untracked_fields=("spent_amount", "uses_count"), m2m_fields=["target_segments"])
 
     class Meta:
         ordering = ["-priority", "id"]

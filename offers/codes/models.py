@@ -3,6 +3,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from kernel.history import ConfigHistory
+
 __all__ = ["Brand", "CodePool", "DiscountCode"]
 
 
@@ -12,6 +14,7 @@ class Brand(models.Model):
     name = models.CharField(max_length=120, unique=True)
     staff = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="brands")
     created_at = models.DateTimeField(auto_now_add=True)
+    history = ConfigHistory(m2m_fields=["staff"])
 
     class Meta:
         ordering = ["name"]
@@ -45,6 +48,8 @@ class CodePool(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Claim settlement (claimed_count) and the generating worker (generated_count, status) write no row.
+    history = ConfigHistory(untracked_fields=("claimed_count", "generated_count", "status"))
 
     class Meta:
         ordering = ["-id"]

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from accounts.money import SUPPORTED_CURRENCIES
+from kernel.history import ConfigHistory
 
 __all__ = ["Store", "Product", "FlashPromo", "FlashReservation", "FlashPromoNotice"]
 
@@ -70,6 +71,9 @@ class FlashPromo(models.Model):
     start_notified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # The start notifier writes start_notified_at only: no history row for it.
+    history = ConfigHistory(untracked_fields=("start_notified_at",), m2m_fields=["segments"])
 
     class Meta:
         ordering = ["starts_at", "id"]

@@ -51,7 +51,8 @@ def test_the_admin_rotates_credentials_and_shows_the_new_secret_once(client):
 
     # when
     response = client.post(reverse("admin:partners_partner_changelist"),
-                           {"action": "rotate_credentials", "_selected_action": [credentials.partner.pk]},
+                           {"action": "rotate_credentials", "_selected_action": [credentials.partner.pk],
+                            "post": "yes"},  # confirmed (tests/partners/test_rotation.py: the question)
                            follow=True)
 
     # then
