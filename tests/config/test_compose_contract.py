@@ -354,9 +354,10 @@ class Container:
                 self.process.wait()
 
 
-@pytest.fixture
-def private_redis(tmp_path):
-    """A Redis of this test's own: its workers must not take the suite's worker's messages."""
+@pytest.fixture(scope="module")
+def private_redis(tmp_path_factory):
+    """A Redis of this module's own: its workers must not take the suite's worker's messages."""
+    tmp_path = tmp_path_factory.mktemp("redis")
     port = _free_port()
     server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
@@ -369,9 +370,10 @@ def private_redis(tmp_path):
     server.wait(timeout=10)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def scratch_database():
-    """An empty database on the test's PostgreSQL server, as a fresh compose volume is."""
+    """An empty database on the test's PostgreSQL server, as a fresh compose volume is (the
+    production test after the fresh-clone one finds it migrated, as after a switch to it)."""
     server = urlsplit(os.environ.get("DATABASE_URL", settings.DATABASE_URL))
     name = f"compose_contract_{os.getpid()}"
     admin = urlunsplit(server._replace(path="/postgres"))
@@ -381,6 +383,12 @@ def scratch_database():
     yield urlunsplit(server._replace(path=f"/{name}"))
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def web_healthcheck(web: dict, port: int) -> list[str]:
+    """web's healthcheck, asking the port the test gave it instead of the container's."""
+    container_port = web["ports"][0].rsplit(":", 1)[1]
+    return [part.replace(f"127.0.0.1:{container_port}/", f"127.0.0.1:{port}/") for part in web["healthcheck"]["test"]]
 
 
 def service_env(service: dict, *, database_url: str, redis_url: str, tmp_path: Path, name: str) -> dict:
@@ -410,7 +418,6 @@ def test_every_service_starts_from_a_fresh_clone_and_passes_its_healthcheck(tmp_
                               name=name) for name, service in services.items()}
     web_port = _free_port()
     envs["web"].update(HOST="127.0.0.1", PORT=str(web_port))
-    published = services["web"]["ports"][0].rsplit(":", 1)[1]
 
     # and: the image build's static files step, with no database, Redis or secret around
     collect = next(arg for kind, arg in dockerfile_instructions() if kind == "RUN" and "collectstatic" in arg)
@@ -440,8 +447,8 @@ def test_every_service_starts_from_a_fresh_clone_and_passes_its_healthcheck(tmp_
             for name in sorted(pending):
                 container = containers[name]
                 assert container.process.poll() is None, f"{name} exited:\n{container.output()}"
-                test = [part.replace(f"127.0.0.1:{published}", f"127.0.0.1:{web_port}")
-                        for part in services[name]["healthcheck"]["test"]]
+                test = (web_healthcheck(services[name], web_port) if name == "web"
+                        else services[name]["healthcheck"]["test"])
                 result = container.healthcheck(test)
                 if result.returncode == 0:
                     pending.discard(name)
@@ -477,15 +484,33 @@ def test_the_production_variant_starts_with_the_operators_env_file(tmp_path, pri
     # given: docker compose --env-file .env.production -f docker-compose.yml -f docker-compose.prod.yml
     env = production_env()
     services = app_services(compose_load(COMPOSE, COMPOSE_PRODUCTION, env=env))
-    web_env = service_env(services["web"], database_url=scratch_database, redis_url=private_redis,
-                          tmp_path=tmp_path, name="web")
+    envs = {name: service_env(services[name], database_url=scratch_database, redis_url=private_redis,
+                              tmp_path=tmp_path, name=name) for name in ("migrate", "web")}
+    web_port = _free_port()
+    envs["web"].update(HOST="127.0.0.1", PORT=str(web_port))
 
-    # when: Django's deployment checks and gunicorn's configuration check, under production settings
-    checks = subprocess.run([str(VENV_BIN / "python"), "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
-                            cwd=ROOT, env=web_env, capture_output=True, text=True, timeout=60)
-    gunicorn = subprocess.run([*services["web"]["command"], "--check-config"], cwd=ROOT, env=web_env,
-                              capture_output=True, text=True, timeout=60)
+    # when: the variant's migrate command and, beside it, Django's deployment checks; then web
+    checks = subprocess.Popen([str(VENV_BIN / "python"), "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
+                              cwd=ROOT, env=envs["web"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    migrate = subprocess.run(services["migrate"]["command"], cwd=ROOT, env=envs["migrate"], capture_output=True,
+                             text=True, timeout=120)
+    checks_output = checks.communicate(timeout=60)[0]
+    assert checks.returncode == 0, checks_output
+    assert migrate.returncode == 0, migrate.stdout[-2000:] + migrate.stderr[-3000:]
+    web = Container("web", services["web"]["command"], envs["web"], tmp_path / "web.log")
+    try:
+        # then: healthy under production settings (the check's own host is allowed, not redirected)
+        test = web_healthcheck(services["web"], web_port)
+        deadline = time.monotonic() + 40
+        while (result := web.healthcheck(test)).returncode != 0:
+            assert web.process.poll() is None and time.monotonic() < deadline, result.stderr[-1500:] + web.output()
+            time.sleep(0.5)
 
-    # then
-    assert checks.returncode == 0, checks.stdout + checks.stderr
-    assert gunicorn.returncode == 0, gunicorn.stdout + gunicorn.stderr
+        # and: /metrics answers Prometheus's request (Host web:8000) only with the metrics token
+        metrics = f"http://127.0.0.1:{web_port}/metrics"
+        assert requests.get(metrics, headers={"Host": "web:8000"}, timeout=10).status_code == 401
+        answer = requests.get(metrics, headers={"Host": "web:8000", "Authorization": f"Bearer {env['METRICS_TOKEN']}"},
+                              timeout=30)
+        assert answer.status_code == 200 and "offers_" in answer.text
+    finally:
+        web.stop()
