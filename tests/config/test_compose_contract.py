@@ -4,7 +4,8 @@ docker-compose.yml is read as Compose reads it (YAML merge keys, `${VAR:-default
 `${VAR:?error}` interpolation, docker-compose.prod.yml merged over it), and every service
 built from our image runs its own command, with its compose environment, on this machine:
 hosts rewritten to a PostgreSQL database and a Redis server of the test's own, ports to free
-ones. Each long-running one must then pass its own compose healthcheck. The static parts of
+ones. Each long-running one must then pass its own compose healthcheck (beat's, which reads
+what Celery writes every 3 minutes, once beat has stopped and written it). The static parts of
 the contract (Dockerfile, .dockerignore, ports, the production variant's secrets) are read
 from the files.
 """
