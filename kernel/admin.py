@@ -32,7 +32,7 @@ def admin_time(value) -> str:
 
 def admin_operator_links() -> list[dict]:
     """What the admin index links to besides the models: the API docs and the dashboards."""
-    grafana = getattr(settings, "GRAFANA_URL", "http://127.0.0.1:3000").rstrip("/")
+    grafana = settings.GRAFANA_URL.rstrip("/")
     return [
         {"title": "API docs (Swagger)", "url": "/swagger/", "note": "try every endpoint"},
         {"title": "API reference (ReDoc)", "url": "/redoc/", "note": "the same schema, to read"},

@@ -57,7 +57,7 @@ def partner_create(*, name: str, callback_url: str = "", throttle_rate: str = ""
 
 
 def partner_key_rotation_overlap() -> timedelta:
-    return timedelta(seconds=getattr(settings, "PARTNER_KEY_ROTATION_OVERLAP_SECONDS", 24 * 3600))
+    return timedelta(seconds=settings.PARTNER_KEY_ROTATION_OVERLAP_SECONDS)
 
 
 def partner_credentials_rotate(*, partner: Partner, revoke_previous: bool = False,

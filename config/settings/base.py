@@ -333,6 +333,8 @@ LONG_POLL_MAX_SECONDS = 30
 PARTNER_SECRET_ENCRYPTION_KEY = env_str("PARTNER_SECRET_ENCRYPTION_KEY", SECRET_KEY)
 PARTNER_SIGNATURE_MAX_SKEW_SECONDS = env_int("PARTNER_SIGNATURE_MAX_SKEW_SECONDS", 300)
 PARTNER_DEFAULT_THROTTLE_RATE = env_str("PARTNER_DEFAULT_THROTTLE_RATE", "600/min")
+# A rotated-out partner key still authenticates this long (partners.services.partner_credentials_rotate).
+PARTNER_KEY_ROTATION_OVERLAP_SECONDS = env_int("PARTNER_KEY_ROTATION_OVERLAP_SECONDS", 24 * 3600)
 # Callbacks: exponential backoff with jitter, capped below the broker's visibility timeout.
 PARTNER_CALLBACK_CONNECT_TIMEOUT_SECONDS = float(env_str("PARTNER_CALLBACK_CONNECT_TIMEOUT_SECONDS", "3"))
 PARTNER_CALLBACK_READ_TIMEOUT_SECONDS = float(env_str("PARTNER_CALLBACK_READ_TIMEOUT_SECONDS", "10"))
@@ -379,6 +381,7 @@ AUTO_RENEW_LEAD_HOURS = env_int("AUTO_RENEW_LEAD_HOURS", 24)
 # --- Metrics (monitoring/) ------------------------------------------------------------------
 # Empty: /metrics is open (local). Set: `Authorization: Bearer <METRICS_TOKEN>` is required.
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+GRAFANA_URL = env_str("GRAFANA_URL", "http://127.0.0.1:3000")  # the admin index links the dashboards there
 METRICS_TOP_CAMPAIGNS = env_int("METRICS_TOP_CAMPAIGNS", 10)
 WORKER_HEARTBEAT_SECONDS = float(env_str("WORKER_HEARTBEAT_SECONDS", "5"))
 
