@@ -67,7 +67,7 @@ class ProxiedWorker(LiveWorker):
         from celery import Celery
 
         # An app of its own: the project's app answers control replies on its own broker database.
-        control = Celery("netfaults-control", broker=self.broker_url).control
+        control = Celery("netfaults-control", broker=self.broker_url, set_as_current=False).control
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.popen.poll() is not None:

@@ -89,7 +89,7 @@ class Workload:
         self.offer = OfferFactory(price=Decimal("7.00"))
         self.campaign = CampaignFactory(value=Decimal("3.00"), total_budget=Decimal("45.00"))
         self.pool = code_pool_create(brand=BrandFactory(), name="Fault codes", total_count=10)
-        self.promo = running_promo(segments=[segment], quantity=6)
+        self.promo = running_promo(segments=[segment], quantity=6, hold_seconds=900)  # outlives a slow run
         self.callbacks = CallbackReceiver()
         self.partner = partner(callback_url=self.callbacks.url, customers=self.users)
         self.headers = {user.pk: {"Authorization": bearer(user)} for user in self.users}
