@@ -22,8 +22,9 @@ def test_freezing_takes_every_live_object_out_of_the_full_collection(unfrozen):
     # when
     frozen = startup_objects_freeze()
 
-    # then: what was alive is frozen, out of the generations a collection walks
-    assert frozen >= live * 0.9 and gc.get_freeze_count() == frozen
+    # then: what was alive is frozen, out of the generations a collection walks; a frozen
+    # object freed since (a background thread's) leaves the count, so it can only shrink
+    assert frozen >= live * 0.9 and frozen * 0.99 <= gc.get_freeze_count() <= frozen
     assert len(gc.get_objects()) < live * 0.1
 
 
