@@ -14,8 +14,10 @@ as_root() {
     log "need root to run: $*"; return 1; fi
 }
 
-# Debian packages the stack needs: redis-server, prometheus (promtool), PostgreSQL 15 server,
-# chromium + chromium-driver (browser tests).
+# Debian packages the stack needs: redis-server, prometheus (promtool, `make monitoring`),
+# prometheus-alertmanager (amtool), PostgreSQL 15 server, chromium + chromium-driver (browser
+# tests), a Java 17 runtime (openapi-generator builds the schema's client in the tests) and wrk
+# (the benchmark's load generator).
 ensure_system_packages() {
   local missing=()
   command -v redis-server >/dev/null || missing+=(redis-server)
@@ -24,6 +26,9 @@ ensure_system_packages() {
   # Headless Chromium and its driver for the browser tests of the operator surfaces.
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+  command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
+  command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+  command -v wrk >/dev/null || missing+=(wrk)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing Debian packages: ${missing[*]}"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
