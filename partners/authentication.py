@@ -23,6 +23,21 @@ class PartnerInactive(NotPermitted):
 
 
 class PartnerSignatureAuthentication(authentication.BaseAuthentication):
+    # The schema's security definitions and requirement (kernel.openapi): all three headers together.
+    openapi_security_definitions = {
+        "PartnerKey": {"type": "apiKey", "in": "header", "name": HEADER_KEY,
+                       "description": "The partner's key id (`pk_…`)."},
+        "PartnerTimestamp": {"type": "apiKey", "in": "header", "name": HEADER_TIMESTAMP,
+                             "description": "Unix seconds; refused outside PARTNER_SIGNATURE_MAX_SKEW_SECONDS."},
+        "PartnerSignature": {
+            "type": "apiKey", "in": "header", "name": HEADER_SIGNATURE,
+            "description": "Lowercase hex HMAC-SHA256, keyed with the partner's secret, of "
+                           "`METHOD + \"\\n\" + PATH + \"\\n\" + TIMESTAMP + \"\\n\" + hex(sha256(BODY))`; PATH as "
+                           "requested, with the query string (`/api/v1/partner/validate/till-1/`). A signature "
+                           "is accepted once."},
+    }
+    openapi_security = {name: [] for name in openapi_security_definitions}
+
     def authenticate(self, request):
         key_id = request.headers.get(HEADER_KEY, "")
         timestamp = request.headers.get(HEADER_TIMESTAMP, "")

@@ -43,6 +43,10 @@ class TransactionStatusSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     settled_at = serializers.DateTimeField(allow_null=True)
 
+    class Meta:
+        # Not "TransactionStatus": generators name Transaction's `status` enum so.
+        ref_name = "TransactionState"
+
 
 class TransactionFilterSerializer(serializers.Serializer):
     kind = serializers.CharField(max_length=40, required=False)

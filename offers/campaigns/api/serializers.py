@@ -76,6 +76,10 @@ class CampaignFilterSerializer(serializers.Serializer):
 class CampaignStatusSerializer(StrictSerializer):
     status = serializers.ChoiceField(choices=Campaign.Status.choices)
 
+    class Meta:
+        # Not "CampaignStatus": generators name Campaign's `status` enum so.
+        ref_name = "CampaignStatusChange"
+
 
 class CartSerializer(StrictSerializer):
     cart_value = serializers.DecimalField(**MONEY, min_value=Decimal("0"), max_value=MAX_AMOUNT)

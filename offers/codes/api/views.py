@@ -70,9 +70,9 @@ class CodePoolExportApi(APIView):
         # The export is CSV whatever the renderers: `Accept: text/csv` is not a 406. Errors stay JSON.
         return super().perform_content_negotiation(request, force=True)
 
-    @swagger_auto_schema(produces=["text/csv", "application/json"], responses={
+    @swagger_auto_schema(operation_id="codes_pools_export_csv", produces=["text/csv", "application/json"], responses={
         200: openapi.Response("text/csv: a header row (code, claimed_by_id, claimed_by_username, claimed_by_email, "
-                              "claimed_at), then one row per code.", openapi.Schema(type=openapi.TYPE_FILE)),
+                              "claimed_at), then one row per code.", openapi.Schema(type=openapi.TYPE_STRING)),
         404: ErrorSerializer})
     def get(self, request, pk: int):
         pool = _pools_managed(request.user).filter(pk=pk).first()
