@@ -1,17 +1,58 @@
-"""ASGI entry point. We serve over ASGI (gunicorn + uvicorn workers) so that a long-poll
-on a transaction status waits on a Redis pub/sub message inside the event loop instead of
-holding a worker thread per waiting client."""
-import os
+"""The web server's entry point: one ASGI application in front of two Django handlers.
 
+* The transaction status route (`activation/status/<id>/`, polled and long-polled with
+  `?wait=`) goes to Django's ASGI handler, where its async view waits on a Redis pub/sub
+  message inside the event loop: a waiting client holds no thread.
+* Every other request goes to Django's WSGI handler, run on a fixed pool of threads
+  (a2wsgi). Under Django's ASGI handler each sync view and middleware is a hop to a fresh
+  thread (a new thread per request, `ThreadSensitiveContext`): that served 94–216 `/health/`
+  requests/s where plain WSGI served 1,322–1,390 on the same machine (docs/PERFORMANCE.md).
+
+The request body cap (`BodySizeLimit`) sits in front of both."""
+import os
+import re
+
+from a2wsgi import WSGIMiddleware
 from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-# Under ASGI a persistent connection is not reused by the next request, so the web server
-# uses a connection pool (config.settings.base.database_pool_enable). Celery workers keep
-# CONN_MAX_AGE: one thread per prefork process reuses its connection as it is.
+# A request on the async route runs its sync parts on a new thread each time, so a persistent
+# connection (CONN_MAX_AGE) would never be reused there: both handlers share a psycopg pool.
 os.environ.setdefault("DB_POOL", "1")
-django_application = get_asgi_application()
+django_asgi = get_asgi_application()
+django_wsgi = get_wsgi_application()
 
-from kernel.body_limit import BodySizeLimit  # noqa: E402  (needs the settings loaded above)
+from kernel.body_limit import BodySizeLimit  # noqa: E402
 
-application = BodySizeLimit(django_application)
+ASYNC_ROUTE = re.compile(r"^/api/v1/activation/status/[^/]+/?$")
+
+
+class AsyncRouteSplit:
+    """Sends the async route to Django's ASGI handler, everything else to its WSGI handler on
+    `threads` threads (WEB_THREADS, default 8: the size of the connection pool,
+    DB_POOL_MAX_SIZE)."""
+
+    def __init__(self, asgi_app, wsgi_app, threads: int):
+        self.asgi_app = asgi_app
+        self.wsgi_app = WSGIMiddleware(wsgi_app, workers=threads)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and not ASYNC_ROUTE.match(scope["path"]):
+            return await self.wsgi_app(scope, receive, send)
+        if scope["type"] == "lifespan":  # neither handler has startup work
+            return await _lifespan_accept(receive, send)
+        return await self.asgi_app(scope, receive, send)
+
+
+async def _lifespan_accept(receive, send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+application = BodySizeLimit(AsyncRouteSplit(django_asgi, django_wsgi, int(os.environ.get("WEB_THREADS", "8"))))
