@@ -1,4 +1,4 @@
-.PHONY: run test bench migrate shell monitoring-check
+.PHONY: run test bench migrate shell monitoring-check monitoring
 
 run:            ## the whole service: PostgreSQL, Redis, web, workers, beat
 	@scripts/run.sh
@@ -12,6 +12,10 @@ bench:          ## the benchmark harness (scripts/bench.sh; ARGS="--smoke" for a
 shell:
 	@.venv/bin/python manage.py shell
 
-monitoring-check: ## promtool: Prometheus config, alert rules and the alert unit tests
+monitoring-check: ## promtool and amtool: Prometheus config, alert rules, the alert unit tests, Alertmanager config
 	@cd monitoring/prometheus && promtool check config prometheus.yml && promtool check rules alerts.yml \
 	  && promtool test rules alerts.test.yml
+	@amtool check-config monitoring/alertmanager/alertmanager.yml
+
+monitoring:     ## Prometheus and Alertmanager on 127.0.0.1 against a running `make run` (scripts/monitoring.sh)
+	@scripts/monitoring.sh $(ARGS)

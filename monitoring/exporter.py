@@ -5,6 +5,11 @@ web:    /metrics (one Django view) sums the multiprocess files of every gunicorn
 worker: each `celery worker` runs a small HTTP exporter in its main process
         (WORKER_METRICS_PORT) that sums the files of the main process and its prefork
         children; it also keeps a heartbeat key in the broker for offers_workers_alive.
+
+process_* (CPU, resident memory, open fds): prometheus_client's ProcessCollector reports only
+the process it runs in, and the multiprocess registry leaves it out. Each exporter reports
+instead every process of its type (ProcessTreeCollector): one series per pid, read from /proc
+at scrape time.
 """
 from __future__ import annotations
 
@@ -16,7 +21,8 @@ import socket
 import threading
 from pathlib import Path
 
-from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry, ProcessCollector, multiprocess, start_http_server
+from prometheus_client.metrics_core import Metric
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +51,50 @@ def process_registry() -> CollectorRegistry:
     if multiprocess_dir():
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        registry.register(ProcessTreeCollector(multiprocess_dir()))
         return registry
-    return REGISTRY
+    return REGISTRY  # with prometheus_client's own ProcessCollector
+
+
+PROC = Path("/proc")
+
+
+def processes_sharing_multiprocess_dir(directory: str) -> list[int]:
+    """The pids of this process type: those started with the same PROMETHEUS_MULTIPROC_DIR
+    (gunicorn's master and its workers; a Celery worker's main process and its prefork
+    children). Forked children report their parent's environment, which is what we want."""
+    wanted = f"PROMETHEUS_MULTIPROC_DIR={directory}".encode()
+    pids = []
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environment = (entry / "environ").read_bytes()
+        except OSError:  # gone, or another user's
+            continue
+        if wanted in environment.split(b"\0"):
+            pids.append(int(entry.name))
+    return sorted(pids)
+
+
+class ProcessTreeCollector:
+    """process_cpu_seconds_total, process_resident_memory_bytes, ... of every process of this
+    type, labelled by pid: dashboards sum them by job (a CPU counter summed across processes
+    would drop whenever a process exits and read as a reset)."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+
+    def collect(self):
+        families: dict[str, Metric] = {}
+        for pid in processes_sharing_multiprocess_dir(self.directory):
+            for family in ProcessCollector(pid=lambda pid=pid: pid, registry=None).collect():
+                merged = families.get(family.name)
+                if merged is None:
+                    merged = families[family.name] = Metric(family.name, family.documentation, family.type)
+                for sample in family.samples:
+                    merged.add_sample(sample.name, {**sample.labels, "pid": str(pid)}, sample.value)
+        return list(families.values())
 
 
 def web_registry() -> CollectorRegistry:

@@ -8,7 +8,7 @@ Scrape-time values (queue depth, oldest pending, workers alive, budgets, pools,
 flash holds, callbacks, notifications) are
 not here: they are read at scrape time by `monitoring.collectors`.
 """
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 transactions_accepted = Counter(
     "offers_transactions_accepted", "Transactions written PENDING (not idempotent replays).", ["kind"])
@@ -32,6 +32,13 @@ task_failures = Counter("offers_celery_task_failures", "Celery task executions t
                         ["task"])
 task_seconds = Histogram("offers_celery_task_seconds", "Celery task run time.", ["task"],
                          buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120))
+# Beat's heartbeat, as the workers see it: beat itself serves no metrics, but every task it
+# schedules stamps this when a worker finishes running it. "max" keeps the newest stamp of any
+# process of the worker, dead prefork children included.
+periodic_task_last_run = Gauge(
+    "offers_periodic_task_last_run_timestamp_seconds",
+    "Unix time a worker last finished a run of a task in the beat schedule (CELERY_BEAT_SCHEDULE).",
+    ["task"], multiprocess_mode="max")
 
 TERMINAL_STATUSES = ("SUCCEEDED", "FAILED", "REVERSED")
 IDEMPOTENCY_CONFLICT_REASONS = ("in_progress", "key_reused")

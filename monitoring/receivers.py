@@ -10,6 +10,7 @@ from celery import signals as celery_signals
 from monitoring import metrics
 
 _task_started: dict[str, float] = {}
+_periodic_tasks: frozenset[str] = frozenset()
 
 
 def on_transaction_accepted(sender, transaction, **kwargs) -> None:
@@ -58,9 +59,12 @@ def on_task_prerun(sender=None, task_id=None, task=None, **kwargs) -> None:
 
 
 def on_task_postrun(sender=None, task_id=None, task=None, **kwargs) -> None:
+    name = _task_name(sender, task)
     started = _task_started.pop(task_id, None) if task_id else None
     if started is not None:
-        metrics.task_seconds.labels(task=_task_name(sender, task)).observe(time.monotonic() - started)
+        metrics.task_seconds.labels(task=name).observe(time.monotonic() - started)
+    if name in _periodic_tasks:
+        metrics.periodic_task_last_run.labels(task=name).set(time.time())
 
 
 def on_task_retry(sender=None, **kwargs) -> None:
@@ -72,8 +76,13 @@ def on_task_failure(sender=None, **kwargs) -> None:
 
 
 def receivers_connect() -> None:
+    global _periodic_tasks
+    from django.conf import settings
+
     from activation import registry
     from kernel import throttles
+
+    _periodic_tasks = frozenset(entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values())
 
     registry.transaction_accepted.connect(on_transaction_accepted, dispatch_uid="monitoring.accepted")
     registry.transactions_finished.connect(on_transactions_finished, dispatch_uid="monitoring.finished")

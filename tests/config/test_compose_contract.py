@@ -280,10 +280,11 @@ def test_the_production_variant_has_no_default_secret_no_demo_data_and_sends_the
     web_job = next(job for job in config["scrape_configs"] if job["job_name"] == "web")
     assert web_job["authorization"]["credentials_file"] == "/run/secrets/metrics_token"
 
-    # and: the same jobs, targets and rules as the local Prometheus
+    # and: the same jobs, targets, Alertmanager and rules as the local Prometheus
     local = yaml.safe_load((ROOT / "monitoring" / "prometheus" / "prometheus.yml").read_text())
     strip = lambda jobs: [{k: v for k, v in job.items() if k != "authorization"} for job in jobs]  # noqa: E731
     assert strip(config["scrape_configs"]) == strip(local["scrape_configs"])
+    assert config["alerting"] == local["alerting"]
     mounted_dirs = {target: source for target, source in mounts.items()}
     for rule_file in config["rule_files"]:
         directory, _, file_name = rule_file.rpartition("/")
@@ -304,6 +305,47 @@ def test_the_production_prometheus_config_is_valid(tmp_path):
 
     # then
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def mounted_host_path(service: dict, flag: str) -> Path:
+    """The file on this machine that a container reads as the value of its `flag` argument,
+    through the service's bind mounts (the most specific one wins)."""
+    inside = next(arg.split("=", 1)[1] for arg in service["command"] if arg.startswith(flag))
+    binds = [volume.split(":")[:2] for volume in service["volumes"] if volume.startswith(("./", "/"))]
+    source, target = max(((s, t) for s, t in binds if inside == t or inside.startswith(t.rstrip("/") + "/")),
+                         key=lambda bind: len(bind[1]))
+    return (ROOT / source).resolve() / inside[len(target):].lstrip("/") if inside != target else (ROOT / source).resolve()
+
+
+@pytest.mark.parametrize("variant", ["local", "production"])
+def test_prometheus_sends_alerts_to_the_alertmanager_service_and_its_config_passes_amtool(variant):
+    # given
+    paths = (COMPOSE,) if variant == "local" else (COMPOSE, COMPOSE_PRODUCTION)
+    services = compose_load(*paths, env={} if variant == "local" else production_env())["services"]
+    prometheus, alertmanager = services["prometheus"], services["alertmanager"]
+
+    # then: the Prometheus config the container reads names the alertmanager service and its port
+    prometheus_config = yaml.safe_load(mounted_host_path(prometheus, "--config.file=").read_text())
+    targets = [target for manager in prometheus_config["alerting"]["alertmanagers"]
+               for static in manager["static_configs"] for target in static["targets"]]
+    assert targets == ["alertmanager:9093"]
+    assert "alertmanager" in prometheus["depends_on"]
+    assert alertmanager["ports"] == ["127.0.0.1:9093:9093"]
+    assert "--cluster.listen-address=" in alertmanager["command"]
+    # and the config the Alertmanager container reads passes amtool
+    config = mounted_host_path(alertmanager, "--config.file=")
+    assert config == ROOT / "monitoring" / "alertmanager" / "alertmanager.yml"
+    checked = subprocess.run(["amtool", "check-config", str(config)], capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_production_alertmanager_reads_the_operators_config_when_given():
+    # when
+    services = compose_load(COMPOSE, COMPOSE_PRODUCTION,
+                            env=production_env(ALERTMANAGER_CONFIG="/etc/offers/alertmanager.yml"))["services"]
+
+    # then
+    assert mounted_host_path(services["alertmanager"], "--config.file=") == Path("/etc/offers/alertmanager.yml")
 
 
 # --- Every service's own command, with its compose environment ------------------------------------

@@ -2,10 +2,11 @@
 rules themselves (no hand-kept list)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import yaml
+
+from monitoring.dashboards_index import dashboards, panels, variables_all  # noqa: F401 (re-exported)
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = ROOT / "monitoring" / "prometheus"
@@ -13,19 +14,9 @@ DASHBOARDS_DIR = ROOT / "monitoring" / "grafana" / "dashboards"
 COMPARISONS = (">=", "<=", "==", "!=", ">", "<")
 
 
-def dashboards() -> dict[str, dict]:
-    return {path.name: json.loads(path.read_text()) for path in sorted(DASHBOARDS_DIR.glob("*.json"))}
-
-
-def _panels(panels: list[dict]):
-    for panel in panels:
-        yield panel
-        yield from _panels(panel.get("panels", []))  # rows
-
-
 def dashboard_expressions() -> list[tuple[str, str]]:
-    return [(f"{name}: {panel['title']} [{target['refId']}]", target["expr"])
-            for name, dashboard in dashboards().items() for panel in _panels(dashboard["panels"])
+    return [(f"{name}: {panel['title']} [{target['refId']}]", variables_all(target["expr"], dashboard))
+            for name, dashboard in dashboards().items() for panel in panels(dashboard)
             for target in panel.get("targets", [])]
 
 

@@ -253,3 +253,62 @@ def test_metrics_of_several_web_processes_are_summed_not_overwritten(live_web):
     after = _health_requests_exported(live_web)
     assert after - before == sent
     assert after == sum(per_process.values())
+
+
+def _process_tree(root: int) -> set[int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                # the field after the parenthesised command name is the state, then the ppid
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        tree.update(children)
+        frontier.extend(children)
+    return tree
+
+
+def test_cpu_and_memory_of_every_web_and_worker_process_reach_prometheus(live_web, live_worker, prometheus):
+    # given: gunicorn's master and its uvicorn workers; the Celery worker's main process and its
+    # prefork children
+    trees = {"web": _process_tree(live_web.popen.pid), "worker": _process_tree(live_worker.popen.pid)}
+    assert len(trees["web"]) >= 3 and len(trees["worker"]) >= 3, trees
+
+    def scraped(metric: str) -> dict[str, set[int]]:
+        return {job: {int(series["metric"]["pid"]) for series in prometheus.query(f'{metric}{{job="{job}"}}')}
+                for job in trees}
+
+    # then: one series per process of each, and nothing else
+    for metric in ("process_resident_memory_bytes", "process_cpu_seconds_total"):
+        wait_for(lambda: scraped(metric) == trees, timeout=30,
+                 message=lambda: f"{metric}: scraped {scraped(metric)}, processes {trees}")
+    for job in trees:
+        assert prometheus.value(f'sum(process_resident_memory_bytes{{job="{job}"}})') > 20e6, job
+        assert prometheus.value(f'sum(process_cpu_seconds_total{{job="{job}"}})') > 0, job
+    wait_for(lambda: prometheus.query('sum by (job) (rate(process_cpu_seconds_total[5m]))'), timeout=30,
+             message="no CPU rate yet")
+
+
+def test_a_run_of_a_task_beat_schedules_stamps_the_beat_heartbeat(live_stack, prometheus):
+    # given
+    from kernel.tasks import task_publish
+
+    stamp = 'max(offers_periodic_task_last_run_timestamp_seconds{task="activation.tasks.transactions_sweep_task"})'
+    heartbeat = next(expr for where, expr in all_expressions() if where.startswith("queue-health.json: Beat heartbeat"))
+    sent_at = time.time()
+
+    # when: the transaction sweep, as beat sends it
+    assert task_publish("activation.tasks.transactions_sweep_task")
+
+    # then: the worker stamps its run, Prometheus scrapes it, the dashboard reads seconds, not "never"
+    wait_for(lambda: (prometheus.value(stamp) or 0) >= sent_at, timeout=60,
+             message=lambda: f"{stamp} = {prometheus.value(stamp)}, sent at {sent_at}")
+    assert 0 <= prometheus.value(heartbeat) < 60
+    # and a task beat does not schedule leaves no stamp
+    assert prometheus.query('offers_periodic_task_last_run_timestamp_seconds'
+                            '{task="activation.tasks.transaction_settle_task"}') == []
