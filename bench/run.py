@@ -19,10 +19,13 @@ import redis
 from django.conf import settings
 from django.db import connection, connections
 
-from bench import data, load
+from bench import data, load, wrkload
 from bench.__main__ import log
 from bench.scenarios import Params
-from bench.stack import SoloWorkers, Web, Worker, rss_kib
+from bench.stack import SoloWorkers, Web, Worker, WsgiBaseline, rss_kib
+
+
+CEILING_BATCH = 500  # items per commit of the batched-write ceiling (settlement's SETTLEMENT_BATCH_SIZE)
 
 
 def pct(values, q: float) -> float | None:
@@ -86,7 +89,7 @@ class Bench:
                 f"({self.p.worker_processes} processes)")
             self.baselines()
             self.invariants("baselines")
-            for name, fn in [("P1", self.p1), ("P2", self.p2), ("P3", self.p3), ("P4", self.p4), ("P5", self.p5),
+            for name, fn in [("S", self.s_server), ("P1", self.p1), ("P2", self.p2), ("P3", self.p3), ("P4", self.p4), ("P5", self.p5),
                              ("P6", self.p6), ("P7", self.p7)]:
                 if self.want(name):
                     log(f"--- {name}")
@@ -209,6 +212,10 @@ class Bench:
         b["pgbench_hot_row_update_tps"] = self.pgbench(["-f", script.name])
         os.unlink(script.name)
         log(f"  {b['pgbench_hot_row_update_tps']} TPS")
+        log(f"baseline: batched-write ceiling ({CEILING_BATCH} transaction + {CEILING_BATCH} redemption rows "
+            "and one hot-row update per commit)")
+        b["batched_write_ceiling"] = self.batched_write_ceiling()
+        log(f"  {b['batched_write_ceiling']['items_per_second']} items/s")
         log("baseline: no-op Celery task round trip")
         b["celery_ping"] = self.ping()
         log(f"  p50 {b['celery_ping']['p50_ms']} ms, p99 {b['celery_ping']['p99_ms']} ms")
@@ -241,6 +248,46 @@ class Bench:
         match = re.search(r"tps = ([\d.]+) \((?:without initial connection time|excluding connections establishing)",
                           out)
         return round(float(match.group(1)), 1)
+
+    def batched_write_ceiling(self) -> dict:
+        """What PostgreSQL can write with batched settlement's commit pattern: per commit,
+        CEILING_BATCH rows into a copy of the transaction table, as many into a copy of the
+        redemption table (same columns and indexes, no foreign keys), one hot-row UPDATE."""
+        tables = {"bench_ceiling_transaction": "activation_transaction",
+                  "bench_ceiling_redemption": "offers_campaignredemption"}
+        with connection.cursor() as cursor:
+            for copy, source in tables.items():
+                cursor.execute(f"DROP TABLE IF EXISTS {copy}")
+                cursor.execute(f"CREATE TABLE {copy} (LIKE {source} INCLUDING DEFAULTS INCLUDING IDENTITY "
+                               "INCLUDING CONSTRAINTS INCLUDING INDEXES)")
+            inserts = [self._ceiling_insert(cursor, copy) for copy in tables]
+        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+            script.write("BEGIN;\n" + "".join(f"{sql};\n" for sql in inserts)
+                         + f"UPDATE pgbench_branches SET bbalance = bbalance + {CEILING_BATCH} WHERE bid = 1;\nEND;\n")
+        try:
+            tps = self.pgbench(["-f", script.name])
+        finally:
+            os.unlink(script.name)
+            with connection.cursor() as cursor:
+                for copy in tables:
+                    cursor.execute(f"DROP TABLE IF EXISTS {copy}")
+        return {"tps": tps, "items_per_commit": CEILING_BATCH, "items_per_second": round(tps * CEILING_BATCH, 1)}
+
+    @staticmethod
+    def _ceiling_insert(cursor, table: str) -> str:
+        """INSERT … SELECT of CEILING_BATCH rows filling every required column with a value of
+        its type (unique ones made unique)."""
+        cursor.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s "
+                       "AND is_nullable = 'NO' AND column_default IS NULL AND is_identity = 'NO'", [table])
+        values = {"uuid": "gen_random_uuid()", "numeric": "1", "integer": "1", "bigint": "g", "smallint": "1",
+                  "timestamp with time zone": "now()", "date": "current_date", "jsonb": "'{}'", "boolean": "false"}
+        columns, exprs = [], []
+        for name, kind in cursor.fetchall():
+            columns.append(name)
+            exprs.append("md5(random()::text)" if kind in ("character varying", "text") and name == "order_reference"
+                         else "''" if kind in ("character varying", "text") else values[kind])
+        return (f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(exprs)} "
+                f"FROM generate_series(1, {CEILING_BATCH}) AS g")
 
     def ping(self, name: str = "celery_ping") -> dict:
         from bench.tasks import settlement_ping_task
@@ -293,8 +340,10 @@ class Bench:
 
     def p1(self) -> None:
         r = self.settle_drain("P1", self.hot, self.p.p1_transactions)
-        base = self.results["baselines"]["pgbench_simple_update_tps"]
-        r["ratio"] = round(r["settled_per_second"] / base, 3)
+        ceiling = self.results["baselines"]["batched_write_ceiling"]["items_per_second"]
+        r["ratio"] = round(r["settled_per_second"] / ceiling, 3)
+        r["ratio_vs_pgbench_simple_update"] = round(r["settled_per_second"] / self.results["baselines"]
+                                                    ["pgbench_simple_update_tps"], 3)
         r["ratio_vs_hot_row_update"] = round(r["settled_per_second"] / self.results["baselines"]
                                              ["pgbench_hot_row_update_tps"], 3)
         self.results["scenarios"]["P1"] = r
@@ -305,6 +354,38 @@ class Bench:
         if p1:
             r["ratio"] = round(p1 / r["settled_per_second"], 3)
         self.results["scenarios"]["P2"] = r
+
+    def s_server(self) -> None:
+        """S1 and S2 in rounds, load from wrk: the shipped server's /health/ and its activation
+        accepts (JWT, rotating customers, settlement running), each divided by /health/ of the
+        same application under plain gunicorn sync WSGI measured in the same round."""
+        wsgi = WsgiBaseline(self.env, self.out / "logs", _free_port(), self.p.web_processes)
+        wsgi.start()
+        files = self.out / "wrk"
+        files.mkdir(exist_ok=True)
+        health = wrkload.requests_file_write(files / "health.txt", [{"method": "GET", "path": "/health/"}])
+        accepts = wrkload.requests_file_write(files / "activate.txt", self.items_activate())
+        s1, s2 = [], []
+        try:
+            for i in range(self.p.s_rounds):
+                run = lambda url, path: wrkload.run(url, path, seconds=self.p.s_seconds,  # noqa: E731
+                                                    connections=self.p.s_connections)
+                baseline = run(wsgi.url, health)
+                shipped = run(self.web.url, health)
+                accepted = run(self.web.url, accepts)
+                base_rps = baseline["requests_per_second"]
+                s1.append({"ratio": round(shipped["requests_per_second"] / base_rps, 3), "shipped_health": shipped,
+                           "wsgi_health": baseline})
+                s2.append({"ratio": round(accepted["requests_per_second"] / base_rps, 3), "accepts": accepted,
+                           "wsgi_health": baseline})
+                log(f"round {i + 1}/{self.p.s_rounds}: /health/ shipped {shipped['requests_per_second']}/s, WSGI "
+                    f"{base_rps}/s; activations accepted {accepted['requests_per_second']}/s "
+                    f"(statuses {accepted['statuses']}); waiting for settlement to catch up")
+                self.drain(f"S round {i + 1} drain")
+        finally:
+            wsgi.stop()
+        self.results["scenarios"]["S1"] = self.median_round(s1, higher_is_better=True)
+        self.results["scenarios"]["S2"] = self.median_round(s2, higher_is_better=True)
 
     @staticmethod
     def median_round(rounds: list[dict], *, higher_is_better: bool) -> dict:

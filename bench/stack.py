@@ -80,8 +80,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Web(Proc):
+    """The web server as `make run` ships it: config/gunicorn.conf.py, access log on."""
+
     def __init__(self, env: dict, log_dir: Path, port: int, processes: int, nice: int = 0):
-        env = {**env, "PORT": str(port), "WEB_CONCURRENCY": str(processes), "ACCESS_LOG": "0"}
+        env = {**env, "PORT": str(port), "WEB_CONCURRENCY": str(processes), "ACCESS_LOG": "1"}
         super().__init__("web", (["nice", "-n", str(nice)] if nice else []) +
                          [str(BIN / "gunicorn"), "config.asgi:application", "-c", "config/gunicorn.conf.py"],
                          env, log_dir)
@@ -100,6 +102,16 @@ class Web(Proc):
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"web not ready:\n{self.tail()}")
+
+
+class WsgiBaseline(Web):
+    """The yardstick: the same Django application under plain gunicorn sync workers
+    (config/wsgi.py), as many processes as the shipped server, no access log."""
+
+    def __init__(self, env: dict, log_dir: Path, port: int, processes: int):
+        Proc.__init__(self, "wsgi-baseline", [str(BIN / "gunicorn"), "config.wsgi:application", "-w", str(processes),
+                                              "-b", f"127.0.0.1:{port}", "--no-control-socket"], env, log_dir)
+        self.url = f"http://127.0.0.1:{port}"
 
 
 class Worker(Proc):
