@@ -7,7 +7,7 @@ import re
 from drf_yasg import openapi
 from drf_yasg.app_settings import swagger_settings
 from drf_yasg.generators import EndpointEnumerator, OpenAPISchemaGenerator
-from drf_yasg.inspectors import FieldInspector, NotHandled, SwaggerAutoSchema
+from drf_yasg.inspectors import DjangoRestResponsePagination, FieldInspector, NotHandled, SwaggerAutoSchema
 from drf_yasg.utils import decimal_as_float
 from rest_framework import serializers
 
@@ -151,11 +151,27 @@ def _operation_id_clean(operation_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]+", "_", operation_id)
 
 
+class NamedPageInspector(DjangoRestResponsePagination):
+    """A page of `<Item>` is the definition `<Item>Page`, not an inline schema that each
+    generator names after the operation (`AccountLedgerList200Response`)."""
+
+    def get_paginated_response(self, paginator, response_schema):
+        page = super().get_paginated_response(paginator, response_schema)
+        item_ref = (response_schema.get("items") or {}).get("$ref", "")
+        if page is response_schema or not item_ref:
+            return page
+        name = item_ref.rsplit("/", 1)[-1] + "Page"
+        definitions = self.components.with_scope(openapi.SCHEMA_DEFINITIONS)
+        definitions.setdefault(name, lambda: page)
+        return openapi.SchemaRef(definitions, name)
+
+
 class ErrorAwareAutoSchema(SwaggerAutoSchema):
     """Every operation documents the shared error body for the statuses it can return, a
     title, and the security its authentication classes take."""
 
     field_inspectors = [DecimalStringInspector, *swagger_settings.DEFAULT_FIELD_INSPECTORS]
+    paginator_inspectors = [NamedPageInspector, *swagger_settings.DEFAULT_PAGINATOR_INSPECTORS]
 
     def get_operation_id(self, operation_keys=None):
         return _operation_id_clean(super().get_operation_id(operation_keys))

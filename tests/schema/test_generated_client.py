@@ -45,11 +45,13 @@ def sdk(live_web, tmp_path_factory):
     out = tmp_path_factory.mktemp("sdk")
     spec = out / "swagger.json"
     spec.write_text(requests.get(f"{live_web.url}/swagger.json", timeout=30).text)
+    started = time.monotonic()
     generated = subprocess.run(
-        [str(GENERATOR), "generate", "-i", str(spec), "-g", "python", "-o", str(out / "client"),
-         "--package-name", PACKAGE, "--global-property", "apiTests=false,modelTests=false,apiDocs=false,modelDocs=false"],
+        [str(GENERATOR), "generate", "-i", str(spec), "-g", "python", "-o", str(out / "client"), "--package-name",
+         PACKAGE, "--global-property", "apiTests=false,modelTests=false,apiDocs=false,modelDocs=false"],
         capture_output=True, text=True, timeout=300)
     assert generated.returncode == 0, generated.stdout[-4000:] + generated.stderr[-4000:]
+    print(f"\n[sdk] client generated in {time.monotonic() - started:.1f}s")
     sys.path.insert(0, str(out / "client"))
     try:
         yield importlib.import_module(PACKAGE)

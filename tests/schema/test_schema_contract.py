@@ -169,3 +169,41 @@ def test_what_the_poll_and_the_transaction_list_return_is_typed_as_the_server_se
     # an order reference is the caller's to give: no default a client would send
     redeem = definitions["Redeem"]
     assert "order_reference" in redeem["required"] and "default" not in redeem["properties"]["order_reference"]
+
+
+def test_a_body_that_is_not_json_is_a_documented_415_on_every_operation_that_takes_one(client, schema):
+    # given: platform staff, who pass every permission check, so the media type decides
+    from tests.factories import bearer, customer
+
+    token = bearer(customer(username="schema-media", is_staff=True))
+    answers = {}
+
+    # when: every operation that takes a JSON body is sent text instead
+    for path, method, operation in _operations(schema):
+        if not any(p["in"] == "body" for p in operation.get("parameters", [])) or path.startswith("/partner/"):
+            continue
+        url = schema["basePath"] + path.replace("{id}", "1").replace("{user_id}", "1")
+        response = client.generic(method, url, data="offer_id=1", content_type="text/plain",
+                                  HTTP_AUTHORIZATION=token)
+        answers[f"{method} {path}"] = response.status_code
+
+        # then: a status the operation documents, in the error shape
+        assert str(response.status_code) in operation["responses"], (method, path, response.status_code)
+        assert set(response.json()) == {"code", "message", "details"}, (method, path)
+    # (a path naming a row that does not exist may answer 404 first)
+    assert {status for label, status in answers.items() if "{" not in label} == {415}
+
+
+def test_a_page_of_items_is_a_named_definition(schema):
+    # when: the success schema of every paginated list
+    paged = {f"{method} {path}": operation["responses"]["200"]["schema"]
+             for path, method, operation in _operations(schema)
+             if any(p["name"] == "page_size" for p in operation.get("parameters", []))}
+
+    # then: `<Item>Page` with the items' definition, so generators need not name it after the operation
+    assert len(paged) > 15
+    for label, success in paged.items():
+        name = success["$ref"].rsplit("/", 1)[-1]
+        page = schema["definitions"][name]
+        assert name == page["properties"]["results"]["items"]["$ref"].rsplit("/", 1)[-1] + "Page", label
+        assert set(page["required"]) == {"count", "results"}, label
