@@ -129,3 +129,48 @@ def test_the_probe_runs_one_at_a_time_and_discards_what_was_built_while_open():
     assert len(probes) == 3 and len(discards) == 4
     assert all(b - a >= 0.05 for a, b in zip(probes, probes[1:]))
     circuit.guard()  # closed: no error
+
+
+def _checks_counted(monkeypatch) -> list:
+    checks = []
+    original = backend.ConnectionPool.check_connection
+
+    def counting(conn):
+        checks.append(conn)
+        return original(conn)
+
+    monkeypatch.setattr(backend.ConnectionPool, "check_connection", staticmethod(counting))
+    return checks
+
+
+@pytest.mark.django_db
+def test_a_connection_returned_healthy_moments_ago_is_not_checked_again(web_database, monkeypatch, settings):
+    # given: a request used the pooled connection without error and gave it back
+    settings.DB_HEALTH_CHECK_TRUSTED_MS = 60_000
+    checks = _checks_counted(monkeypatch)
+    web_database.ensure_connection()
+    web_database.close()
+
+    # when: the next request takes it
+    web_database.ensure_connection()
+
+    # then: only the first checkout was checked
+    assert len(checks) == 1
+    with web_database.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+@pytest.mark.django_db
+def test_past_the_trusted_window_or_after_an_error_the_connection_is_checked(web_database, monkeypatch, settings):
+    checks = _checks_counted(monkeypatch)
+    settings.DB_HEALTH_CHECK_TRUSTED_MS = 0
+    web_database.ensure_connection()
+    web_database.close()
+    web_database.ensure_connection()  # the window is over at once
+    assert len(checks) == 2
+
+    settings.DB_HEALTH_CHECK_TRUSTED_MS = 60_000
+    web_database.errors_occurred = True  # the request met a database error
+    web_database.close()
+    web_database.ensure_connection()
+    assert len(checks) == 3
