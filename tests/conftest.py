@@ -30,6 +30,14 @@ def status_store_clean():
     redis.Redis.from_url(settings.CACHE_REDIS_URL).flushdb()
 
 
+@pytest.fixture(autouse=True)
+def jwt_users_forgotten():
+    """Each test's process authenticates from the database first (kernel/jwt_auth.py)."""
+    from kernel.jwt_auth import _remembered
+
+    _remembered.clear()
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

@@ -13,7 +13,6 @@ from drf_yasg.utils import no_body, swagger_auto_schema
 from rest_framework import exceptions, generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from activation.api.serializers import (StatusWaitSerializer, TransactionFilterSerializer, TransactionSerializer,
                                         TransactionStatusSerializer)
@@ -24,6 +23,7 @@ from activation.services import transaction_reverse
 from activation.status import redis_client_async, status_channel, status_read_async
 from kernel.api import ErrorSerializer
 from kernel.errors import error_response
+from kernel.jwt_auth import RememberingJWTAuthentication
 
 logger = logging.getLogger(__name__)
 TERMINAL = {s.value for s in Transaction.TERMINAL}
@@ -81,7 +81,7 @@ class TransactionStatusApi(APIView):
 
 
 def _authenticate(request):
-    authentication = JWTAuthentication()
+    authentication = RememberingJWTAuthentication()
     try:
         result = authentication.authenticate(request)
         if result is None:

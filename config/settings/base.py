@@ -195,7 +195,7 @@ CORS_EXPOSE_HEADERS = ("Retry-After",)
 # --- REST framework ------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "kernel.jwt_auth.RememberingJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -222,6 +222,9 @@ if "NUM_PROXIES" in os.environ:  # a deployment relying on it must learn it has 
     raise ImproperlyConfigured("NUM_PROXIES is gone: list the proxies in front in FORWARDED_ALLOW_IPS "
                                "(config/gunicorn.conf.py), which resolves the client address once.")
 
+# How long a process trusts the user row behind an access token before reading it again; a
+# user saved in the process is read again at once (kernel/jwt_auth.py). 0: read on every request.
+JWT_USER_CACHE_SECONDS = env_int("JWT_USER_CACHE_SECONDS", 5)
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7)),

@@ -1,0 +1,75 @@
+"""The JWT authentication remembers a token's user for JWT_USER_CACHE_SECONDS per process
+(kernel/jwt_auth.py): no user read per request, and no access after a change it has seen."""
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts.models import User
+from tests.factories import customer
+
+pytestmark = pytest.mark.django_db
+
+
+def _balance(api_client, user):
+    return api_client.get("/api/v1/account/balance/", HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+
+
+def _user_reads(queries) -> int:
+    return sum('FROM "accounts_user"' in q["sql"] for q in queries.captured_queries)
+
+
+def test_the_second_request_does_not_read_the_user(api_client, settings):
+    settings.JWT_USER_CACHE_SECONDS = 60
+    user = customer(balance="5.00")
+    assert _balance(api_client, user).status_code == 200
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        response = _balance(api_client, user)
+
+    # then
+    assert response.status_code == 200 and _user_reads(queries) == 0
+
+
+def test_a_user_deactivated_in_the_process_is_refused_at_once(api_client, settings):
+    settings.JWT_USER_CACHE_SECONDS = 60
+    user = customer(balance="5.00")
+    assert _balance(api_client, user).status_code == 200
+
+    # when
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+    # then
+    assert _balance(api_client, user).status_code == 401
+
+
+def test_a_change_the_process_did_not_see_counts_once_the_window_is_over(api_client, settings):
+    # given: remembered, then deactivated behind the process's back (another process, a bulk update)
+    settings.JWT_USER_CACHE_SECONDS = 60
+    user = customer(balance="5.00")
+    assert _balance(api_client, user).status_code == 200
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    assert _balance(api_client, user).status_code == 200  # within the window: the documented trade-off
+
+    # when: the window is over
+    settings.JWT_USER_CACHE_SECONDS = 0
+
+    # then
+    assert _balance(api_client, user).status_code == 401
+
+
+def test_each_request_gets_its_own_user_instance(settings):
+    from kernel.jwt_auth import RememberingJWTAuthentication
+
+    settings.JWT_USER_CACHE_SECONDS = 60
+    user = customer(balance="5.00")
+    token = AccessToken.for_user(user)
+    authentication = RememberingJWTAuthentication()
+
+    first = authentication.get_user(token)
+    first.first_name = "changed by a view"
+    second = authentication.get_user(token)
+
+    assert second.pk == user.pk and second is not first and second.first_name != "changed by a view"
