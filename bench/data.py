@@ -6,7 +6,7 @@ import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from accounts.models import Account, CustomerProfile, LedgerEntry, User
@@ -52,6 +52,50 @@ def redemptions_preload(user_ids: list[int], campaign_ids: list[int], n: int) ->
                                  "delivery_charge": "0", "currency": "EUR", "order_reference": f"bench-{i}"},
                         created_at=now + timedelta(microseconds=i))
             for i in range(n)]
+    for start in range(0, n, 5000):
+        Transaction.objects.bulk_create(txns[start:start + 5000])
+    return [t.id for t in txns]
+
+
+def code_pool_create(n_codes: int, prefix: str) -> int:
+    """A ready pool of n_codes codes (written in bulk, as generation would leave them)."""
+    from offers.codes.models import Brand, CodePool, DiscountCode
+
+    with transaction.atomic():
+        brand = Brand.objects.create(name=f"{prefix} brand")
+        pool = CodePool.objects.create(brand=brand, name=f"{prefix} pool", total_count=n_codes,
+                                       generated_count=n_codes, status=CodePool.Status.READY)
+        for start in range(0, n_codes, 5000):
+            DiscountCode.objects.bulk_create([DiscountCode(pool=pool, code=f"{prefix}-{i:08d}")
+                                              for i in range(start, min(n_codes, start + 5000))])
+    return pool.id
+
+
+def flash_promo_create(user_ids: list[int], quantity: int, prefix: str) -> int:
+    """A running promo of `quantity` units whose segment and radius take in every one of
+    `user_ids` (placed at the store), each allowed one unit, holds of an hour."""
+    from accounts.models import Segment
+    from offers.flash.models import Product, Store
+    from offers.flash.services import flash_promo_create as promo_create
+
+    segment = Segment.objects.create(slug=f"{prefix}-segment", name=f"{prefix} segment")
+    store = Store.objects.create(name=f"{prefix} store", address="bench", latitude=Decimal("48.856600"),
+                                 longitude=Decimal("2.352200"))
+    CustomerProfile.objects.filter(user_id__in=user_ids).update(segment=segment, latitude=store.latitude,
+                                                                longitude=store.longitude)
+    product = Product.objects.create(store=store, name=f"{prefix} product", regular_price=Decimal("100.00"),
+                                     currency="EUR")
+    now = timezone.now()
+    return promo_create(product=product, promo_price=Decimal("49.00"), starts_at=now - timedelta(minutes=1),
+                        ends_at=now + timedelta(hours=2), segments=[segment], radius_km=Decimal("5"),
+                        quantity=quantity, hold_seconds=3600).id
+
+
+def requests_preload(kind: str, user_ids: list[int], payload: dict, n: int) -> list[uuid.UUID]:
+    """n PENDING transactions of `kind` with `payload`, one per customer, as the API writes them."""
+    now = timezone.now()
+    txns = [Transaction(kind=kind, user_id=user_ids[i % len(user_ids)], payload=payload,
+                        created_at=now + timedelta(microseconds=i)) for i in range(n)]
     for start in range(0, n, 5000):
         Transaction.objects.bulk_create(txns[start:start + 5000])
     return [t.id for t in txns]
@@ -123,6 +167,19 @@ def invariants_check() -> dict[str, int]:
         "redemption_of_unsucceeded_transaction": f"""
             SELECT count(*) FROM {red} r JOIN {txn} t ON t.id = r.transaction_id
              WHERE t.status NOT IN ('SUCCEEDED', 'REVERSED')""",
+        # code pools: the counter is the claimed rows, never past the total; a claim is a success
+        "pool_count_differs_from_claimed_codes": """
+            SELECT count(*) FROM offers_codepool p LEFT JOIN (SELECT pool_id, count(*) n FROM offers_discountcode
+                 WHERE claimed_by_id IS NOT NULL GROUP BY pool_id) c ON c.pool_id = p.id
+             WHERE p.claimed_count <> COALESCE(c.n, 0) OR p.claimed_count > p.total_count""",
+        "claimed_code_without_succeeded_claim": f"""
+            SELECT count(*) FROM offers_discountcode d LEFT JOIN {txn} t ON t.id = d.claim_transaction_id
+             WHERE d.claimed_by_id IS NOT NULL AND d.granted_by_id IS NULL AND t.status IS DISTINCT FROM 'SUCCEEDED'""",
+        # flash promos: units sold or held (unexpired) never exceed the quantity
+        "flash_units_over_quantity": """
+            SELECT count(*) FROM offers_flashpromo p JOIN (SELECT promo_id, count(*) n FROM offers_flashreservation
+                 WHERE status = 'completed' OR (status = 'held' AND expires_at > now()) GROUP BY promo_id) r ON r.promo_id = p.id
+             WHERE r.n > p.quantity""",
     }
     out = {}
     with connection.cursor() as cursor:
@@ -136,3 +193,12 @@ def status_counts() -> dict[str, int]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT status, count(*) FROM {Transaction._meta.db_table} GROUP BY status")
         return dict(cursor.fetchall())
+
+
+def status_counts_of(ids) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for start in range(0, len(ids), 5000):
+        for status, n in (Transaction.objects.filter(pk__in=ids[start:start + 5000]).values_list("status")
+                          .annotate(n=models.Count("id")).values_list("status", "n")):
+            counts[status] = counts.get(status, 0) + n
+    return counts

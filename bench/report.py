@@ -13,6 +13,8 @@ TARGETS = {
     "S1": ("shipped /health/ req/s ÷ the same app's /health/ under plain gunicorn sync WSGI (wrk)", ">=", 0.9),
     "S2": ("activation accepts/s (JWT, settlement running, shipped server) ÷ that WSGI /health/ req/s (wrk)",
            ">=", 0.3),
+    "S3": ("code claims settled/s on one hot pool ÷ pgbench simple-update TPS", ">=", 0.5),
+    "S3f": ("flash reservations settled/s on one hot promo ÷ pgbench simple-update TPS", ">=", 0.5),
     "P1": ("one hot campaign: settled/s ÷ the batched-write ceiling's items/s", ">=", 0.3),
     "P2": ("hot rate ÷ rate spread over many campaigns", ">=", 0.8),
     "P3": ("accepted activations/s ÷ /health/ req/s", ">=", 0.35),
@@ -38,6 +40,9 @@ def _raw(name: str, s: dict, b: dict) -> str:
         a = s["accepts"]
         return (f"{_rounds(s)}{a['requests_per_second']}/s accepted (statuses {a['statuses']}, p50/p99 {a['p50_ms']}/"
                 f"{a['p99_ms']} ms) vs WSGI /health/ {s['wsgi_health']['requests_per_second']}/s")
+    if name in ("S3", "S3f"):
+        return (f"{s['settled_per_second']}/s ({s['transactions']} in {s['seconds']} s, {s['succeeded']} succeeded) "
+                f"vs {b.get('pgbench_simple_update_tps')} TPS")
     if name == "P1":
         c = b.get("batched_write_ceiling") or {}
         return (f"{s['settled_per_second']}/s ({s['transactions']} in {s['seconds']} s) vs ceiling "

@@ -89,7 +89,7 @@ class Bench:
                 f"({self.p.worker_processes} processes)")
             self.baselines()
             self.invariants("baselines")
-            for name, fn in [("S", self.s_server), ("P1", self.p1), ("P2", self.p2), ("P3", self.p3), ("P4", self.p4), ("P5", self.p5),
+            for name, fn in [("S", self.s_server), ("S3", self.s3), ("P1", self.p1), ("P2", self.p2), ("P3", self.p3), ("P4", self.p4), ("P5", self.p5),
                              ("P6", self.p6), ("P7", self.p7)]:
                 if self.want(name):
                     log(f"--- {name}")
@@ -347,6 +347,36 @@ class Bench:
         r["ratio_vs_hot_row_update"] = round(r["settled_per_second"] / self.results["baselines"]
                                              ["pgbench_hot_row_update_tps"], 3)
         self.results["scenarios"]["P1"] = r
+
+    def s3(self) -> None:
+        """S3: one hot code pool, then one hot flash promo: N claims (reservations) by N
+        customers pre-loaded with the workers paused, then the drain timed; each ÷ pgbench
+        simple-update TPS."""
+        from offers.codes.services import KIND_CODE_CLAIM
+        from offers.flash.services import KIND_FLASH_RESERVATION
+
+        n = min(self.p.s3_transactions, len(self.users))
+        base = self.results["baselines"]["pgbench_simple_update_tps"]
+        pool_id = data.code_pool_create(n, f"s3-{self.tag}")
+        promo_id = data.flash_promo_create(self.users, n, f"s3-{self.tag}")
+        for name, kind, payload in [("S3 code claims", KIND_CODE_CLAIM, {"pool_id": pool_id}),
+                                    ("S3 flash reservations", KIND_FLASH_RESERVATION, {"promo_id": promo_id})]:
+            self.settlement_pause()
+            log(f"{name}: pre-loading {n} pending, workers paused")
+            ids = data.requests_preload(kind, self.users, payload, n)
+            self.dispatch(ids)
+            resumed = time.time()
+            self.settlement_resume()
+            r = self.drain(name)
+            last = data.last_settled_at(since=resumed)
+            if last is not None and r["transactions"] == n and not r["left_unsettled"]:
+                r["seconds"] = round(last - resumed, 3)
+                r["settled_per_second"] = round(n / max(last - resumed, 1e-6), 1)
+            r["succeeded"] = data.status_counts_of(ids).get("SUCCEEDED", 0)
+            r["ratio"] = round(r["settled_per_second"] / base, 3)
+            log(f"  {r['transactions']} settled ({r['succeeded']} succeeded) in {r['seconds']} s = "
+                f"{r['settled_per_second']}/s; ÷ {base} TPS = {r['ratio']}")
+            self.results["scenarios"][name.replace("S3 code claims", "S3").replace("S3 flash reservations", "S3f")] = r
 
     def p2(self) -> None:
         r = self.settle_drain("P2", self.spread, self.p.p1_transactions)

@@ -18,6 +18,7 @@ class Params:
     s_rounds: int = 3  # S1 and S2: rounds, each against its own WSGI /health/ baseline
     s_seconds: float = 15
     s_connections: int = 32  # wrk, one thread
+    s3_transactions: int = 2000  # claims on one pool, then reservations on one promo (at most one per customer)
     p1_transactions: int = 20000
     p2_campaigns: int = 1000
     p3_seconds: float = 20
@@ -37,7 +38,7 @@ class Params:
         return asdict(self)
 
 
-SMOKE = Params(users=40, s_rounds=1, s_seconds=1, s_connections=4, pgbench_seconds=2, pgbench_clients=2, pgbench_scale=1, ping_count=10,
+SMOKE = Params(users=40, s3_transactions=40, s_rounds=1, s_seconds=1, s_connections=4, pgbench_seconds=2, pgbench_clients=2, pgbench_scale=1, ping_count=10,
                p1_transactions=200, p2_campaigns=20, p3_seconds=2, p3_clients=4, p4_seconds=2, p4_warmup_seconds=0.5, p34_rounds=2, p5_seconds=2,
                p5_rate=20, p6_transactions=200, p7_seconds=4, p7_rate=10, drain_timeout=120, load_procs=1,
                web_processes=1, worker_processes=1)

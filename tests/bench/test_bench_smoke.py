@@ -39,11 +39,14 @@ def test_bench_smoke_run_completes_with_invariants(bench_database, tmp_path):
     assert run.returncode == 0, run.stderr[-4000:]
     report = json.loads((out / "report.json").read_text())
     assert report["failed"] == []
-    assert set(report["scenarios"]) == {"S1", "S2", "P1", "P2", "P3", "P4", "P5", "P6", "P7"}
+    assert set(report["scenarios"]) == {"S1", "S2", "S3", "S3f", "P1", "P2", "P3", "P4", "P5", "P6", "P7"}
     # S1 and S2: load from wrk, every request answered, against the WSGI baseline of the same round
     for name in ("S1", "S2"):
         assert report["scenarios"][name]["wsgi_health"]["requests_per_second"] > 0
     assert set(report["scenarios"]["S2"]["accepts"]["statuses"]) == {"202"}
+    # S3: every pre-loaded claim and reservation on the one pool / promo succeeded (one per customer)
+    for name in ("S3", "S3f"):
+        assert report["scenarios"][name]["succeeded"] == report["scenarios"][name]["transactions"] > 0
     # P1's denominator: PostgreSQL writing with settlement's commit pattern
     assert report["baselines"]["batched_write_ceiling"]["items_per_second"] > 0
     # P3 and P4 run in rounds, each ratio against a baseline measured right before it
