@@ -109,13 +109,15 @@ def test_the_readme_walkthrough_runs_through_a_client_generated_from_the_live_sc
     alice = configured(sdk, web.url, tokens.access)
     offers, activation = sdk.OffersApi(alice), sdk.ActivationApi(alice)
     offer = offers.offers_list(category="internet").results[0]
-    accepted = activation.activation_create(sdk.ActivationRequest(offer_id=offer.id),
-                                            idempotency_key=f"sdk-{uuid.uuid4()}")
+    key = f"sdk-{uuid.uuid4()}"
+    accepted = activation.activation_create(sdk.ActivationRequest(offer_id=offer.id), idempotency_key=key)
+    replayed = activation.activation_create(sdk.ActivationRequest(offer_id=offer.id), idempotency_key=key)
     activated = settled(activation, accepted.transaction_id)
     balance = sdk.AccountApi(alice).account_balance_list()
 
     # then: typed as the server answers (a result of numbers and strings, amounts as strings)
     assert accepted.status == "PENDING" and accepted.status_url.endswith(f"{accepted.transaction_id}/")
+    assert replayed.transaction_id == accepted.transaction_id  # the Idempotency-Key header went out
     assert activated.status == "SUCCEEDED", activated
     assert isinstance(activated.result["subscription_id"], int)
     assert activated.result["amount_charged"] == str(offer.price) and activated.currency == balance.currency
