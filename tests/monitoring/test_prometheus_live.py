@@ -312,3 +312,21 @@ def test_a_run_of_a_task_beat_schedules_stamps_the_beat_heartbeat(live_stack, pr
     # and a task beat does not schedule leaves no stamp
     assert prometheus.query('offers_periodic_task_last_run_timestamp_seconds'
                             '{task="activation.tasks.transaction_settle_task"}') == []
+
+
+def test_http_panels_show_the_api_without_prometheus_scrapes_probes_or_the_admin(live_web, prometheus):
+    # given: Prometheus requests /metrics every second; a probe, an admin page and an API call
+    for path in ("/health/", "/ready/", "/admin/login/", "/api/v1/offers/"):
+        requests.get(f"{live_web.url}{path}", timeout=10)
+    seen = 'django_http_requests_total_by_view_transport_method_total{view=~"prometheus-django-metrics|health|admin:login"}'
+    wait_for(lambda: len(prometheus.query(f"sum by (view) ({seen})")) == 3, timeout=60,
+             message=lambda: f"not scraped yet: {prometheus.query(f'sum by (view) ({seen})')}")
+    panel = dict(all_expressions())["business-flow.json: HTTP requests by endpoint [A]"]
+
+    # then
+    views = {series["metric"]["view"] for series in prometheus.query(panel)}
+    wait_for(lambda: "offer-list" in {series["metric"]["view"] for series in prometheus.query(panel)}, timeout=60,
+             message=lambda: f"the API call is missing: {views}")
+    views = {series["metric"]["view"] for series in prometheus.query(panel)}
+    assert not {view for view in views if view in {"prometheus-django-metrics", "health", "ready"}
+                or view.startswith("admin:")}, views
