@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from kernel.request_id import MAX_LENGTH as REQUEST_ID_MAX_LENGTH, request_id_current
+
 
 class Transaction(models.Model):
     """One request that moves money, budget, stock or quota. Created PENDING by the API,
@@ -40,6 +42,10 @@ class Transaction(models.Model):
     currency = models.CharField(max_length=3, blank=True)
     payload = models.JSONField(default=dict, blank=True, help_text="The validated request.")
     idempotency_key = models.CharField(max_length=255, blank=True)
+    # The X-Request-ID of the request that created it (any transaction created while serving
+    # one), so its settlement, notifications and callbacks can name it. Not indexed: an index
+    # here is paid on every accept; search the logs by it, then look the row up by id.
+    request_id = models.CharField(max_length=REQUEST_ID_MAX_LENGTH, blank=True, default=request_id_current)
     failure_code = models.CharField(max_length=64, blank=True)
     failure_message = models.CharField(max_length=255, blank=True)
     result = models.JSONField(default=dict, blank=True)

@@ -6,8 +6,8 @@ import functools
 
 from celery import Celery, bootsteps
 from celery.worker.consumer import Consumer
-from celery.signals import (task_postrun, task_prerun, worker_process_init, worker_process_shutdown, worker_ready,
-                            worker_shutdown)
+from celery.signals import (setup_logging, task_postrun, task_prerun, worker_process_init, worker_process_shutdown,
+                            worker_ready, worker_shutdown)
 from django.db import OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -36,6 +36,34 @@ _kombu_redis_ack_frees_its_prefetch_slot()
 app = Celery("offers")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+# Workers and beat log as the web does (LOGGING, kernel/log_format.py: JSON unless
+# LOG_FORMAT=plain, level LOG_LEVEL) instead of Celery's own format; each line written
+# while a task runs names the task.
+@setup_logging.connect
+def _logging_configure(**kwargs):
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+
+
+@task_prerun.connect
+def _log_context_task_enter(task_id=None, task=None, **kwargs):
+    from kernel.request_id import task_id_var, task_name_var
+
+    task_name_var.set(getattr(task, "name", "") or "")
+    task_id_var.set(task_id or "")
+
+
+@task_postrun.connect
+def _log_context_task_leave(**kwargs):
+    from kernel.request_id import task_id_var, task_name_var
+
+    task_name_var.set("")
+    task_id_var.set("")
 
 
 class RecoveryOnBrokerConnect(bootsteps.StartStopStep):

@@ -10,6 +10,6 @@ class NotificationAdmin(ReadOnlyAdminMixin, TimesWithSecondsMixin, admin.ModelAd
 
     list_display = ("id", "user", "channel", "kind", "status", "attempts", "created_at", "sent_at", "read_at")
     list_filter = ("channel", "status", "kind")
-    search_fields = ("user__username", "user__email", "dedupe_key", "subject")
+    search_fields = ("user__username", "user__email", "dedupe_key", "subject", "request_id")
     raw_id_fields = ("user",)
     date_hierarchy = "created_at"

@@ -86,7 +86,8 @@ def transactions_notify(*, transactions: list[Transaction]) -> int:
         kind = TRANSACTION_KINDS.get((type(result), result.succeeded)) if result is not None else None
         if kind is not None:
             events.setdefault(kind, []).append(Event(user_id=result.user_id, key=f"txn:{result.transaction_id}",
-                                                     facts=_transaction_facts(result, settled_at=txn.settled_at)))
+                                                     facts=_transaction_facts(result, settled_at=txn.settled_at),
+                                                     request_id=txn.request_id))
     return sum(notifications_send(kind=kind, events=kind_events) for kind, kind_events in events.items())
 
 

@@ -44,6 +44,8 @@ class Notification(models.Model):
     leased_until = models.DateTimeField(null=True, blank=True, help_text="A worker is sending it until then.")
     read_at = models.DateTimeField(null=True, blank=True)
     dedupe_key = models.CharField(max_length=200, unique=True)
+    # The X-Request-ID of the request whose transaction this tells about ("" for beat's and fan-outs').
+    request_id = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
 

@@ -32,6 +32,7 @@ class Event:
     user_id: int
     key: str
     facts: dict
+    request_id: str = ""  # of the request that caused it, when one did
 
 
 def notification_dedupe_key(*, event: Event, kind: str, channel: str) -> str:
@@ -85,7 +86,7 @@ def notifications_send(*, kind: str, events: list[Event]) -> int:
                    "reason": failure_reason(event.facts.get("failure_code", ""))}
         subject, body, html = notification_render(kind=kind, context=context)
         common = dict(user_id=event.user_id, kind=kind, subject=subject[:200], body=body, data=event.facts,
-                      created_at=now)
+                      request_id=event.request_id, created_at=now)
         rows.append(Notification(channel=Notification.Channel.IN_APP, status=Notification.Status.SENT, sent_at=now,
                                  dedupe_key=notification_dedupe_key(event=event, kind=kind,
                                                                     channel=Notification.Channel.IN_APP), **common))
@@ -173,8 +174,11 @@ class EmailOutbox(Outbox[Notification]):
                 fields["last_error"] = f"gave up after {notification.attempts} attempts: {error}"[:500]
         Notification.objects.filter(pk=notification.pk).update(**fields)
         notification.refresh_from_db()
+        context = _notification_log_context(notification)
         if error:
-            logger.warning("notification %s attempt %s failed: %s", notification.pk, notification.attempts, error)
+            logger.warning("email attempt %s failed: %s", notification.attempts, error, extra=context)
+        else:
+            logger.info("email sent", extra=context)
         return Delivery(row=notification, retry_in=retry_in)
 
     def due(self, *, now: datetime, before: datetime) -> QuerySet:
@@ -184,6 +188,15 @@ class EmailOutbox(Outbox[Notification]):
 
 
 email_outbox = EmailOutbox()
+
+
+def _notification_log_context(notification: Notification) -> dict:
+    context = {"notification_id": notification.pk, "notification_kind": notification.kind}
+    if notification.data.get("transaction_id"):
+        context["transaction_id"] = notification.data["transaction_id"]
+    if notification.request_id:
+        context["request_id"] = notification.request_id
+    return context
 
 
 def notification_deliver(*, notification_id: int) -> Delivery[Notification]:

@@ -101,6 +101,8 @@ class CallbackDelivery(models.Model):
     event_type = models.CharField(max_length=40)
     url = models.URLField(max_length=500)
     payload = models.JSONField()
+    # The X-Request-ID of the request behind the transaction; sent as that header with every attempt.
+    request_id = models.CharField(max_length=64, blank=True, default="")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts_count = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)

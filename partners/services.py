@@ -25,6 +25,7 @@ from activation.models import Transaction
 from activation.services import Accepted, transaction_reverse
 from kernel.errors import IdempotencyKeyReused
 from kernel.outbox import Claim, Delivery, Outbox
+from kernel.request_id import HEADER as REQUEST_ID_HEADER
 from offers.models import Offer
 from offers.results import partner_reference_of
 from offers.services import offer_activation_request
@@ -252,6 +253,7 @@ def partner_callback_schedule(*, transaction: Transaction) -> CallbackDelivery |
         with db_transaction.atomic():
             delivery = CallbackDelivery.objects.create(
                 id=delivery_id, partner=activation.partner, transaction=transaction, event_type=event_type, url=url,
+                request_id=transaction.request_id,
                 retry_until=timezone.now() + timedelta(seconds=settings.PARTNER_CALLBACK_RETRY_WINDOW_SECONDS),
                 payload=callback_event_payload(delivery_id=delivery_id, event_type=event_type,
                                                activation=activation, txn=transaction))
@@ -337,6 +339,7 @@ class CallbackOutbox(Outbox[CallbackDelivery]):
                     delivery.status = CallbackDelivery.Status.FAILED
             delivery.save(update_fields=["attempts_count", "leased_until", "status", "delivered_at", "last_error",
                                          "next_attempt_at", "updated_at"])
+        _callback_attempt_log(delivery, attempt)
         return Delivery(row=delivery, retry_in=retry_in)
 
     def due(self, *, now: datetime, before: datetime) -> QuerySet:
@@ -344,6 +347,20 @@ class CallbackOutbox(Outbox[CallbackDelivery]):
 
 
 callback_outbox = CallbackOutbox()
+
+
+def _callback_attempt_log(delivery: CallbackDelivery, attempt: CallbackAttemptResult) -> None:
+    context = {"delivery_id": str(delivery.id), "transaction_id": str(delivery.transaction_id),
+               "partner_id": delivery.partner_id, "event_type": delivery.event_type,
+               "http_status": attempt.status_code, "duration_ms": attempt.duration_ms,
+               "delivery_status": delivery.status}
+    if delivery.request_id:
+        context["request_id"] = delivery.request_id
+    if attempt.error or delivery.status != CallbackDelivery.Status.DELIVERED:
+        logger.warning("partner callback attempt %s failed: %s", delivery.attempts_count,
+                       attempt.error or f"HTTP {attempt.status_code}", extra=context)
+    else:
+        logger.info("partner callback delivered", extra=context)
 
 
 def callback_deliver(*, delivery_id: UUID) -> Delivery[CallbackDelivery]:
@@ -361,6 +378,8 @@ def _callback_post(delivery: CallbackDelivery) -> requests.Response:
     headers = {"Content-Type": "application/json", HEADER_KEY: delivery.partner.key_id,
                HEADER_TIMESTAMP: timestamp, HEADER_SIGNATURE: signature, HEADER_EVENT_ID: str(delivery.id),
                "User-Agent": "offers-platform-callbacks/1"}
+    if delivery.request_id:
+        headers[REQUEST_ID_HEADER] = delivery.request_id
     return requests.post(delivery.url, data=body, headers=headers, allow_redirects=False,
                          timeout=(settings.PARTNER_CALLBACK_CONNECT_TIMEOUT_SECONDS,
                                   settings.PARTNER_CALLBACK_READ_TIMEOUT_SECONDS))

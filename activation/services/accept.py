@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -16,7 +17,9 @@ from activation.models import IdempotencyKey, Transaction
 from activation.registry import idempotency_conflict, idempotency_replayed, transaction_accepted
 from activation.services.dispatch import transactions_dispatch
 from kernel.errors import IdempotencyInProgress, IdempotencyKeyReused
+from kernel.request_id import request_id_current
 
+logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Accepted:
@@ -54,6 +57,8 @@ def transaction_accept(*, kind: str, user_id: int, payload: dict[str, Any], amou
         idempotency_conflict.send_robust(sender=Transaction, kind=kind, reason="key_reused")
         raise
     if accepted.replayed:
+        # The line that ties this request's id to the transaction an earlier request created.
+        logger.info("transaction replayed", extra={"transaction_id": str(accepted.transaction.id), "kind": kind})
         idempotency_replayed.send_robust(sender=Transaction, kind=kind)
     return accepted
 
@@ -64,7 +69,7 @@ def _transaction_accept(*, kind: str, user_id: int, payload: dict[str, Any], amo
         # One INSERT: in autocommit it is its own transaction (one round trip, not BEGIN +
         # INSERT + COMMIT); inside a caller's transaction the callbacks wait for its commit.
         txn = Transaction.objects.create(kind=kind, user_id=user_id, payload=payload, amount=amount,
-                                         currency=currency)
+                                         currency=currency, request_id=request_id_current())
         _after_commit_dispatch(txn)
         return Accepted(transaction=txn, replayed=False)
     try:
@@ -73,7 +78,8 @@ def _transaction_accept(*, kind: str, user_id: int, payload: dict[str, Any], amo
             if existing is not None:
                 return Accepted(transaction=existing, replayed=True)
             txn = Transaction.objects.create(kind=kind, user_id=user_id, payload=payload, amount=amount,
-                                             currency=currency, idempotency_key=idempotency_key)
+                                             currency=currency, idempotency_key=idempotency_key,
+                                             request_id=request_id_current())
             IdempotencyKey.objects.create(scope=scope, key=idempotency_key, request_fingerprint=fingerprint,
                                           transaction=txn, retained=retained)
             _after_commit_dispatch(txn)
@@ -88,8 +94,14 @@ def _transaction_accept(*, kind: str, user_id: int, payload: dict[str, Any], amo
 
 def _after_commit_dispatch(txn: Transaction) -> None:
     db_transaction.on_commit(lambda: transactions_dispatch([txn]), robust=True)
-    db_transaction.on_commit(lambda: transaction_accepted.send_robust(sender=Transaction, transaction=txn),
-                             robust=True)
+    db_transaction.on_commit(lambda: _accepted_announce(txn), robust=True)
+
+
+def _accepted_announce(txn: Transaction) -> None:
+    """After commit: the web's log line of the transaction (the request id comes from the
+    context) and the metrics signal."""
+    logger.info("transaction accepted", extra={"transaction_id": str(txn.id), "kind": txn.kind})
+    transaction_accepted.send_robust(sender=Transaction, transaction=txn)
 
 
 def _idempotency_lookup(*, scope: str, key: str, fingerprint: str, lock: bool = True) -> Transaction | None:

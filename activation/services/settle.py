@@ -206,7 +206,19 @@ def transactions_announce(txns: list[Transaction]) -> None:
     outbox rows committed with the outcomes are drained by the sweep."""
     if not txns:
         return
+    _finished_log(txns)
     statuses_publish(transaction_status_payload(t) for t in txns)
     finished_outbox_drain_ensure()
     transactions_finished.send_robust(sender=Transaction, transactions=txns)
 
+
+def _finished_log(txns: list[Transaction]) -> None:
+    """One line per finished transaction, committed, naming the request that created it."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    for txn in txns:
+        extra = {"transaction_id": str(txn.id), "kind": txn.kind, "status": txn.status,
+                 "failure_code": txn.failure_code, "attempts": txn.attempts}
+        if txn.request_id:
+            extra["request_id"] = txn.request_id
+        logger.info("transaction finished", extra=extra)

@@ -13,6 +13,8 @@ from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from kernel.log_format import SERVER_LOGGERS, logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 DEFAULT_SECRET_KEY = "local-only-insecure-secret-key-change-me-0123456789abcdef"
@@ -62,6 +64,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response, including those written by the middleware below, leaves with its X-Request-ID.
+    "kernel.request_id.RequestIdMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -391,14 +395,11 @@ WORKER_HEARTBEAT_SECONDS = float(env_str("WORKER_HEARTBEAT_SECONDS", "5"))
 # --- Demo / defaults -----------------------------------------------------------------------
 DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "EUR")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# One line per record on stderr: JSON (default) or plain text (LOG_FORMAT=plain), with the
+# request id and task of its context (kernel/log_format.py). Celery's processes use it too.
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL, extra_loggers=SERVER_LOGGERS)
 
 CELERY_BEAT_SCHEDULE = {
     "transactions-sweep": {

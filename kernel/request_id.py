@@ -1,0 +1,93 @@
+"""The request id: one value that ties a request to everything it causes (its log lines, the
+transaction it creates, that transaction's settlement, notifications and partner callbacks).
+
+It is taken from the client's `X-Request-ID` when that is a safe token, else generated, and
+returned as `X-Request-ID` on every response that passes the middleware. It is held in a
+contextvar: set in the request's own context, it is seen by sync and async code alike
+(asgiref copies the context into the threads it runs sync code in), under ASGI or WSGI.
+
+Workers have no request: the worker sets the contextvars of the task it runs
+(`task_context`), and services that handle a transaction log its stored request id
+explicitly (`extra={"request_id": ...}`)."""
+from __future__ import annotations
+
+import re
+import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
+HEADER = "X-Request-ID"
+_META_KEY = "HTTP_X_REQUEST_ID"
+MAX_LENGTH = 64
+# A client's id is written into log lines, database rows and partners' request headers, so
+# only a short token survives: no spaces, quotes, control characters or header separators.
+_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]*")
+
+request_id_var: ContextVar[str] = ContextVar("request_id", default="")
+task_name_var: ContextVar[str] = ContextVar("task_name", default="")
+task_id_var: ContextVar[str] = ContextVar("task_id", default="")
+
+
+def request_id_new() -> str:
+    return uuid.uuid4().hex
+
+
+def request_id_accept(value: str | None) -> str:
+    """The client's id when it is a safe token of at most MAX_LENGTH characters, else a new one."""
+    if value and len(value) <= MAX_LENGTH and _SAFE.fullmatch(value):
+        return value
+    return request_id_new()
+
+
+def request_id_current() -> str:
+    """The id of the request (or of the transaction a task handles) being served; "" outside one."""
+    return request_id_var.get()
+
+
+@contextmanager
+def request_id_bound(request_id: str) -> Iterator[str]:
+    token = request_id_var.set(request_id)
+    try:
+        yield request_id
+    finally:
+        request_id_var.reset(token)
+
+
+class RequestIdMiddleware:
+    """First in MIDDLEWARE, so every response leaves through it: errors, 404s, throttled
+    requests and 503s written by inner middleware or the exception handler. Sync and async
+    without a thread hop (the status view is async)."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.is_async:
+            return self.__acall__(request)
+        request_id = request.request_id = request_id_accept(request.META.get(_META_KEY))
+        token = request_id_var.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response.headers[HEADER] = request_id
+        return response
+
+    async def __acall__(self, request):
+        request_id = request.request_id = request_id_accept(request.META.get(_META_KEY))
+        token = request_id_var.set(request_id)
+        try:
+            response = await self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response.headers[HEADER] = request_id
+        return response
