@@ -47,9 +47,13 @@ class CodePool(models.Model):
     generated_count = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
+    # Claim settlement's starting point: no free code of the pool has a lower id (a released
+    # code lowers it). A hint: the claim statement still looks below it when it runs short.
+    free_code_floor_id = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
-    # Claim settlement (claimed_count) and the generating worker (generated_count, status) write no row.
-    history = ConfigHistory(untracked_fields=("claimed_count", "generated_count", "status"))
+    # Claim settlement (claimed_count, free_code_floor_id) and the generating worker
+    # (generated_count, status) write no row.
+    history = ConfigHistory(untracked_fields=("claimed_count", "free_code_floor_id", "generated_count", "status"))
 
     class Meta:
         ordering = ["-id"]

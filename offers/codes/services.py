@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from django.conf import settings
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
@@ -21,7 +23,8 @@ from django.utils import timezone
 
 from activation.services import Accepted, transaction_accept
 from offers.codes.models import Brand, CodePool, DiscountCode
-from offers.codes.sql import discount_codes_insert
+from offers.codes.rules import CLAIM_POOL_GONE, code_pool_claim_refusal, code_pool_shortfall
+from offers.codes.sql import discount_codes_claim, discount_codes_insert
 from offers.locks import brand_for_update, code_pool_for_update
 
 logger = logging.getLogger(__name__)
@@ -223,6 +226,101 @@ def code_claim_request(*, user_id: int, pool: CodePool, idempotency_key: str | N
     """Accepts a claim; settlement hands out the code (or the one the customer already has)."""
     return transaction_accept(kind=KIND_CODE_CLAIM, user_id=user_id, payload={"pool_id": pool.id},
                               idempotency_key=idempotency_key)
+
+
+@dataclass(frozen=True)
+class CodeClaimRequest:
+    transaction_id: UUID
+    user_id: int
+    pool_id: int
+    granted_by_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CodeClaimDecision:
+    """A code handed out (or the one the customer already had), or the refusal
+    ((failure_code, message) from offers.codes.rules)."""
+
+    refusal: tuple[str, str] | None = None
+    pool_id: int | None = None
+    code: str = ""
+    claimed_at: datetime | None = None
+    already_claimed: bool = False
+
+
+def code_claims_settle(*, requests: list[CodeClaimRequest], locked, at: datetime) -> list[CodeClaimDecision]:
+    """Decides claims in arrival order, as one at a time would, with the customers' accounts
+    and the pools locked (`locked`: the engine's LockedRows). Per pool: one read of the codes
+    the batch's customers already hold, every claim decided in memory, then one statement
+    hands out the free codes (the lowest ids first) and the pool row is written once, by the
+    engine before commit. A customer claiming twice in a batch gets their first claim's code."""
+    decisions: list[CodeClaimDecision | None] = [None] * len(requests)
+    by_pool: dict[int, list[int]] = {}
+    for index, request in enumerate(requests):
+        by_pool.setdefault(request.pool_id, []).append(index)
+    for pool_id, indexes in by_pool.items():
+        pool = locked.get(CodePool, "id", pool_id)
+        if pool is None:
+            for index in indexes:
+                decisions[index] = CodeClaimDecision(refusal=CLAIM_POOL_GONE)
+            continue
+        _pool_claims_decide(pool=pool, requests=requests, indexes=indexes, decisions=decisions, locked=locked, at=at)
+    return decisions
+
+
+def _pool_claims_decide(*, pool: CodePool, requests: list[CodeClaimRequest], indexes: list[int],
+                        decisions: list, locked, at: datetime) -> None:
+    held = {code.claimed_by_id: code for code in DiscountCode.objects.filter(
+        pool=pool, claimed_by_id__in={requests[i].user_id for i in indexes}).only("claimed_by_id", "code", "claimed_at")}
+    refusal = code_pool_claim_refusal(pool=pool, at=at)
+    wanting: dict[int, int] = {}  # customer -> the index of their first claim that asks for a code
+    repeats: dict[int, int] = {}  # a later claim of that customer in this batch -> that first claim
+    for index in indexes:
+        user_id = requests[index].user_id
+        if user_id in held:  # a second claim returns the code the customer already has
+            code = held[user_id]
+            decisions[index] = CodeClaimDecision(pool_id=pool.id, code=code.code, claimed_at=code.claimed_at,
+                                                 already_claimed=True)
+        elif user_id in wanting:
+            repeats[index] = wanting[user_id]
+        elif refusal is not None:
+            decisions[index] = CodeClaimDecision(refusal=refusal)
+        else:
+            wanting[user_id] = index
+    # Never more than the pool's count: the claims past what is left get no code.
+    asking = list(wanting.values())[:max(pool.total_count - pool.claimed_count, 0)]
+    taken = discount_codes_claim(
+        pool_id=pool.id, floor_id=pool.free_code_floor_id, at=at,
+        claims=[(requests[i].user_id, requests[i].transaction_id, requests[i].granted_by_id) for i in asking])
+    handed_out = [code for code in taken if code is not None]
+    shortfall = code_pool_shortfall(pool=pool, claimed_count=pool.claimed_count + len(handed_out))
+    for index in wanting.values():
+        decisions[index] = CodeClaimDecision(refusal=shortfall)
+    for index, code in zip(asking, taken):
+        if code is not None:
+            decisions[index] = CodeClaimDecision(pool_id=pool.id, code=code[1], claimed_at=at)
+    for index, first in repeats.items():
+        decision = decisions[first]
+        decisions[index] = decision if decision.refusal else CodeClaimDecision(
+            pool_id=pool.id, code=decision.code, claimed_at=decision.claimed_at, already_claimed=True)
+    if handed_out:
+        pool.claimed_count += len(handed_out)
+        pool.free_code_floor_id = max(pool.free_code_floor_id, max(code_id for code_id, _ in handed_out) + 1)
+        locked.save_deferred(pool, ["claimed_count", "free_code_floor_id"])
+
+
+def code_claim_release(*, pool: CodePool, transaction_id: UUID) -> int:
+    """Reverses a claim with the pool locked: its code goes back to the pool, free for anyone
+    (the pool's floor moves down to it). How many codes were released (0 or 1)."""
+    released = list(DiscountCode.objects.filter(pool=pool, claim_transaction_id=transaction_id)
+                    .values_list("id", flat=True))
+    if released:
+        DiscountCode.objects.filter(id__in=released).update(claimed_by=None, claimed_at=None,
+                                                            claim_transaction_id=None, granted_by=None)
+        pool.claimed_count -= len(released)
+        pool.free_code_floor_id = min(pool.free_code_floor_id, min(released))
+        pool.save(update_fields=["claimed_count", "free_code_floor_id"])
+    return len(released)
 
 
 def code_grant_request(*, pool: CodePool, customer_id: int, granted_by_id: int,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 from datetime import datetime, timedelta
 from typing import Iterable
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction as db_transaction
@@ -81,9 +82,17 @@ def flash_promo_units_left(*, promo: FlashPromo, now: datetime) -> int:
     return max(promo.quantity - _units_taken(promo=promo, now=now).count(), 0)
 
 
-def flash_customer_cap_reached(*, promo: FlashPromo, user_id: int, now: datetime) -> bool:
-    """One customer holds or has bought `max_units_per_customer` units. Exact with the promo locked."""
-    return _units_taken(promo=promo, now=now).filter(user_id=user_id).count() >= promo.max_units_per_customer
+def flash_hold_refusal(*, promo: FlashPromo, held: FlashReservation | None, customer_units: int,
+                       units_left: int) -> str | None:
+    """Why an eligible customer gets no hold (None: they get one), from what is taken under the
+    promo's lock: their own unexpired hold, the units they hold or bought, the units left."""
+    if held is not None:
+        return FlashFailure.ALREADY_HOLDING
+    if customer_units >= promo.max_units_per_customer:
+        return FlashFailure.CUSTOMER_LIMIT_REACHED
+    if units_left <= 0:
+        return OfferFailure.SOLD_OUT
+    return None
 
 
 # --- staff CRUD ---------------------------------------------------------------------------------
@@ -163,13 +172,95 @@ def flash_reservation_request(*, user_id: int, promo: FlashPromo, idempotency_ke
                               idempotency_key=idempotency_key)
 
 
-def flash_reservation_hold(*, promo: FlashPromo, user_id: int, transaction_id, now: datetime) -> FlashReservation:
-    """With the promo locked and every rule checked: hold one unit and schedule its expiry."""
-    reservation = FlashReservation.objects.create(promo=promo, user_id=user_id, transaction_id=transaction_id,
-                                                  price=promo.promo_price,
-                                                  expires_at=now + timedelta(seconds=promo.hold_seconds))
-    db_transaction.on_commit(lambda: flash_reservation_expiry_schedule(reservation=reservation), robust=True)
-    return reservation
+@dataclass(frozen=True)
+class FlashHoldRequest:
+    transaction_id: UUID
+    user_id: int
+    promo_id: int
+
+
+@dataclass(frozen=True)
+class FlashHoldDecision:
+    """The new hold, or why there is none: `reason` (not eligible: REASON_*) or `refusal` (a
+    failure code of flash_hold_refusal); `reservation` is then the hold the customer already has."""
+
+    reservation: FlashReservation | None = None
+    reason: str | None = None
+    refusal: str | None = None
+
+
+def flash_holds_settle(*, requests: list[FlashHoldRequest], locked, now: datetime) -> list[FlashHoldDecision]:
+    """Decides reservations in arrival order, as one at a time would, with the customers'
+    accounts and the promos locked (`locked`: the engine's LockedRows). Per promo: lapsed holds
+    expire, then one read each of the customers' profiles, their taken units and the promo's
+    units taken, every request decided in memory, and the new holds inserted in one statement,
+    each with its expiry scheduled after commit."""
+    decisions: list[FlashHoldDecision | None] = [None] * len(requests)
+    by_promo: dict[int, list[int]] = {}
+    for index, request in enumerate(requests):
+        by_promo.setdefault(request.promo_id, []).append(index)
+    for promo_id, indexes in by_promo.items():
+        promo = locked.get(FlashPromo, "id", promo_id)
+        if promo is None:
+            for index in indexes:
+                decisions[index] = FlashHoldDecision(reason=REASON_NOT_RUNNING)
+            continue
+        _promo_holds_decide(promo=promo, requests=requests, indexes=indexes, decisions=decisions, now=now)
+    return decisions
+
+
+def _promo_holds_decide(*, promo: FlashPromo, requests: list[FlashHoldRequest], indexes: list[int],
+                        decisions: list, now: datetime) -> None:
+    user_ids = {requests[i].user_id for i in indexes}
+    profiles = {p.user_id: p for p in CustomerProfile.objects.filter(user_id__in=user_ids)
+                .only("user_id", "segment_id", "latitude", "longitude")}
+    segment_ids = set(promo.segments.values_list("pk", flat=True))
+    eligible = []
+    for index in indexes:
+        reason = flash_promo_ineligibility(promo=promo, profile=profiles.get(requests[index].user_id), now=now,
+                                           segment_ids=segment_ids)
+        if reason:
+            decisions[index] = FlashHoldDecision(reason=reason)
+        else:
+            eligible.append(index)
+    if not eligible:
+        return
+    flash_holds_lapse(promo=promo, now=now)
+    taken = _units_taken(promo=promo, now=now)
+    units_left = max(promo.quantity - taken.count(), 0)
+    held: dict[int, FlashReservation] = {}
+    customer_units: dict[int, int] = {}
+    for reservation in taken.filter(user_id__in={requests[i].user_id for i in eligible}).only(
+            "id", "user_id", "status", "expires_at"):
+        customer_units[reservation.user_id] = customer_units.get(reservation.user_id, 0) + 1
+        if reservation.status == FlashReservation.Status.HELD:
+            held[reservation.user_id] = reservation
+    new_holds = []
+    for index in eligible:
+        request = requests[index]
+        refusal = flash_hold_refusal(promo=promo, held=held.get(request.user_id),
+                                     customer_units=customer_units.get(request.user_id, 0), units_left=units_left)
+        if refusal:
+            decisions[index] = FlashHoldDecision(refusal=refusal, reservation=held.get(request.user_id))
+            continue
+        reservation = FlashReservation(promo=promo, user_id=request.user_id, transaction_id=request.transaction_id,
+                                       price=promo.promo_price, expires_at=now + timedelta(seconds=promo.hold_seconds))
+        new_holds.append(reservation)
+        held[request.user_id] = reservation
+        customer_units[request.user_id] = customer_units.get(request.user_id, 0) + 1
+        units_left -= 1
+        decisions[index] = FlashHoldDecision(reservation=reservation)
+    flash_holds_place(new_holds)
+
+
+def flash_holds_place(reservations: list[FlashReservation]) -> None:
+    """With the promo locked and every rule checked: the holds in one INSERT, each one's expiry
+    scheduled after commit."""
+    if not reservations:
+        return
+    FlashReservation.objects.bulk_create(reservations)
+    for reservation in reservations:
+        db_transaction.on_commit(partial(flash_reservation_expiry_schedule, reservation=reservation), robust=True)
 
 
 def flash_holds_lapse(*, promo: FlashPromo, now: datetime) -> int:
