@@ -45,6 +45,7 @@ ERROR_STATUSES = {
     "503": "`service_unavailable`: PostgreSQL or Redis is unavailable; retry after `Retry-After` seconds.",
 }
 RETRY_AFTER_STATUSES = {"429", "503"}
+SUCCESS_STATUSES = {"200": "OK.", "201": "Created.", "202": "Accepted: a worker settles it.", "204": "No content."}
 
 # The title of each operation, by operation id (ReDoc and Swagger UI list operations by it).
 SUMMARIES = {
@@ -213,8 +214,8 @@ class ErrorAwareAutoSchema(SwaggerAutoSchema):
     def get_response_schemas(self, response_serializers):
         responses = super().get_response_schemas(response_serializers)
         for code, response in responses.items():
-            if code in ERROR_STATUSES and not response.get("description"):
-                response["description"] = ERROR_STATUSES[code]
+            if not response.get("description"):
+                response["description"] = ERROR_STATUSES.get(code) or SUCCESS_STATUSES.get(code, "")
             if code in RETRY_AFTER_STATUSES:
                 response.setdefault("headers", {})["Retry-After"] = _RETRY_AFTER
         return dict(sorted(responses.items()))

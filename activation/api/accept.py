@@ -23,10 +23,20 @@ IDEMPOTENCY_REFUSALS = {
 }
 
 
+ACCEPTED_HEADERS = {
+    "Location": openapi.Schema(type=openapi.TYPE_STRING, description="The status URL (`status_url`)."),
+    "Idempotent-Replayed": openapi.Schema(type=openapi.TYPE_STRING, enum=["true"],
+                                          description="Present when this is the replay of an earlier 202."),
+}
+
+
 def accepting_schema(*, request_body, accepted=TransactionAcceptedSerializer, with_key: bool = True, **kwargs):
-    """swagger_auto_schema for a view that accepts a transaction: the 202 body and the
+    """swagger_auto_schema for a view that accepts a transaction: the 202 body and headers, the
     idempotency refusals, and the Idempotency-Key header unless the body carries the key."""
-    return swagger_auto_schema(request_body=request_body, responses={202: accepted, **IDEMPOTENCY_REFUSALS},
+    accepted_response_schema = openapi.Response("Accepted: a worker settles it; poll `status_url`.", accepted,
+                                                headers=ACCEPTED_HEADERS)
+    return swagger_auto_schema(request_body=request_body,
+                               responses={202: accepted_response_schema, **IDEMPOTENCY_REFUSALS},
                                manual_parameters=[IDEMPOTENCY_KEY_HEADER] if with_key else None, **kwargs)
 
 

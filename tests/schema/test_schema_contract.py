@@ -75,13 +75,14 @@ def test_every_operation_documents_every_status_it_can_answer_in_the_error_shape
         label = f"{method} {path}"
         assert expected <= set(responses), (label, sorted(expected - set(responses)))
         for status, response in responses.items():
+            assert response["description"], (label, status)
             if int(status) >= 400:
                 assert response["schema"] == ERROR_REF, (label, status)
-                assert response["description"], (label, status)
         for status in {"429", "503"} & set(responses):
             assert "Retry-After" in responses[status]["headers"], (label, status)
         if any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", [])):
             assert {"409", "422"} <= set(responses), label
+            assert {"Location", "Idempotent-Replayed"} <= set(responses["202"]["headers"]), label
 
 
 def test_every_creating_post_that_reads_an_idempotency_key_documents_it(schema):
