@@ -14,6 +14,7 @@ the SDK writes once. Nothing generated is committed."""
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 import shutil
@@ -88,6 +89,24 @@ def signing_api_client(sdk, base_url: str, *, key_id: str, secret: str):
     return SigningApiClient(sdk.Configuration(host=f"{base_url}/api/v1"))
 
 
+def every_list_read(sdk, api_client) -> dict[str, int]:
+    """Calls every operation of the client that lists or reads without arguments (`*_list`);
+    the status of each, 200 if its body deserialized into the generated models."""
+    statuses = {}
+    for api_name in [name for name in dir(sdk) if name.endswith("Api") and name != "ApiClient"]:
+        api = getattr(sdk, api_name)(api_client)
+        for name in [n for n in dir(api) if n.endswith("_list")]:
+            call = getattr(api, name)
+            if any(p.default is p.empty for p in inspect.signature(call).parameters.values()):
+                continue
+            try:
+                call()
+                statuses[name] = 200
+            except sdk.ApiException as refused:
+                statuses[name] = refused.status
+    return statuses
+
+
 def settled(activation_api, transaction_id):
     """Long-polls (`?wait=`) until the worker settles the transaction."""
     deadline = time.monotonic() + 60
@@ -160,6 +179,15 @@ def test_the_readme_walkthrough_runs_through_a_client_generated_from_the_live_sc
     # then
     assert partner_accepted.reference == reference
     assert validation.status == "SUCCEEDED" and validation.is_valid is True
+
+    # when: every list alice and the operator may read, over the rows the walk-through left
+    operator = configured(sdk, web.url, sdk.AuthApi(anonymous).auth_login_create(
+        sdk.Login(username="operator", password="demo-pass")).access)
+    as_alice, as_operator = every_list_read(sdk, alice), every_list_read(sdk, operator)
+
+    # then: each deserialized into the generated models (alice is refused the staff lists only)
+    assert len(as_operator) > 20 and set(as_operator.values()) == {200}, as_operator
+    assert set(as_alice.values()) == {200, 403} and as_alice["account_transactions_list"] == 200, as_alice
 
 
 def test_an_unsigned_partner_call_through_the_generated_client_is_a_typed_401(live_stack, sdk):
