@@ -18,4 +18,4 @@ monitoring-check: ## promtool and amtool: Prometheus config, alert rules, the al
 	@amtool check-config monitoring/alertmanager/alertmanager.yml
 
 monitoring:     ## Prometheus and Alertmanager on 127.0.0.1 against a running `make run` (scripts/monitoring.sh)
-	@scripts/monitoring.sh $(ARGS)
+	@scripts/monitoring.sh

@@ -103,6 +103,24 @@ def test_alertmanager_config_passes_amtool_and_prometheus_sends_alerts_to_it():
         assert alerting == [{"static_configs": [{"targets": ["alertmanager:9093"]}]}], path
 
 
+def test_alertmanager_routes_every_severity_and_inhibits_only_alerts_that_exist():
+    # given
+    config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text())
+    alerts = {rule["alert"] for rule in alert_rules()}
+    receivers = {receiver["name"] for receiver in config["receivers"]}
+
+    # then: each severity the rules use has a route of its own to a receiver
+    routed = {re.fullmatch(r'severity="(\w+)"', matcher).group(1): route["receiver"]
+              for route in config["route"]["routes"] for matcher in route["matchers"]}
+    for severity in {rule["labels"]["severity"] for rule in alert_rules()}:
+        assert routed.get(severity, config["route"]["receiver"]) in receivers, severity
+    # and every alert an inhibition names is one of ours (a renamed alert would silently escape it)
+    for rule in config["inhibit_rules"]:
+        for matcher in rule["source_matchers"] + rule["target_matchers"]:
+            names = re.fullmatch(r'alertname=~?"([^"]+)"', matcher).group(1).split("|")
+            assert set(names) <= alerts, set(names) - alerts
+
+
 def test_amtool_refuses_a_broken_alertmanager_config(tmp_path):
     # given: a route to a receiver that does not exist (the check above must be able to fail)
     config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text())
