@@ -18,7 +18,7 @@ SERVER_ENV = {
     "DJANGO_SETTINGS_MODULE": "config.settings.production",
     "DEBUG": "0",
     "SECURE_SSL_REDIRECT": "0",
-    "LOG_LEVEL": "WARNING",
+    "LOG_LEVEL": "INFO",  # as make run ships: access lines and a line per settled transaction
     "THROTTLE_USER": "100000000/min",
     "THROTTLE_ANON": "100000000/min",
     "THROTTLE_TRANSACTIONS": "100000000/min",

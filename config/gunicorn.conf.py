@@ -1,5 +1,8 @@
-"""gunicorn as the process manager, uvicorn workers for ASGI (see config/asgi.py)."""
+"""gunicorn as the process manager, uvicorn workers serving config/asgi.py (the status route on
+Django's ASGI handler, every other request on its WSGI handler over a thread pool)."""
 import os
+
+from kernel.log_format import SERVER_LOGGERS, logging_config
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -16,7 +19,11 @@ keepalive = 5
 # default, 127.0.0.1, let any client reaching the server over the loopback name itself in
 # X-Forwarded-For and get a fresh throttle bucket per name. gunicorn refuses a malformed address.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "")
-accesslog = "-" if os.environ.get("ACCESS_LOG", "1") == "1" else None
+# The access log is the application's (ACCESS_LOG, kernel/request_id.py): one JSON line per
+# request with its request id. gunicorn's master logs as the application does.
+accesslog = None
+logconfig_dict = logging_config(log_format=os.environ.get("LOG_FORMAT", "json"),
+                                level=os.environ.get("LOG_LEVEL", "INFO"), extra_loggers=SERVER_LOGGERS)
 # gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl), shared
 # by every gunicorn on the machine; we do not use it, and a second instance must not be able
 # to reach this one through it.

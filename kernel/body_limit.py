@@ -11,6 +11,7 @@ import json
 from django.conf import settings
 
 from kernel.errors import PayloadTooLarge, error_body
+from kernel.request_id import request_id_accept
 
 
 class BodySizeLimit:
@@ -24,7 +25,7 @@ class BodySizeLimit:
         headers = [(k, v) for k, v in scope.get("headers", []) if k != b"content-length"]
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            return await self._too_large(send)
+            return await self._too_large(scope, send)
         chunks, size, more = [], 0, True
         while more:
             message = await receive()
@@ -33,7 +34,7 @@ class BodySizeLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                return await self._too_large(send)
+                return await self._too_large(scope, send)
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
@@ -51,9 +52,12 @@ class BodySizeLimit:
         return await self.app({**scope, "headers": headers}, replay, send)
 
     @staticmethod
-    async def _too_large(send) -> None:
+    async def _too_large(scope, send) -> None:
         payload = json.dumps(error_body(PayloadTooLarge.code, PayloadTooLarge.message)).encode()
+        # Django's middleware never sees this request, so the request id is added here.
+        client_id = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
-                                (b"content-length", str(len(payload)).encode())]})
+                                (b"content-length", str(len(payload)).encode()),
+                                (b"x-request-id", request_id_accept(client_id).encode())]})
         await send({"type": "http.response.body", "body": payload})

@@ -11,9 +11,11 @@ Workers have no request: the worker sets the contextvars of the task it runs
 explicitly (`extra={"request_id": ...}`)."""
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from contextlib import contextmanager
+from time import perf_counter
 from contextvars import ContextVar
 from typing import Iterator
 
@@ -25,6 +27,10 @@ MAX_LENGTH = 64
 # A client's id is written into log lines, database rows and partners' request headers, so
 # only a short token survives: no spaces, quotes, control characters or header separators.
 _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]*")
+
+# The access log: one line per request answered by Django, with its request id (the server's
+# own access line cannot carry it). ACCESS_LOG=0 sets this logger to WARNING.
+access_logger = logging.getLogger("access")
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
 task_name_var: ContextVar[str] = ContextVar("task_name", default="")
@@ -73,21 +79,32 @@ class RequestIdMiddleware:
     def __call__(self, request):
         if self.is_async:
             return self.__acall__(request)
+        started = perf_counter()
         request_id = request.request_id = request_id_accept(request.META.get(_META_KEY))
         token = request_id_var.set(request_id)
         try:
             response = self.get_response(request)
+            response.headers[HEADER] = request_id
+            _access_log(request, response, started)
         finally:
             request_id_var.reset(token)
-        response.headers[HEADER] = request_id
         return response
 
     async def __acall__(self, request):
+        started = perf_counter()
         request_id = request.request_id = request_id_accept(request.META.get(_META_KEY))
         token = request_id_var.set(request_id)
         try:
             response = await self.get_response(request)
+            response.headers[HEADER] = request_id
+            _access_log(request, response, started)
         finally:
             request_id_var.reset(token)
-        response.headers[HEADER] = request_id
         return response
+
+
+def _access_log(request, response, started: float) -> None:
+    if access_logger.isEnabledFor(logging.INFO):
+        access_logger.info("%s %s %s", request.method, request.path, response.status_code, extra={
+            "method": request.method, "path": request.path, "status": response.status_code,
+            "duration_ms": round((perf_counter() - started) * 1000, 2), "client": request.META.get("REMOTE_ADDR")})

@@ -104,8 +104,6 @@ def test_the_live_server_generates_an_id_when_the_client_sends_a_bad_one(live_we
     assert missing.status_code == 404 and len(missing.headers["X-Request-ID"]) == 32
 
 
-@pytest.mark.xfail(strict=True, reason="the 413 is written by kernel/body_limit.py in front of Django's middleware; "
-                                       "it needs the X-Request-ID header there (proposed, not this module's file)")
 def test_a_body_over_the_limit_is_refused_with_the_id(live_web):
     # when
     response = requests.post(f"{live_web.url}/api/v1/activation/", data=b"x" * (64 * 1024 + 1),
