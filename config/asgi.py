@@ -4,15 +4,15 @@
   `?wait=`) goes to Django's ASGI handler, where its async view waits on a Redis pub/sub
   message inside the event loop: a waiting client holds no thread.
 * Every other request goes to Django's WSGI handler, run on a fixed pool of threads
-  (a2wsgi). Under Django's ASGI handler each sync view and middleware is a hop to a fresh
-  thread (a new thread per request, `ThreadSensitiveContext`): that served 94–216 `/health/`
-  requests/s where plain WSGI served 1,322–1,390 on the same machine (docs/PERFORMANCE.md).
+  (kernel/wsgi_threads.py: one thread hand-over per request). Under Django's ASGI handler
+  each sync view and middleware is a hop to a fresh thread (a new thread per request,
+  `ThreadSensitiveContext`): that served 94–216 `/health/` requests/s where plain WSGI
+  served 1,322–1,390 on the same machine (docs/PERFORMANCE.md).
 
 The request body cap (`BodySizeLimit`) sits in front of both."""
 import os
 import re
 
-from a2wsgi import WSGIMiddleware
 from django.core.asgi import get_asgi_application
 from django.core.wsgi import get_wsgi_application
 
@@ -24,6 +24,7 @@ django_asgi = get_asgi_application()
 django_wsgi = get_wsgi_application()
 
 from kernel.body_limit import BodySizeLimit  # noqa: E402
+from kernel.wsgi_threads import WsgiOnThreads  # noqa: E402
 
 ASYNC_ROUTE = re.compile(r"^/api/v1/activation/status/[^/]+/?$")
 
@@ -35,7 +36,7 @@ class AsyncRouteSplit:
 
     def __init__(self, asgi_app, wsgi_app, threads: int):
         self.asgi_app = asgi_app
-        self.wsgi_app = WSGIMiddleware(wsgi_app, workers=threads)
+        self.wsgi_app = WsgiOnThreads(wsgi_app, threads)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and not ASYNC_ROUTE.match(scope["path"]):

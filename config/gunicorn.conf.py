@@ -1,8 +1,11 @@
 """gunicorn as the process manager, uvicorn workers serving config/asgi.py (the status route on
 Django's ASGI handler, every other request on its WSGI handler over a thread pool)."""
 import os
+import sys
+from pathlib import Path
 
-from kernel.log_format import SERVER_LOGGERS, logging_config
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project, whatever the working directory
+from kernel.log_format import SERVER_LOGGERS, logging_config  # noqa: E402
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
