@@ -182,3 +182,36 @@ def test_another_customer_cannot_poll_my_transaction(live_stack):
     # then
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def test_waiting_long_polls_hold_no_thread_of_the_web(live_stack):
+    # given: a pending transaction while settlement is paused, and more waiting clients than
+    # the web has request threads (2 processes x WEB_THREADS 8)
+    web, worker = live_stack
+    customer(username="crowd", balance="50.00")
+    offer = OfferFactory()
+    headers = login(web.url, "crowd")
+    worker.settlement_pause()
+    accepted = requests.post(f"{web.url}/api/v1/activation/", json={"offer_id": offer.id}, headers=headers).json()
+    waiting = 48
+
+    def long_poll(_):
+        return requests.get(f"{web.url}{accepted['status_url']}", params={"wait": 6}, headers=headers).status_code
+
+    try:
+        with ThreadPoolExecutor(waiting) as pool:
+            polls = [pool.submit(long_poll, i) for i in range(waiting)]
+            time.sleep(2)  # every poll is in, waiting
+            assert not any(poll.done() for poll in polls)
+
+            # when: other customers' requests arrive meanwhile
+            started = time.monotonic()
+            answers = [requests.get(f"{web.url}/api/v1/account/balance/", headers=headers) for _ in range(5)]
+            elapsed = time.monotonic() - started
+
+            # then: answered at once, not after the polls' 6 s
+            assert [a.status_code for a in answers] == [200] * 5 and elapsed < 2.5, elapsed
+            assert [poll.result() for poll in polls] == [200] * waiting
+    finally:
+        worker.settlement_resume()
+    wait_until_terminal([accepted["transaction_id"]])
