@@ -19,13 +19,15 @@ DATABASE_RETRY_POLICY: dict[str, Any] = dict(autoretry_for=(OperationalError, In
 
 
 def task_publish(name: str, *, args: list | tuple = (), countdown: float | None = None,
-                 eta: datetime | None = None) -> bool:
-    """Sends task `name`; False when the broker refused it (logged, never raised)."""
+                 eta: datetime | None = None, log_refusal: bool = True) -> bool:
+    """Sends task `name`; False when the broker refused it (logged unless `log_refusal` is
+    off, never raised)."""
     from celery import current_app
 
     try:
         current_app.send_task(name, args=list(args), countdown=countdown or None, eta=eta)
         return True
     except Exception as exc:  # the broker is down: the caller's durable record is resent later
-        logger.warning("could not publish %s%s: %r", name, tuple(args), exc)
+        if log_refusal:
+            logger.warning("could not publish %s%s: %r", name, tuple(args), exc)
         return False

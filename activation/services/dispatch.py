@@ -16,6 +16,7 @@ accepted during the outage settles within a second of its end (the sweeps cover 
 that died meanwhile)."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Iterable
@@ -28,6 +29,8 @@ from activation.selectors import transaction_status_payload
 from activation.status import statuses_publish, statuses_publish_and_flag_set
 from kernel.coalesce import CoalescingFlag
 from kernel.tasks import task_publish
+
+logger = logging.getLogger(__name__)
 
 SETTLE_TASK = "activation.tasks.transaction_settle_task"
 SETTLEMENT_WANTED = CoalescingFlag("settlement:wanted", ttl_ms=lambda: settings.SETTLEMENT_WANTED_TTL_MS)
@@ -99,11 +102,14 @@ def _settlement_message_retry() -> None:
     """Until the broker takes one settlement message naming none (it drains every pending
     transaction); then requests publish again."""
     global _broker_down_until
+    started = time.monotonic()
+    logger.warning("the broker refused a settlement message; retrying every %s s", BROKER_RETRY_SECONDS)
     try:
         while True:
             time.sleep(BROKER_RETRY_SECONDS)
-            if task_publish(SETTLE_TASK, args=[None]):
+            if task_publish(SETTLE_TASK, args=[None], log_refusal=False):  # one line per outage, not per try
                 _broker_down_until = 0.0
+                logger.warning("the broker took the owed settlement message after %.1f s", time.monotonic() - started)
                 return
     finally:
         _message_owed.release()
