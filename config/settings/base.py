@@ -402,8 +402,12 @@ LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 # One access line per request, with its request id, written by kernel.request_id's middleware
 # (the server's own access log is off: it cannot carry the id). Independent of LOG_LEVEL.
 ACCESS_LOG = env_bool("ACCESS_LOG", True)
+# Celery's per-task lines (received, succeeded, beat's "sending due task") are left out below
+# WARNING: the sweeps run every 2 s and would bury the application's own lines.
 LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL, extra_loggers={
-    **SERVER_LOGGERS, "access": {"level": "INFO" if ACCESS_LOG else "WARNING"}})
+    **SERVER_LOGGERS, "access": {"level": "INFO" if ACCESS_LOG else "WARNING"},
+    "celery.app.trace": {"level": "WARNING"}, "celery.worker.strategy": {"level": "WARNING"},
+    "celery.beat": {"level": "WARNING"}})
 
 CELERY_BEAT_SCHEDULE = {
     "transactions-sweep": {
