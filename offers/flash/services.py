@@ -191,10 +191,10 @@ class FlashHoldDecision:
 
 def flash_holds_settle(*, requests: list[FlashHoldRequest], locked, now: datetime) -> list[FlashHoldDecision]:
     """Decides reservations in arrival order, as one at a time would, with the customers'
-    accounts and the promos locked (`locked`: the engine's LockedRows). Per promo: lapsed holds
-    expire, then one read each of the customers' profiles, their taken units and the promo's
-    units taken, every request decided in memory, and the new holds inserted in one statement,
-    each with its expiry scheduled after commit."""
+    accounts and the promos locked (`locked`: the engine's LockedRows). Per promo: one read of
+    the customers' profiles (eligibility), lapsed holds expired, one read each of the units
+    taken and of the customers' own, every request decided in memory, and the new holds
+    inserted in one statement, each with its expiry scheduled after commit."""
     decisions: list[FlashHoldDecision | None] = [None] * len(requests)
     by_promo: dict[int, list[int]] = {}
     for index, request in enumerate(requests):
@@ -226,11 +226,10 @@ def _promo_holds_decide(*, promo: FlashPromo, requests: list[FlashHoldRequest], 
     if not eligible:
         return
     flash_holds_lapse(promo=promo, now=now)
-    taken = _units_taken(promo=promo, now=now)
-    units_left = max(promo.quantity - taken.count(), 0)
+    units_left = flash_promo_units_left(promo=promo, now=now)
     held: dict[int, FlashReservation] = {}
     customer_units: dict[int, int] = {}
-    for reservation in taken.filter(user_id__in={requests[i].user_id for i in eligible}).only(
+    for reservation in _units_taken(promo=promo, now=now).filter(user_id__in={requests[i].user_id for i in eligible}).only(
             "id", "user_id", "status", "expires_at"):
         customer_units[reservation.user_id] = customer_units.get(reservation.user_id, 0) + 1
         if reservation.status == FlashReservation.Status.HELD:
