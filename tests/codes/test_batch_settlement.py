@@ -200,3 +200,50 @@ def test_many_concurrent_claims_through_the_worker_never_hand_out_more_codes_tha
     assert pool.claimed_count == 60
     settlement_queue_drain(timeout=60)  # the outbox drains of these outcomes run before the tables are truncated
     live_worker.wait_idle(("notifications.", "activation."), timeout=60)
+
+
+@pytest.mark.concurrency
+@pytest.mark.django_db(transaction=True)
+def test_claim_batches_racing_generation_hand_out_only_codes_that_exist_each_once():
+    # given: a pool generating in chunks of 50 (each chunk's codes above the pool's floor) and
+    # 400 claims by 200 customers, drained in batches while it generates
+    import threading
+
+    from django.db import connection as db
+
+    from offers.codes.services import code_pool_generate
+    from tests.codes.factories import customers_bulk
+    from tests.codes.test_generation import generating_pool
+    from tests.helpers import run_at_once
+
+    pool = generating_pool(3_000)
+    people = customers_bulk(200, prefix="gen-racer")
+    txn_ids = [Transaction.objects.create(kind=KIND_CODE_CLAIM, user=person, payload={"pool_id": pool.id}).id
+               for person in people * 2]
+    started = threading.Event()
+
+    def generate():
+        started.set()
+        code_pool_generate(pool_id=pool.id, chunk_size=50)
+
+    def drain():
+        started.wait()
+        while transactions_settle(batch_size=20).claimed:
+            pass
+
+    # when
+    run_at_once(lambda job: job(), [(generate,), (drain,), (drain,), (drain,)])
+    db.close()
+
+    # then: every claim decided; each holder has one code; counters match the rows
+    txns = list(Transaction.objects.filter(pk__in=txn_ids))
+    assert {t.status for t in txns} <= {"SUCCEEDED", "FAILED"}
+    assert {t.failure_code for t in txns if t.status == "FAILED"} <= {"pool_not_ready"}
+    claimed = DiscountCode.objects.filter(pool=pool, claimed_by__isnull=False)
+    holders = dict(claimed.values_list("claimed_by", "code"))
+    assert claimed.count() == len(holders) > 0
+    assert {t.result["code"] for t in txns if t.status == "SUCCEEDED"} == set(holders.values())
+    pool.refresh_from_db()
+    assert (pool.status, pool.generated_count) == ("ready", 3_000)
+    assert pool.claimed_count == claimed.count() == len({t.user_id for t in txns if t.status == "SUCCEEDED"})
+    assert DiscountCode.objects.filter(pool=pool).count() == 3_000
