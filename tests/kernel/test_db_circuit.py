@@ -131,6 +131,11 @@ def test_the_probe_runs_one_at_a_time_and_discards_what_was_built_while_open():
     circuit.guard()  # closed: no error
 
 
+def _single_connection_pool(wrapper) -> None:
+    # one pooled connection: the next checkout gets the one just given back
+    wrapper.settings_dict["OPTIONS"]["pool"].update(min_size=1, max_size=1)
+
+
 def _checks_counted(monkeypatch) -> list:
     checks = []
     original = backend.ConnectionPool.check_connection
@@ -147,6 +152,7 @@ def _checks_counted(monkeypatch) -> list:
 def test_a_connection_returned_healthy_moments_ago_is_not_checked_again(web_database, monkeypatch, settings):
     # given: a request used the pooled connection without error and gave it back
     settings.DB_HEALTH_CHECK_TRUSTED_MS = 60_000
+    _single_connection_pool(web_database)
     checks = _checks_counted(monkeypatch)
     web_database.ensure_connection()
     web_database.close()
@@ -162,6 +168,7 @@ def test_a_connection_returned_healthy_moments_ago_is_not_checked_again(web_data
 
 @pytest.mark.django_db
 def test_past_the_trusted_window_or_after_an_error_the_connection_is_checked(web_database, monkeypatch, settings):
+    _single_connection_pool(web_database)
     checks = _checks_counted(monkeypatch)
     settings.DB_HEALTH_CHECK_TRUSTED_MS = 0
     web_database.ensure_connection()
