@@ -281,7 +281,7 @@ CELERY_TASK_ROUTES = {
     "notifications.tasks.*": {"queue": "notifications"},
     "partners.tasks.*": {"queue": "callbacks"},
     # Holds free stock, so their expiry runs with settlement; start notices never delay it.
-    "offers.flash.tasks.flash_reservation_expire_task": {"queue": "settlement"},
+    "offers.flash.tasks.flash_promo_holds_expire_task": {"queue": "settlement"},
     "offers.flash.tasks.flash_reservations_expire_lapsed_task": {"queue": "settlement"},
     "offers.flash.tasks.flash_promo_start_fanout_task": {"queue": "notifications"},
     "offers.flash.tasks.flash_promo_start_fanout_chunk_task": {"queue": "notifications"},

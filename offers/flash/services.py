@@ -253,13 +253,19 @@ def _promo_holds_decide(*, promo: FlashPromo, requests: list[FlashHoldRequest], 
 
 
 def flash_holds_place(reservations: list[FlashReservation]) -> None:
-    """With the promo locked and every rule checked: the holds in one INSERT, each one's expiry
-    scheduled after commit."""
+    """With the promo locked and every rule checked: the holds in one INSERT and, after commit,
+    one expiry message per promo for the lot. A batch's holds lapse together (made at the same
+    moment, for the promo's hold_seconds); a message per hold was ~75 % of a batch's time."""
     if not reservations:
         return
     FlashReservation.objects.bulk_create(reservations)
+    lapse_at: dict[int, datetime] = {}
     for reservation in reservations:
-        db_transaction.on_commit(partial(flash_reservation_expiry_schedule, reservation=reservation), robust=True)
+        lapse_at[reservation.promo_id] = max(lapse_at.get(reservation.promo_id, reservation.expires_at),
+                                             reservation.expires_at)
+    for promo_id, expires_at in lapse_at.items():
+        db_transaction.on_commit(partial(flash_holds_expiry_schedule, promo_id=promo_id, expires_at=expires_at),
+                                 robust=True)
 
 
 def flash_holds_lapse(*, promo: FlashPromo, now: datetime) -> int:
@@ -269,12 +275,14 @@ def flash_holds_lapse(*, promo: FlashPromo, now: datetime) -> int:
                                                                        updated_at=now)
 
 
-def flash_reservation_expiry_schedule(*, reservation: FlashReservation) -> None:
+def flash_holds_expiry_schedule(*, promo_id: int, expires_at: datetime) -> None:
+    """Asks for the promo's lapsed holds to be expired just after `expires_at`."""
     from kernel.tasks import task_publish
 
-    countdown = max((reservation.expires_at - timezone.now()).total_seconds(), 0) + 0.5
-    # The broker down: the sweeper (flash_reservations_expire_lapsed) expires it.
-    task_publish("offers.flash.tasks.flash_reservation_expire_task", args=[str(reservation.id)], countdown=countdown)
+    countdown = max((expires_at - timezone.now()).total_seconds(), 0) + 0.5
+    # The broker down: the sweeper (flash_reservations_expire_lapsed) expires them.
+    task_publish("offers.flash.tasks.flash_promo_holds_expire_task", args=[str(promo_id), expires_at.isoformat()],
+                 countdown=countdown)
 
 
 @dataclass(frozen=True)
@@ -362,20 +370,16 @@ def flash_purchase_refund(*, original: Transaction, reversal: Transaction, accou
     return reservation
 
 
-def flash_reservation_expire(*, reservation_id: int) -> bool:
-    """The scheduled expiry of one hold. Idempotent; a hold completed meanwhile is left alone."""
-    reservation = FlashReservation.objects.filter(pk=reservation_id).only("promo_id", "expires_at").first()
-    if reservation is None:
-        return False
+def flash_promo_holds_expire(*, promo_id: int, due: datetime) -> int:
+    """The scheduled expiry of a batch's holds: every hold of the promo lapsed by now expires
+    (those completed meanwhile are left alone). Idempotent. Returns how many expired."""
     now = timezone.now()
-    if reservation.expires_at > now:  # delivered early: try again at the expiry
-        flash_reservation_expiry_schedule(reservation=reservation)
-        return False
+    if due > now:  # delivered early: try again when they lapse
+        flash_holds_expiry_schedule(promo_id=promo_id, expires_at=due)
+        return 0
     with db_transaction.atomic():
-        flash_promo_for_update().get(pk=reservation.promo_id)
-        return bool(FlashReservation.objects.filter(pk=reservation_id, status=FlashReservation.Status.HELD,
-                                                    expires_at__lte=now)
-                    .update(status=FlashReservation.Status.EXPIRED, updated_at=now))
+        promo = flash_promo_for_update().filter(pk=promo_id).first()
+        return 0 if promo is None else flash_holds_lapse(promo=promo, now=now)
 
 
 def flash_reservations_expire_lapsed(*, limit_promos: int = 500) -> int:

@@ -5,10 +5,12 @@ from kernel.tasks import DATABASE_RETRY_POLICY
 
 
 @shared_task(acks_late=True, **DATABASE_RETRY_POLICY)
-def flash_reservation_expire_task(reservation_id: str) -> bool:
-    from offers.flash.services import flash_reservation_expire
+def flash_promo_holds_expire_task(promo_id: str, due: str) -> int:
+    from datetime import datetime
 
-    return flash_reservation_expire(reservation_id=int(reservation_id))
+    from offers.flash.services import flash_promo_holds_expire
+
+    return flash_promo_holds_expire(promo_id=int(promo_id), due=datetime.fromisoformat(due))
 
 
 @shared_task(acks_late=True)

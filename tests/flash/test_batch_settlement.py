@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def no_expiry_messages(monkeypatch):
     """Expiry is scheduled after commit, which these tests never reach; said explicitly."""
-    monkeypatch.setattr(services, "flash_reservation_expiry_schedule", lambda **kwargs: None)
+    monkeypatch.setattr(services, "flash_holds_expiry_schedule", lambda **kwargs: None)
 
 
 class World:

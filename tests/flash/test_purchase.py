@@ -134,7 +134,7 @@ def test_parallel_reservations_by_one_customer_respect_the_cap(monkeypatch):
     from offers.flash import services
 
     # given: plenty of units, a cap of one; no expiry messages (a live worker would outlive the test)
-    monkeypatch.setattr(services, "flash_reservation_expiry_schedule", lambda **kwargs: None)
+    monkeypatch.setattr(services, "flash_holds_expiry_schedule", lambda **kwargs: None)
     gold = SegmentFactory(slug="gold-race2")
     promo = running_promo(segments=[gold], quantity=10)
     user = shopper(gold, "500.00")

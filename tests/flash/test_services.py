@@ -152,7 +152,7 @@ def test_100_eligible_customers_reserving_3_units_in_parallel_get_exactly_3_hold
     # session's live worker would outlive the test)
     from offers.flash import services
 
-    monkeypatch.setattr(services, "flash_reservation_expiry_schedule", lambda **kwargs: None)
+    monkeypatch.setattr(services, "flash_holds_expiry_schedule", lambda **kwargs: None)
     promo = running_promo(segments=[gold], quantity=3)
     users = customers_bulk(100, prefix="rush", segment=gold, latitude=latitude_north_of_store(1), longitude=STORE_LON)
     txn_ids = [pending_reservation(u.id, promo).id for u in users]

@@ -78,7 +78,7 @@ def test_every_task_published_by_name_is_registered():
 
     # then: the scan sees the publishers it exists for, and each name is a registered task
     assert {"partners.tasks.partner_callback_deliver_task", "notifications.tasks.notification_deliver_task",
-            "offers.codes.tasks.code_pool_generate_task", "offers.flash.tasks.flash_reservation_expire_task",
+            "offers.codes.tasks.code_pool_generate_task", "offers.flash.tasks.flash_promo_holds_expire_task",
             "offers.flash.tasks.flash_promo_start_fanout_task",
             "activation.tasks.finished_outbox_drain_task",
             "offers.flash.tasks.flash_promo_start_fanout_chunk_task"} <= set(published)
