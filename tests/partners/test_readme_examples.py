@@ -33,7 +33,7 @@ def test_the_python_example_activates(live_stack):
     web, _ = live_stack
     bob = customer(balance="50.00", email="bob@example.com")
     offer = OfferFactory()
-    code = fill_in(readme_block("python", "hmac.new"), partner(name="readme-py", customers=[bob]), web.url, offer.id)
+    code = fill_in(readme_block("python", "till-0001"), partner(name="readme-py", customers=[bob]), web.url, offer.id)
 
     # when
     out = io.StringIO()
