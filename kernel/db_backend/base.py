@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import functools
 import threading
-from time import monotonic, perf_counter
+from time import perf_counter
 
 import psycopg
-from django.conf import settings
 from django.db.backends.postgresql import base as django_base
 from django_prometheus.db import errors_total, execute_many_total, execute_total, query_duration_seconds
 from django_prometheus.db.backends.postgresql import base as prometheus_base
@@ -114,20 +113,7 @@ class DatabaseWrapper(prometheus_base.DatabaseWrapper):
         if self._in_use_ticket is not None:
             stall_watchdog.unwatch(self._in_use_ticket)
             self._in_use_ticket = None
-        if self.connection is not None:
-            # Back to the pool after a request that met no database error: trusted for a while.
-            self.connection._offers_healthy_at = None if self.errors_occurred else monotonic()
         return super()._close()
-
-    @staticmethod
-    def _recently_healthy(connection) -> bool:
-        """A pooled connection that a request used without error within
-        DB_HEALTH_CHECK_TRUSTED_MS skips its check: under load that check was one round trip
-        in three of an accept (docs/PERFORMANCE.md). If PostgreSQL went away in that window
-        the request fails as any request in flight then would (503), and the connection is
-        dropped."""
-        healthy_at = getattr(connection, "_offers_healthy_at", None)
-        return healthy_at is not None and monotonic() - healthy_at < settings.DB_HEALTH_CHECK_TRUSTED_MS / 1000
 
     @property
     def _check_seconds(self) -> float:
@@ -153,11 +139,10 @@ class DatabaseWrapper(prometheus_base.DatabaseWrapper):
             while True:
                 circuit.guard()
                 connection = super().get_new_connection(conn_params)
-                if self._recently_healthy(connection):
-                    self._in_use_ticket = stall_watchdog.watch(connection.fileno())
-                    return connection
                 pool = connection._pool
                 try:
+                    # Checked on every checkout, even one used a moment ago: this check is what
+                    # notices a stall and cuts the connections in use (tests/faults/test_network_faults.py).
                     # A stalled server (frozen, or a network path holding its packets) answers
                     # neither the check nor a refusal: the watchdog cuts the check at its
                     # deadline, and the circuit opens as for a refused connection.
