@@ -359,8 +359,9 @@ class Bench:
         base = self.results["baselines"]["pgbench_simple_update_tps"]
         pool_id = data.code_pool_create(n, f"s3-{self.tag}")
         promo_id = data.flash_promo_create(self.users, n, f"s3-{self.tag}")
-        for name, kind, payload in [("S3 code claims", KIND_CODE_CLAIM, {"pool_id": pool_id}),
-                                    ("S3 flash reservations", KIND_FLASH_RESERVATION, {"promo_id": promo_id})]:
+        for key, name, kind, payload in [("S3", "S3 code claims", KIND_CODE_CLAIM, {"pool_id": pool_id}),
+                                         ("S3f", "S3 flash reservations", KIND_FLASH_RESERVATION,
+                                          {"promo_id": promo_id})]:
             self.settlement_pause()
             log(f"{name}: pre-loading {n} pending, workers paused")
             ids = data.requests_preload(kind, self.users, payload, n)
@@ -376,7 +377,7 @@ class Bench:
             r["ratio"] = round(r["settled_per_second"] / base, 3)
             log(f"  {r['transactions']} settled ({r['succeeded']} succeeded) in {r['seconds']} s = "
                 f"{r['settled_per_second']}/s; ÷ {base} TPS = {r['ratio']}")
-            self.results["scenarios"][name.replace("S3 code claims", "S3").replace("S3 flash reservations", "S3f")] = r
+            self.results["scenarios"][key] = r
 
     def p2(self) -> None:
         r = self.settle_drain("P2", self.spread, self.p.p1_transactions)

@@ -194,7 +194,7 @@ def flash_holds_settle(*, requests: list[FlashHoldRequest], locked, now: datetim
     accounts and the promos locked (`locked`: the engine's LockedRows). Per promo: one read of
     the customers' profiles (eligibility), lapsed holds expired, one read each of the units
     taken and of the customers' own, every request decided in memory, and the new holds
-    inserted in one statement, each with its expiry scheduled after commit."""
+    inserted in one statement, with one expiry message per promo after commit."""
     decisions: list[FlashHoldDecision | None] = [None] * len(requests)
     by_promo: dict[int, list[int]] = {}
     for index, request in enumerate(requests):
