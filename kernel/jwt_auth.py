@@ -1,13 +1,17 @@
-"""JWT authentication that remembers each token's user for a few seconds per process.
+"""JWT authentication that remembers, per process, each token's user for a few seconds and
+each token's verification until the token expires.
 
-Reading the user on every request was one PostgreSQL round trip in each accept
-(docs/PERFORMANCE.md, "A cheap accept"). A user saved or deleted in this process is forgotten
-at once; in the other processes within JWT_USER_CACHE_SECONDS (an account deactivated in the
-admin stops authenticating everywhere within that window). 0 reads the user every time."""
+Reading the user on every request was one PostgreSQL round trip in each accept, and decoding
+and verifying the token (PyJWT, HMAC) about a tenth of the web's CPU in one (docs/PERFORMANCE.md,
+"A cheap accept"). A user saved or deleted in this process is forgotten at once; in the other
+processes within JWT_USER_CACHE_SECONDS (an account deactivated in the admin stops
+authenticating everywhere within that window). A verified token stays verified: its
+signature and claims cannot change, and its expiry is checked again on every use. 0 reads the
+user and verifies the token every time."""
 from __future__ import annotations
 
 import copy
-from time import monotonic
+from time import monotonic, time
 
 from django.conf import settings
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -15,9 +19,28 @@ from rest_framework_simplejwt.settings import api_settings
 
 _MAX_REMEMBERED = 50_000  # a bound on memory: past it, everything is read again once
 _remembered: dict[str, tuple[float, object]] = {}
+_verified: dict[bytes, tuple[float, object]] = {}  # raw token -> (its exp, the validated token)
+
+
+def _bounded_put(store: dict, key, value) -> None:
+    if len(store) >= _MAX_REMEMBERED:
+        store.clear()
+    store[key] = value
 
 
 class RememberingJWTAuthentication(JWTAuthentication):
+    def get_validated_token(self, raw_token):
+        if settings.JWT_USER_CACHE_SECONDS <= 0:
+            return super().get_validated_token(raw_token)
+        entry = _verified.get(raw_token)
+        if entry is not None and time() < entry[0]:
+            return entry[1]
+        token = super().get_validated_token(raw_token)  # refuses bad signatures, types and expired tokens
+        expires = token.payload.get("exp")  # remembered without the LEEWAY: stricter, never looser
+        if isinstance(expires, (int, float)):
+            _bounded_put(_verified, raw_token, (float(expires), token))
+        return token
+
     def get_user(self, validated_token):
         seconds = settings.JWT_USER_CACHE_SECONDS
         if seconds <= 0:
@@ -27,9 +50,8 @@ class RememberingJWTAuthentication(JWTAuthentication):
         now = monotonic()
         if entry is None or now - entry[0] >= seconds:
             user = super().get_user(validated_token)  # refuses unknown and inactive users
-            if len(_remembered) >= _MAX_REMEMBERED:
-                _remembered.clear()
-            entry = _remembered[key] = (now, user)
+            entry = (now, user)
+            _bounded_put(_remembered, key, entry)
         # each request gets its own instance: a view may change or cache things on it
         return copy.copy(entry[1])
 

@@ -33,9 +33,10 @@ def status_store_clean():
 @pytest.fixture(autouse=True)
 def jwt_users_forgotten():
     """Each test's process authenticates from the database first (kernel/jwt_auth.py)."""
-    from kernel.jwt_auth import _remembered
+    from kernel.jwt_auth import _remembered, _verified
 
     _remembered.clear()
+    _verified.clear()
 
 
 @pytest.fixture

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError
 from django.db import transaction as db_transaction
+from django.utils import timezone
 
 from activation import sql
 from activation.models import IdempotencyKey, Transaction
@@ -68,8 +70,8 @@ def _transaction_accept(*, kind: str, user_id: int, payload: dict[str, Any], amo
     if not idempotency_key:
         # One INSERT: in autocommit it is its own transaction (one round trip, not BEGIN +
         # INSERT + COMMIT); inside a caller's transaction the callbacks wait for its commit.
-        txn = Transaction.objects.create(kind=kind, user_id=user_id, payload=payload, amount=amount,
-                                         currency=currency, request_id=request_id_current())
+        txn = _pending_insert(kind=kind, user_id=user_id, payload=payload, amount=amount, currency=currency,
+                              idempotency_key="")
         _after_commit_dispatch(txn)
         return Accepted(transaction=txn, replayed=False)
     try:
@@ -77,9 +79,8 @@ def _transaction_accept(*, kind: str, user_id: int, payload: dict[str, Any], amo
             existing = _idempotency_lookup(scope=scope, key=idempotency_key, fingerprint=fingerprint)
             if existing is not None:
                 return Accepted(transaction=existing, replayed=True)
-            txn = Transaction.objects.create(kind=kind, user_id=user_id, payload=payload, amount=amount,
-                                             currency=currency, idempotency_key=idempotency_key,
-                                             request_id=request_id_current())
+            txn = _pending_insert(kind=kind, user_id=user_id, payload=payload, amount=amount, currency=currency,
+                                  idempotency_key=idempotency_key)
             IdempotencyKey.objects.create(scope=scope, key=idempotency_key, request_fingerprint=fingerprint,
                                           transaction=txn, retained=retained)
             _after_commit_dispatch(txn)
@@ -90,6 +91,13 @@ def _transaction_accept(*, kind: str, user_id: int, payload: dict[str, Any], amo
             raise IdempotencyInProgress()
         return Accepted(transaction=existing, replayed=True)
     return Accepted(transaction=txn, replayed=False)
+
+
+def _pending_insert(*, kind: str, user_id: int, payload: dict[str, Any], amount: Decimal | None, currency: str,
+                    idempotency_key: str) -> Transaction:
+    return sql.transaction_insert_pending(id=uuid.uuid4(), kind=kind, user_id=user_id, payload=payload,
+                                          amount=amount, currency=currency, idempotency_key=idempotency_key,
+                                          request_id=request_id_current(), created_at=timezone.now())
 
 
 def _after_commit_dispatch(txn: Transaction) -> None:

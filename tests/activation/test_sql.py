@@ -1,5 +1,6 @@
 """The engine's hand-written statements (activation/sql.py) against the model they stand in
 for: they name its real table and columns, and what they write is what the ORM reads back."""
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -107,3 +108,42 @@ def test_rows_for_update_loads_the_instances_the_orm_would():
     expected = Account.objects.get(user_id=user.id)
     assert {f.attname: getattr(account, f.attname) for f in Account._meta.concrete_fields} == \
         {f.attname: getattr(expected, f.attname) for f in Account._meta.concrete_fields}
+
+
+@pytest.mark.django_db
+def test_the_pending_insert_writes_the_row_the_orm_would_create_and_returns_it_as_the_orm_reads_it():
+    # given: what the ORM writes for the same transaction
+    user = customer(balance="10.00")
+    given = {"kind": "offer_activation", "user_id": user.id, "payload": {"offer_id": 7, "note": "é"},
+             "amount": Decimal("7.50"), "currency": "EUR", "idempotency_key": "k-1", "request_id": "req-1"}
+    by_orm = Transaction.objects.create(**given)
+    now = timezone.now()
+
+    # when
+    inserted = sql.transaction_insert_pending(id=uuid.uuid4(), created_at=now, **given)
+
+    # then: the ORM reads back what the instance says, and it matches the ORM's own row
+    # column for column (but the key and the times)
+    stored = Transaction.objects.get(pk=inserted.id)
+    fields = [f.attname for f in Transaction._meta.concrete_fields]
+    assert {name: getattr(inserted, name) for name in fields} == {name: getattr(stored, name) for name in fields}
+    reference = Transaction.objects.get(pk=by_orm.id)
+    differing = {name for name in fields if getattr(stored, name) != getattr(reference, name)}
+    assert differing == {"id", "created_at", "updated_at"}
+    assert stored.status == Transaction.Status.PENDING and stored.created_at == stored.updated_at == now
+    assert inserted._state.adding is False
+
+
+@pytest.mark.django_db
+def test_two_pending_inserts_do_not_share_their_result_dict():
+    # given
+    user = customer()
+    first, second = (sql.transaction_insert_pending(
+        id=uuid.uuid4(), kind="offer_activation", user_id=user.id, payload={}, amount=None, currency="",
+        idempotency_key="", request_id="", created_at=timezone.now()) for _ in range(2))
+
+    # when
+    first.result["x"] = 1
+
+    # then
+    assert second.result == {}

@@ -73,3 +73,69 @@ def test_each_request_gets_its_own_user_instance(settings):
     second = authentication.get_user(token)
 
     assert second.pk == user.pk and second is not first and second.first_name != "changed by a view"
+
+
+def _decodes(monkeypatch) -> list:
+    from rest_framework_simplejwt.backends import TokenBackend
+
+    calls, decode = [], TokenBackend.decode
+
+    def counting(self, token, verify=True):
+        calls.append(token)
+        return decode(self, token, verify)
+
+    monkeypatch.setattr(TokenBackend, "decode", counting)
+    return calls
+
+
+def test_a_token_verified_once_is_not_decoded_again(api_client, settings, monkeypatch):
+    # given
+    settings.JWT_USER_CACHE_SECONDS = 60
+    user = customer(balance="5.00")
+    token = AccessToken.for_user(user)
+    decodes = _decodes(monkeypatch)
+    assert api_client.get("/api/v1/account/balance/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+
+    # when
+    response = api_client.get("/api/v1/account/balance/", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    # then
+    assert response.status_code == 200 and len(decodes) == 1
+
+
+def test_a_remembered_token_is_refused_once_it_expires(api_client, settings, monkeypatch):
+    # given: verified and remembered
+    settings.JWT_USER_CACHE_SECONDS = 60
+    user = customer(balance="5.00")
+    token = AccessToken.for_user(user)
+    assert api_client.get("/api/v1/account/balance/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+
+    # when: the clock passes its exp
+    import kernel.jwt_auth
+    from rest_framework_simplejwt import tokens
+    from rest_framework_simplejwt.utils import datetime_from_epoch
+
+    later = token["exp"] + 1
+    monkeypatch.setattr(kernel.jwt_auth, "time", lambda: later)
+    monkeypatch.setattr(tokens, "aware_utcnow", lambda: datetime_from_epoch(later))
+
+    # then
+    response = api_client.get("/api/v1/account/balance/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 401
+
+
+def test_a_tampered_token_is_refused_though_its_original_is_remembered(api_client, settings):
+    # given
+    settings.JWT_USER_CACHE_SECONDS = 60
+    user, other = customer(balance="5.00"), customer(balance="9.00")
+    token = str(AccessToken.for_user(user))
+    assert api_client.get("/api/v1/account/balance/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+    header, _, signature = token.split(".")
+    forged_claims = str(AccessToken.for_user(other)).split(".")[1]
+
+    # when
+    response = api_client.get("/api/v1/account/balance/",
+                              HTTP_AUTHORIZATION=f"Bearer {header}.{forged_claims}.{signature}")
+
+    # then
+    assert response.status_code == 401
