@@ -1,11 +1,11 @@
 """Getting settlement messages to the workers.
 
 Messages are coalesced: a message does not settle "its" transaction only, it drains every
-PENDING one (settle.transactions_settle_pending). So while a message is queued and not yet
-started, the next transactions need none. SETTLEMENT_WANTED says "a message is on its
-way": raised by whoever publishes one, cleared by the message's task *before* it looks for
-pending rows, so a transaction committed before the flag was seen raised is always found by
-the message that raised it. The flag expires by itself: a lost message delays work by at
+PENDING one (settle.transactions_settle_pending). So while a message is queued or working,
+the next transactions need none. SETTLEMENT_WANTED says "a message is on its way or at
+work": raised by whoever publishes one, and lowered by the message's task once a batch comes
+back short, *before* it looks one last time, so a transaction committed before the flag was
+seen raised is always found by the message that raised it or by the one at work. The flag expires by itself: a lost message delays work by at
 most SETTLEMENT_WANTED_TTL_MS under load, and the sweeper covers an idle system.
 
 A failure here loses nothing (the rows are durable): after the broker refuses a message
@@ -68,8 +68,8 @@ def settlement_message_ensure() -> int:
 
 
 def settlement_wanted_clear() -> None:
-    """What a settlement message does before it looks for work: whatever commits from now on
-    needs a new message."""
+    """What a settlement message does before its last look for work: whatever commits from
+    now on needs a new message."""
     SETTLEMENT_WANTED.clear()
 
 

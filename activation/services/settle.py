@@ -48,19 +48,32 @@ def transactions_settle_pending(*, transaction_id: UUID | None = None) -> int:
     transaction, batch after batch, until a batch comes back short (nothing more is
     waiting) or SETTLEMENT_DRAIN_SECONDS are spent. Returns how many it finished.
 
-    A full batch means a backlog: it makes sure a message is on its way (at most one is
+    The flag that brought the message (SETTLEMENT_WANTED) stays up while it works, so what
+    is accepted meanwhile publishes no message of its own: once a batch comes back short
+    the message lowers the flag and looks once more, which finds whatever committed before
+    it was lowered; what commits after raises it again. (Lowering it first cost a message
+    per handful of accepts under load: docs/PERFORMANCE.md.)
+
+    A full batch means a backlog: the flag is handed over to a new message (at most one is
     queued, as for new transactions), so an idle settlement process joins the drain instead
     of waiting for this one to hand over, and whatever is left after the deadline is covered."""
-    settlement_wanted_clear()  # before looking
     batch_size = settings.SETTLEMENT_BATCH_SIZE
     deadline = time.monotonic() + settings.SETTLEMENT_DRAIN_SECONDS
     finished = 0
+    flag_held = True
     while True:
         batch = transactions_settle(transaction_id=transaction_id, batch_size=batch_size)
         finished += len(batch)
         transaction_id = None
         if batch.claimed < batch_size:
-            return finished
+            if not flag_held:
+                return finished
+            settlement_wanted_clear()  # then one more look
+            flag_held = False
+            continue
+        if flag_held:
+            settlement_wanted_clear()
+            flag_held = False
         settlement_message_ensure()
         if time.monotonic() >= deadline:
             return finished

@@ -99,6 +99,41 @@ def test_a_drain_that_finds_a_backlog_calls_one_more_process_in(published, setti
     assert published() == [first.id, None]
 
 
+def test_what_is_accepted_while_a_message_works_needs_no_message_and_that_one_settles_it(published, settings,
+                                                                                        monkeypatch):
+    # given: one pending activation and its message; while that message settles its first
+    # batch, a second activation commits and is dispatched as the API does
+    import activation.services.settle as settle
+
+    settings.SETTLEMENT_BATCH_SIZE = 16
+    user = customer(balance="100.00")
+    offer = OfferFactory()
+    first = pending_activation(user, offer)
+    transactions_dispatch([first])
+    accepted_meanwhile, dispatched = [], []
+    settle_batch = settle.transactions_settle
+
+    def settle_then_accept(**kwargs):
+        batch = settle_batch(**kwargs)
+        if not accepted_meanwhile:
+            accepted_meanwhile.append(pending_activation(user, offer))
+            dispatched.append(transactions_dispatch(accepted_meanwhile))
+        return batch
+
+    monkeypatch.setattr(settle, "transactions_settle", settle_then_accept)
+
+    # when
+    finished = transactions_settle_pending(transaction_id=first.id)
+
+    # then: the second published nothing, the first's message settled both, and the flag is
+    # down again so the next transaction publishes
+    assert dispatched == [0] and finished == 2
+    assert not Transaction.objects.filter(status__in=Transaction.SETTLEABLE).exists()
+    later = pending_activation(user, offer)
+    transactions_dispatch([later])
+    assert published() == [first.id, later.id]
+
+
 def test_a_lost_message_only_delays_until_its_flag_expires(published, settings):
     # given: a message published, then lost (a flag of 2 s: with 300 ms, a stall of a loaded
     # machine between the first two transactions let it expire and the second published)
