@@ -139,3 +139,34 @@ def test_a_tampered_token_is_refused_though_its_original_is_remembered(api_clien
 
     # then
     assert response.status_code == 401
+
+
+def test_the_user_read_loads_the_user_the_orm_would(settings):
+    from kernel.jwt_auth import RememberingJWTAuthentication
+
+    # given
+    settings.JWT_USER_CACHE_SECONDS = 0
+    user = customer(balance="5.00")
+
+    # when
+    read = RememberingJWTAuthentication().get_user(AccessToken.for_user(user))
+
+    # then
+    expected = User.objects.get(pk=user.pk)
+    fields = [f.attname for f in User._meta.concrete_fields]
+    assert {name: getattr(read, name) for name in fields} == {name: getattr(expected, name) for name in fields}
+    assert read._state.adding is False
+
+
+@pytest.mark.parametrize("claim", ["999999999", "not-a-number", None])
+def test_a_token_naming_no_user_is_refused_as_user_not_found(api_client, settings, claim):
+    # given: a validly signed token whose user id claim names no user
+    settings.JWT_USER_CACHE_SECONDS = 0
+    token = AccessToken.for_user(customer())
+    token["user_id"] = claim
+
+    # when
+    response = api_client.get("/api/v1/account/balance/", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    # then
+    assert response.status_code == 401 and response.json()["code"] in ("user_not_found", "authentication_failed")
