@@ -16,7 +16,7 @@ from accounts.models import Account, CustomerProfile, LedgerEntry, LocationChang
 from accounts.locks import account_for_update, customer_profile_for_update, segment_for_update, user_for_update
 from accounts.money import MAX_AMOUNT, money_quantize
 from accounts.selectors import account_get
-from accounts.sql import account_balance_set_with_ledger_entry
+from accounts.sql import LedgerChange, account_balances_set_with_ledger_entries
 from kernel.errors import ApplicationError, ConflictError, NotPermitted
 
 
@@ -57,13 +57,41 @@ def account_ledger_write(*, account: Account, amount: Decimal, reason: str, tran
     The caller checks the business rule (e.g. sufficient balance) first; the database check
     constraints (balance >= 0, amount != 0) are the last line of defence. The balance and
     its ledger row are written by one statement: one round trip on every money path."""
-    amount = money_quantize(amount, account.currency)
-    balance = money_quantize(account.balance + amount, account.currency)
-    now = timezone.now()
-    entry = account_balance_set_with_ledger_entry(account=account, balance=balance, amount=amount, reason=reason,
-                                                  transaction_id=transaction_id, description=description, now=now)
-    account.balance, account.updated_at = balance, now
+    ledger = LedgerBatch()
+    ledger.write(account=account, amount=amount, reason=reason, transaction_id=transaction_id,
+                 description=description)
+    (entry,) = ledger.record()
     return entry
+
+
+class LedgerBatch:
+    """Ledger writes on accounts the caller holds locked, as account_ledger_write makes them
+    one at a time: each is applied to the in-memory account when it is made (so the next
+    decision of a settlement batch sees the balance it left) and all are written by one
+    statement in `record`."""
+
+    def __init__(self) -> None:
+        self._changes: list[LedgerChange] = []
+
+    def write(self, *, account: Account, amount: Decimal, reason: str, transaction_id: UUID | None,
+              description: str = "") -> None:
+        amount = money_quantize(amount, account.currency)
+        balance = money_quantize(account.balance + amount, account.currency)
+        self._changes.append(LedgerChange(account=account, amount=amount, balance_after=balance, reason=reason,
+                                          transaction_id=transaction_id, description=description))
+        account.balance = balance
+
+    def debit(self, *, account: Account, amount: Decimal, transaction_id: UUID, description: str = "") -> None:
+        self.write(account=account, amount=-amount, reason=LedgerEntry.Reason.DEBIT, transaction_id=transaction_id,
+                   description=description)
+
+    def record(self) -> list[LedgerEntry]:
+        now = timezone.now()
+        entries = account_balances_set_with_ledger_entries(self._changes, now=now)
+        for change in self._changes:
+            change.account.updated_at = now
+        self._changes = []
+        return entries
 
 
 def account_debit(*, account: Account, amount: Decimal, transaction_id: UUID, description: str = "") -> LedgerEntry:

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from activation.services import Accepted, transaction_accept
 from offers.models import Offer, Subscription
-from offers.sql import subscription_extend_or_create_returning, subscription_extend_returning
+from offers.sql import subscription_extend_returning, subscriptions_extend_or_create_returning
 
 KIND_OFFER_ACTIVATION = "offer_activation"
 KIND_OFFER_RENEWAL = "offer_renewal"
@@ -42,8 +42,42 @@ def subscription_extend_or_create(*, user_id: int, offer: Offer, transaction_id:
     """Called by settlement with the account locked. Activating an offer the customer
     already has adds its validity to the end of the current period. One statement: the
     one-active-subscription-per-offer constraint decides between insert and extend."""
-    return subscription_extend_or_create_returning(user_id=user_id, offer=offer, period=offer_period(offer),
-                                                   transaction_id=transaction_id, now=now or timezone.now())
+    extensions = SubscriptionExtensions()
+    extensions.add(user_id=user_id, offer=offer, transaction_id=transaction_id)
+    return extensions.record(now=now)[transaction_id]
+
+
+class SubscriptionExtensions:
+    """The subscriptions of a settlement batch's activations (accounts locked), each as
+    subscription_extend_or_create makes it, written by one statement per round: a customer's
+    second activation of the same offer in the batch goes in the next round, so it extends
+    what the first wrote, as when they settle one after the other."""
+
+    def __init__(self) -> None:
+        self._activations: list[tuple[int, Offer, UUID]] = []
+
+    def add(self, *, user_id: int, offer: Offer, transaction_id: UUID) -> None:
+        self._activations.append((user_id, offer, transaction_id))
+
+    def record(self, *, now: datetime | None = None) -> dict[UUID, Subscription]:
+        """Writes them, in the order added; each transaction's subscription as it left it."""
+        now = now or timezone.now()
+        rounds: list[list[tuple[int, Offer, UUID]]] = []
+        seen: dict[tuple[int, int], int] = {}
+        for user_id, offer, transaction_id in self._activations:
+            n = seen[user_id, offer.id] = seen.get((user_id, offer.id), -1) + 1
+            if n == len(rounds):
+                rounds.append([])
+            rounds[n].append((user_id, offer, transaction_id))
+        written: dict[UUID, Subscription] = {}
+        for activations in rounds:
+            stored = subscriptions_extend_or_create_returning(
+                [(user_id, offer, offer_period(offer), transaction_id)
+                 for user_id, offer, transaction_id in activations], now=now)
+            for user_id, offer, transaction_id in activations:
+                written[transaction_id] = stored[user_id, offer.id]  # one per (user, offer) a round
+        self._activations = []
+        return written
 
 
 def subscription_renew(*, subscription: Subscription, now: datetime | None = None) -> Subscription:

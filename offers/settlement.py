@@ -1,10 +1,12 @@
 """Settlers for offer transactions. They run inside the engine's database transaction with
 the rows from `lock_targets` locked, re-check every rule, and return an Outcome."""
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from uuid import UUID
 
 from accounts.models import Account
-from accounts.services import account_debit, account_refund
+from accounts.services import LedgerBatch, account_debit, account_refund
 from activation.registry import LockedRows, LockTarget, Outcome, reverser_register, settler_register
 from offers.campaigns.models import Campaign
 from offers.campaigns.errors import CampaignFailure
@@ -14,7 +16,7 @@ from offers.errors import OfferFailure
 from offers.locks import account_lock_target, campaign_lock_target
 from offers.models import Offer, Subscription
 from offers.selectors import offers_for_settlement
-from offers.services import (KIND_OFFER_ACTIVATION, KIND_OFFER_RENEWAL, subscription_extend_or_create,
+from offers.services import (KIND_OFFER_ACTIVATION, KIND_OFFER_RENEWAL, SubscriptionExtensions,
                              subscription_period_take_back, subscription_renew)
 
 
@@ -60,24 +62,30 @@ class OfferActivationSettler:
 
     def settle_batch(self, txns, locked: LockedRows) -> list[Outcome]:
         """The batch's offers are read once, in one statement, and the campaign rules' inputs
-        once (CampaignRedemptions); then each item is decided in order."""
+        once (CampaignRedemptions); then each item is decided in order, the money moving on
+        the locked accounts in memory, and what was decided is written: every debit in one
+        statement (LedgerBatch), every subscription in one per round (SubscriptionExtensions)."""
         offers = offers_for_settlement(txn.payload["offer_id"] for txn in txns)
         with_campaign = [(txn, offers.get(int(txn.payload["offer_id"]))) for txn in txns
                          if txn.payload.get("campaign_id")]
         requests = {txn.id: _activation_campaign_request(txn, offer, locked)
                     for txn, offer in with_campaign if offer is not None}
         redemptions = CampaignRedemptions(list(requests.values())) if requests else None
-        outcomes = [self._settle(txn, locked, offers.get(int(txn.payload["offer_id"])), redemptions,
-                                 requests.get(txn.id)) for txn in txns]
+        ledger, subscriptions = LedgerBatch(), SubscriptionExtensions()
+        decided = [self._decide(txn, locked, offers.get(int(txn.payload["offer_id"])), redemptions,
+                                requests.get(txn.id), ledger, subscriptions) for txn in txns]
+        ledger.record()
+        written = subscriptions.record()
         if redemptions is not None:
             redemptions.record(locked=locked)
-        return outcomes
+        return [item if isinstance(item, Outcome) else item.outcome(written[item.transaction_id]) for item in decided]
 
     def settle(self, txn, locked: LockedRows) -> Outcome:
         return self.settle_batch([txn], locked)[0]
 
-    def _settle(self, txn, locked: LockedRows, offer: Offer | None, redemptions: CampaignRedemptions | None,
-                request: RedemptionRequest | None) -> Outcome:
+    def _decide(self, txn, locked: LockedRows, offer: Offer | None, redemptions: CampaignRedemptions | None,
+                request: RedemptionRequest | None, ledger: LedgerBatch,
+                subscriptions: SubscriptionExtensions) -> "Outcome | _Activated":
         if offer is None:  # deleted since the request was accepted
             return _failure(OfferFailure.OFFER_INACTIVE)
         account = locked.get(Account, "user_id", txn.user_id)
@@ -100,15 +108,29 @@ class OfferActivationSettler:
         if refusal:
             return refusal
         if charge > 0:
-            account_debit(account=account, amount=charge, transaction_id=txn.id, description=f"offer {offer.id}")
+            ledger.debit(account=account, amount=charge, transaction_id=txn.id, description=f"offer {offer.id}")
         result = {}
         if decision is not None:
             redemptions.grant(decision)
             result = {"campaign_id": decision.granted[0].campaign.id, "discount": str(decision.total)}
-        subscription = subscription_extend_or_create(user_id=txn.user_id, offer=offer, transaction_id=txn.id)
-        return Outcome.success({"subscription_id": subscription.id, "offer_id": offer.id,
-                                "amount_charged": str(charge), "expires_at": subscription.expires_at.isoformat(),
-                                "balance_after": str(account.balance), **result})
+        subscriptions.add(user_id=txn.user_id, offer=offer, transaction_id=txn.id)
+        return _Activated(transaction_id=txn.id, offer_id=offer.id, charged=charge, balance_after=account.balance,
+                          campaign_result=result)
+
+
+@dataclass(frozen=True)
+class _Activated:
+    """A granted activation whose subscription is not written yet."""
+    transaction_id: UUID
+    offer_id: int
+    charged: Decimal
+    balance_after: Decimal
+    campaign_result: dict
+
+    def outcome(self, subscription: Subscription) -> Outcome:
+        return Outcome.success({"subscription_id": subscription.id, "offer_id": self.offer_id,
+                                "amount_charged": str(self.charged), "expires_at": subscription.expires_at.isoformat(),
+                                "balance_after": str(self.balance_after), **self.campaign_result})
 
 
 class OfferRenewalSettler:

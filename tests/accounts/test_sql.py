@@ -59,3 +59,30 @@ def test_the_ledger_row_returned_is_the_row_stored_and_knows_it_is_saved():
         assert getattr(entry, field.attname) == getattr(stored, field.attname), field.name
     assert entry._state.adding is False and entry._state.db == "default"
     assert entry.account is account
+
+
+def test_the_batch_ledger_write_leaves_each_account_at_its_last_change_and_records_every_change_in_order():
+    # given: two accounts, three changes on the first and one on the second, interleaved
+    from accounts.sql import LedgerChange, account_balances_set_with_ledger_entries
+
+    first = Account.objects.get(user=customer(balance="30.00"))
+    second = Account.objects.get(user=customer(balance="9.00"))
+    debit = LedgerEntry.Reason.DEBIT
+    changes = [LedgerChange(first, Decimal("-10.00"), Decimal("20.00"), debit, uuid.uuid4(), "a"),
+               LedgerChange(second, Decimal("-4.50"), Decimal("4.50"), debit, uuid.uuid4(), "b"),
+               LedgerChange(first, Decimal("-7.00"), Decimal("13.00"), debit, uuid.uuid4(), "c"),
+               LedgerChange(first, Decimal("2.00"), Decimal("15.00"), LedgerEntry.Reason.REFUND, None, "d")]
+    now = timezone.now()
+
+    # when
+    entries = account_balances_set_with_ledger_entries(changes, now=now)
+
+    # then: balances are the last change's, the rows are the changes in order, as returned
+    first.refresh_from_db(), second.refresh_from_db()
+    assert (first.balance, second.balance, first.updated_at, second.updated_at) == (
+        Decimal("15.00"), Decimal("4.50"), now, now)
+    stored = list(LedgerEntry.objects.filter(pk__in=[e.pk for e in entries]).order_by("id"))
+    assert [(e.account_id, e.amount, e.balance_after, e.reason, e.transaction_id, e.description) for e in stored] == [
+        (c.account.pk, c.amount, c.balance_after, c.reason, c.transaction_id, c.description) for c in changes]
+    for entry, row in zip(entries, stored):
+        assert _fields(entry) == _fields(row)

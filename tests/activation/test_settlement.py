@@ -120,14 +120,14 @@ def test_a_settler_bug_leaves_the_item_for_retry_without_failing_the_batch(monke
     user = customer(balance="30.00")
     good, bad = OfferFactory(price=Decimal("10.00")), OfferFactory(price=Decimal("5.00"))
     good_txn, bad_txn = pending_activation(user, good), pending_activation(user, bad)
-    real = settlement.subscription_extend_or_create
+    real = settlement.SubscriptionExtensions.record
 
-    def explode_for_bad(**kwargs):
-        if kwargs["offer"].pk == bad.pk:
+    def explode_for_bad(extensions, **kwargs):
+        if any(offer.pk == bad.pk for _, offer, _ in extensions._activations):
             raise RuntimeError("boom")
-        return real(**kwargs)
+        return real(extensions, **kwargs)
 
-    monkeypatch.setattr(settlement, "subscription_extend_or_create", explode_for_bad)
+    monkeypatch.setattr(settlement.SubscriptionExtensions, "record", explode_for_bad)
 
     # when
     transactions_settle(transaction_id=good_txn.id, batch_size=10)
@@ -150,10 +150,10 @@ def test_a_settler_bug_in_a_batch_of_one_rolls_it_back_whole_and_leaves_it_for_r
     user = customer(balance="30.00")
     txn = pending_activation(user, OfferFactory(price=Decimal("10.00")))
 
-    def explode(**kwargs):
+    def explode(extensions, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(settlement, "subscription_extend_or_create", explode)
+    monkeypatch.setattr(settlement.SubscriptionExtensions, "record", explode)
 
     # when: settled as a batch of one (no savepoint is taken for it)
     finished = transactions_settle(transaction_id=txn.id, batch_size=1)
