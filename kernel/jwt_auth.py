@@ -21,13 +21,15 @@ from rest_framework_simplejwt.settings import api_settings
 
 from kernel.prepared_sql import model_columns, prepared_instances
 
-_MAX_REMEMBERED = 50_000  # a bound on memory: past it, everything is read again once
+# Bounds on memory (a user or a token is ~1-2 KB): past one, that store starts again empty.
+_MAX_REMEMBERED = 50_000
+_MAX_VERIFIED = 10_000
 _remembered: dict[str, tuple[float, object]] = {}
 _verified: dict[bytes, tuple[float, object]] = {}  # raw token -> (its exp, the validated token)
 
 
-def _bounded_put(store: dict, key, value) -> None:
-    if len(store) >= _MAX_REMEMBERED:
+def _bounded_put(store: dict, key, value, *, bound: int) -> None:
+    if len(store) >= bound:
         store.clear()
     store[key] = value
 
@@ -71,7 +73,7 @@ class RememberingJWTAuthentication(JWTAuthentication):
         token = super().get_validated_token(raw_token)  # refuses bad signatures, types and expired tokens
         expires = token.payload.get("exp")  # remembered without the LEEWAY: stricter, never looser
         if isinstance(expires, (int, float)):
-            _bounded_put(_verified, raw_token, (float(expires), token))
+            _bounded_put(_verified, raw_token, (float(expires), token), bound=_MAX_VERIFIED)
         return token
 
     def get_user(self, validated_token):
@@ -84,7 +86,7 @@ class RememberingJWTAuthentication(JWTAuthentication):
         if entry is None or now - entry[0] >= seconds:
             user = super().get_user(validated_token)  # refuses unknown and inactive users
             entry = (now, user)
-            _bounded_put(_remembered, key, entry)
+            _bounded_put(_remembered, key, entry, bound=_MAX_REMEMBERED)
         # each request gets its own instance: a view may change or cache things on it
         return copy.copy(entry[1])
 

@@ -298,6 +298,40 @@ def transactional_db(transactional_db):
             pass
 
 
+@pytest.fixture(scope="session", autouse=True)
+def flush_retried_after_a_deadlock():
+    """The flush of a transactional test TRUNCATEs every table, taking each one's strongest
+    lock. A live worker's late task (a callback or email retry firing on its countdown after
+    the waits above) can deadlock with it, and PostgreSQL may pick the TRUNCATE as the
+    victim. The flush is one database transaction, rolled back whole, so it is tried again."""
+    from django.test import TransactionTestCase
+
+    original = TransactionTestCase._fixture_teardown
+
+    def retried(self):
+        for attempt in range(3):
+            try:
+                return original(self)
+            except Exception as exc:
+                if attempt == 2 or not _caused_by_deadlock(exc):
+                    raise
+                time.sleep(0.2)
+
+    TransactionTestCase._fixture_teardown = retried
+    yield
+    TransactionTestCase._fixture_teardown = original
+
+
+def _caused_by_deadlock(exc: BaseException | None) -> bool:
+    import psycopg
+
+    while exc is not None:
+        if isinstance(exc, psycopg.errors.DeadlockDetected):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def _worker_running() -> bool:
     return any(w.popen and w.popen.poll() is None for w in LiveWorker.started)
 

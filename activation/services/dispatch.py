@@ -5,8 +5,9 @@ PENDING one (settle.transactions_settle_pending). So while a message is queued o
 the next transactions need none. SETTLEMENT_WANTED says "a message is on its way or at
 work": raised by whoever publishes one, and lowered by the message's task once a batch comes
 back short, *before* it looks one last time, so a transaction committed before the flag was
-seen raised is always found by the message that raised it or by the one at work. The flag expires by itself: a lost message delays work by at
-most SETTLEMENT_WANTED_TTL_MS under load, and the sweeper covers an idle system.
+seen raised is always found by the message that raised it or by the one at work. The flag
+expires by itself: a lost message delays work by at most SETTLEMENT_WANTED_TTL_MS under
+load, and the sweeper covers an idle system.
 
 A failure here loses nothing (the rows are durable): after the broker refuses a message
 this process stops publishing from requests for BROKER_BACKOFF_SECONDS, so they stay fast
