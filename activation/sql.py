@@ -189,7 +189,8 @@ _OUTBOX_INSERT = (f"INSERT INTO {_OUTBOX} ({_column(FinishedOutbox, 'transaction
                   f"{_column(FinishedOutbox, 'status')}, {_column(FinishedOutbox, 'created_at')})")
 # The outcome columns and, in the same statement, the outbox row of each finished
 # transaction (activation.models.FinishedOutbox): the side effects are owed exactly when
-# the outcome commits.
+# the outcome commits. The ids also travel as an array, so the rows are looked up by key
+# however many the JSON holds (PostgreSQL guesses 100 for it: accounts/sql.py).
 FINISH = f"""
 WITH finished AS (
     UPDATE {_TXN} t
@@ -197,7 +198,7 @@ WITH finished AS (
            {_column(Transaction, "settled_at")} = %(now)s, {_column(Transaction, "updated_at")} = %(now)s
       FROM jsonb_to_recordset(%(rows)s::jsonb)
            AS v(id uuid, {", ".join(f"{name} {_FINISHED_TYPES[name]}" for name in _FINISHED_FIELDS)})
-     WHERE t.{_ID} = v.id
+     WHERE t.{_ID} = v.id AND t.{_ID} = ANY(%(ids)s::uuid[])
  RETURNING t.{_ID}, t.{_STATUS}
 )
 {_OUTBOX_INSERT}
@@ -212,7 +213,7 @@ def transactions_finish_write(txns: list[Transaction], *, now: datetime) -> None
         return
     rows = [{"id": txn.id, **{name: getattr(txn, name) for name in _FINISHED_FIELDS}} for txn in txns]
     with prepared_cursor() as cursor:
-        cursor.execute(FINISH, {"now": now, "rows": json_text(rows)})
+        cursor.execute(FINISH, {"now": now, "rows": json_text(rows), "ids": [txn.id for txn in txns]})
 
 
 # --- the outbox ----------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import re
 import time
 from decimal import Decimal
 
@@ -54,3 +55,30 @@ def run_at_once(target, args_list) -> None:
     for thread in threads:
         thread.join()
     assert not errors, errors
+
+
+def tables_scanned(sql: str, params: dict) -> dict[str, set[str]]:
+    """The tables a hand-written statement reads whole (sequential scans), under the plan
+    PostgreSQL makes for these parameters and under the generic plan a prepared statement
+    may switch to. Run inside a transaction that is rolled back: EXPLAIN ANALYZE executes."""
+    from django.db import connection
+
+    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", sql)))
+    numbered = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", sql)
+    scanned = {}
+    with connection.cursor() as cursor:
+        for mode in ("force_custom_plan", "force_generic_plan"):
+            cursor.execute(f"SET LOCAL plan_cache_mode = {mode}")
+            cursor.execute(f"PREPARE plan_probe AS {numbered}")
+            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE plan_probe({', '.join(['%s'] * len(names))})",
+                           [params[name] for name in names])
+            plan = cursor.fetchone()[0][0]["Plan"]
+            cursor.execute("DEALLOCATE plan_probe")
+            scanned[mode] = {node["Relation Name"] for node in _plan_nodes(plan) if node["Node Type"] == "Seq Scan"}
+    return scanned
+
+
+def _plan_nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _plan_nodes(child)

@@ -1,5 +1,6 @@
 """accounts/sql.py writes what the ORM would: the same rows, and instances loaded as the ORM
 loads them."""
+import json
 import uuid
 from decimal import Decimal
 
@@ -86,3 +87,29 @@ def test_the_batch_ledger_write_leaves_each_account_at_its_last_change_and_recor
         (c.account.pk, c.amount, c.balance_after, c.reason, c.transaction_id, c.description) for c in changes]
     for entry, row in zip(entries, stored):
         assert _fields(entry) == _fields(row)
+
+
+def test_a_ledger_write_looks_its_accounts_up_by_key_however_many_accounts_there_are():
+    # given: a few thousand accounts (PostgreSQL guesses 100 rows for the statement's JSON,
+    # and against that many would rather scan a table this size than look each account up)
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from accounts.sql import LEDGER_WRITES_SQL
+    from tests.helpers import tables_scanned
+
+    users = get_user_model().objects.bulk_create(
+        [get_user_model()(username=f"plan-{n}", password="!") for n in range(3000)])
+    Account.objects.bulk_create([Account(user=user, balance=Decimal("5.00")) for user in users])
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Account._meta.db_table}")
+    account = Account.objects.get(user=users[-1])
+    change = [{"ord": 0, "account": account.pk, "amount": "-1.00", "balance_after": "4.00",
+               "reason": LedgerEntry.Reason.DEBIT, "transaction": None, "description": "one debit"}]
+
+    # when: one debit is planned, as a settlement of one activation plans it
+    scanned = tables_scanned(LEDGER_WRITES_SQL, {"rows": json.dumps(change), "now": timezone.now(),
+                                                 "accounts": [account.pk]})
+
+    # then: no plan reads the accounts table whole
+    assert scanned == {"force_custom_plan": set(), "force_generic_plan": set()}

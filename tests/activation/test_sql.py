@@ -1,5 +1,6 @@
 """The engine's hand-written statements (activation/sql.py) against the model they stand in
 for: they name its real table and columns, and what they write is what the ORM reads back."""
+import json
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -147,3 +148,24 @@ def test_two_pending_inserts_do_not_share_their_result_dict():
 
     # then
     assert second.result == {}
+
+
+@pytest.mark.django_db
+def test_finishing_looks_the_transactions_up_by_key_however_many_there_are():
+    # given: a few thousand settled transactions and one to finish (PostgreSQL guesses 100
+    # rows for the statement's JSON, and against that many would rather scan a small table)
+    from tests.helpers import tables_scanned
+
+    user = customer(balance="100.00")
+    Transaction.objects.bulk_create([Transaction(kind="offer_activation", user=user, status="SUCCEEDED", payload={})
+                                     for _ in range(3000)])
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Transaction._meta.db_table}")
+    txn = pending_activation(user, OfferFactory())
+    row = {"id": str(txn.id), "status": "SUCCEEDED", "failure_code": "", "failure_message": "", "result": {}}
+
+    # when: one outcome is planned, as a settlement of one transaction plans it
+    scanned = tables_scanned(sql.FINISH, {"now": timezone.now(), "rows": json.dumps([row]), "ids": [txn.id]})
+
+    # then: no plan reads the transaction table whole
+    assert scanned == {"force_custom_plan": set(), "force_generic_plan": set()}
