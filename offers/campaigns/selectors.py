@@ -8,6 +8,7 @@ from redis.exceptions import RedisError
 
 from accounts.models import CustomerProfile
 from offers.campaigns.models import Campaign, CampaignRedemption
+from offers.campaigns.sql import orders_redemptions
 from offers.codes.rules import discount_code_refusal
 from offers.codes.selectors import discount_code_get
 from offers.campaigns.rules import (Cart, Evaluation, Order, OrderLine, best_combination, campaign_evaluate,
@@ -104,21 +105,13 @@ def customers_uses_on_days(*, keys) -> dict[tuple[int, int, object], int]:
 def orders_get(*, keys) -> dict[tuple[int, str], Order]:
     """The orders (user id, order reference) as their live redemptions describe them, in one
     query. Exact only with the customers' accounts locked (settlement holds them)."""
-    keys = set(keys)
-    if not keys:
-        return {}
-    rows = (CampaignRedemption.objects
-            .filter(user_id__in={k[0] for k in keys}, order_reference__in={k[1] for k in keys}, reversed_at=None)
-            .order_by("id")
-            .values_list("user_id", "order_reference", "campaign_id", "campaign__target", "campaign__is_stackable",
-                         "amount", "cart_value", "delivery_charge", "currency"))
     orders: dict[tuple[int, str], Order] = {}
-    for user_id, reference, campaign_id, target, stackable, amount, cart_value, delivery, currency in rows:
+    for user_id, reference, campaign_id, target, stackable, amount, cart_value, delivery, currency in (
+            orders_redemptions(set(keys))):
         key = (user_id, reference)
-        if key in keys:
-            orders[key] = orders.get(key, Order()).with_line(
-                Cart(cart_value=cart_value, delivery_charge=delivery, currency=currency),
-                OrderLine(campaign_id=campaign_id, target=target, stackable=stackable, amount=amount))
+        orders[key] = orders.get(key, Order()).with_line(
+            Cart(cart_value=cart_value, delivery_charge=delivery, currency=currency),
+            OrderLine(campaign_id=campaign_id, target=target, stackable=stackable, amount=amount))
     return orders
 
 
