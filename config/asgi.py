@@ -1,8 +1,10 @@
 """The web server's entry point: one ASGI application in front of two Django handlers.
 
 * The transaction status route (`activation/status/<id>/`, polled and long-polled with
-  `?wait=`) goes to Django's ASGI handler, where its async view waits on a Redis pub/sub
-  message inside the event loop: a waiting client holds no thread.
+  `?wait=`) goes to Django's ASGI handler with the route's own middleware
+  (kernel/status_route.py), where its async view waits on a Redis pub/sub message inside
+  the event loop: a waiting client holds none of the pool's threads (Django's handler gives
+  each of its requests an idle thread of its own, for the request signals).
 * Every other request goes to Django's WSGI handler, run on a fixed pool of threads
   (kernel/wsgi_threads.py: one thread hand-over per request). Under Django's ASGI handler
   each sync view and middleware is a hop to a fresh thread (a new thread per request,
@@ -13,17 +15,16 @@ The request body cap (`BodySizeLimit`) sits in front of both."""
 import os
 import re
 
-from django.core.asgi import get_asgi_application
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 # A request on the async route runs its sync parts on a new thread each time, so a persistent
 # connection (CONN_MAX_AGE) would never be reused there: both handlers share a psycopg pool.
 os.environ.setdefault("DB_POOL", "1")
-django_asgi = get_asgi_application()
 django_wsgi = get_wsgi_application()
 
 from kernel.body_limit import BodySizeLimit  # noqa: E402
+from kernel.status_route import StatusRouteHandler  # noqa: E402
 from kernel.wsgi_threads import WsgiOnThreads  # noqa: E402
 
 ASYNC_ROUTE = re.compile(r"^/api/v1/activation/status/[^/]+/?$")
@@ -56,4 +57,4 @@ async def _lifespan_accept(receive, send) -> None:
             return
 
 
-application = BodySizeLimit(AsyncRouteSplit(django_asgi, django_wsgi, int(os.environ.get("WEB_THREADS", "8"))))
+application = BodySizeLimit(AsyncRouteSplit(StatusRouteHandler(), django_wsgi, int(os.environ.get("WEB_THREADS", "8"))))

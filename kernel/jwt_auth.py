@@ -17,6 +17,7 @@ from time import monotonic, time
 from django.conf import settings
 from django.db import connection
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.settings import api_settings
 
 from kernel.prepared_sql import model_columns, prepared_instances
@@ -89,6 +90,28 @@ class RememberingJWTAuthentication(JWTAuthentication):
             _bounded_put(_remembered, key, entry, bound=_MAX_REMEMBERED)
         # each request gets its own instance: a view may change or cache things on it
         return copy.copy(entry[1])
+
+    def authenticate_remembered(self, request):
+        """(user, token) when this process remembers both the request's token as verified and
+        its user, as `authenticate` would return them, with no I/O (an async view calls it in
+        the event loop); None when anything is missing, stale or wrong: `authenticate` then
+        decides, and says what is wrong."""
+        seconds = settings.JWT_USER_CACHE_SECONDS
+        header = self.get_header(request)
+        if seconds <= 0 or header is None:
+            return None
+        try:
+            raw_token = self.get_raw_token(header)
+        except AuthenticationFailed:
+            return None
+        verified = _verified.get(raw_token) if raw_token is not None else None
+        if verified is None or time() >= verified[0]:
+            return None
+        token = verified[1]
+        remembered = _remembered.get(str(token.get(api_settings.USER_ID_CLAIM)))
+        if remembered is None or monotonic() - remembered[0] >= seconds:
+            return None
+        return copy.copy(remembered[1]), token
 
 
 @functools.cache

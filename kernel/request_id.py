@@ -19,7 +19,8 @@ from time import perf_counter
 from contextvars import ContextVar
 from typing import Iterator
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from kernel.middleware import SyncAndAsyncMiddleware
+
 
 HEADER = "X-Request-ID"
 _META_KEY = "HTTP_X_REQUEST_ID"
@@ -62,23 +63,11 @@ def request_id_bound(request_id: str) -> Iterator[str]:
         request_id_var.reset(token)
 
 
-class RequestIdMiddleware:
+class RequestIdMiddleware(SyncAndAsyncMiddleware):
     """First in MIDDLEWARE, so every response leaves through it: errors, 404s, throttled
-    requests and 503s written by inner middleware or the exception handler. Sync and async
-    without a thread hop (the status view is async)."""
+    requests and 503s written by inner middleware or the exception handler."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request):
-        if self.is_async:
-            return self.__acall__(request)
+    def handle(self, request):
         started = perf_counter()
         request_id = request.request_id = request_id_accept(request.META.get(_META_KEY))
         token = request_id_var.set(request_id)
@@ -90,7 +79,7 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
         return response
 
-    async def __acall__(self, request):
+    async def ahandle(self, request):
         started = perf_counter()
         request_id = request.request_id = request_id_accept(request.META.get(_META_KEY))
         token = request_id_var.set(request_id)

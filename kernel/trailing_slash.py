@@ -7,32 +7,19 @@ nothing. Under /api/v1/ this middleware instead routes the request to the slashe
 not. Only `path_info` changes, the URL the resolver reads: `request.path` stays as sent, so
 a partner's signature over the path it sent still verifies. Elsewhere (the admin, the docs)
 CommonMiddleware's APPEND_SLASH redirect is left as it is."""
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.urls import is_valid_path
+
+from kernel.middleware import SyncAndAsyncMiddleware
 
 API_PREFIX = "/api/v1/"
 
 
-class ApiTrailingSlashMiddleware:
-    """Sync and async without a thread hop (the status view is async; MiddlewareMixin would
-    run process_request through sync_to_async on every request)."""
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request):
-        if self.is_async:
-            return self.__acall__(request)
+class ApiTrailingSlashMiddleware(SyncAndAsyncMiddleware):
+    def handle(self, request):
         api_path_slash_append(request)
         return self.get_response(request)
 
-    async def __acall__(self, request):
+    async def ahandle(self, request):
         api_path_slash_append(request)
         return await self.get_response(request)
 

@@ -80,6 +80,15 @@ class TransactionStatusApi(APIView):
         raise exceptions.NotFound()
 
 
+def _authenticated_remembered(request):
+    """The request's user when this process remembers its token and user: read in the event
+    loop, with no hop to a thread and no query."""
+    remembered = RememberingJWTAuthentication().authenticate_remembered(request)
+    if remembered is None or not remembered[0].is_active:
+        return None
+    return remembered[0]
+
+
 def _authenticate(request):
     authentication = RememberingJWTAuthentication()
     try:
@@ -115,7 +124,7 @@ async def transaction_status_view(request, transaction_id: UUID):
 async def _transaction_status(request, transaction_id: UUID):
     if request.method != "GET":
         raise exceptions.MethodNotAllowed(request.method)
-    user = await sync_to_async(_authenticate)(request)
+    user = _authenticated_remembered(request) or await sync_to_async(_authenticate)(request)
     params = StatusWaitSerializer(data=request.GET)
     params.is_valid(raise_exception=True)
     wait = min(params.validated_data["wait"], settings.LONG_POLL_MAX_SECONDS)

@@ -170,3 +170,57 @@ def test_a_token_naming_no_user_is_refused_as_user_not_found(api_client, setting
 
     # then
     assert response.status_code == 401 and response.json()["code"] in ("user_not_found", "authentication_failed")
+
+
+def test_the_remembered_path_answers_only_for_a_remembered_token_and_user(api_client, settings):
+    # given: a customer who has made one request (token verified, user remembered)
+    from django.test import RequestFactory
+
+    from kernel.jwt_auth import RememberingJWTAuthentication
+
+    settings.JWT_USER_CACHE_SECONDS = 60
+    user, stranger = customer(balance="5.00"), customer(balance="5.00")
+    token, strangers = AccessToken.for_user(user), AccessToken.for_user(stranger)
+    assert _balance_with(api_client, token).status_code == 200
+
+    def remembered(authorization=None):
+        headers = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+        return RememberingJWTAuthentication().authenticate_remembered(RequestFactory().get("/", **headers))
+
+    # then: the remembered token gives its user, with no query
+    with CaptureQueriesContext(connection) as queries:
+        found = remembered(f"Bearer {token}")
+    assert found is not None and found[0].pk == user.pk and len(queries) == 0
+    # and anything else is left to the full path: no header, a malformed one, a token never
+    # verified here, a forged one, a remembered user's token no longer remembered
+    assert remembered() is None and remembered("Bearer") is None and remembered("Bearer a b") is None
+    assert remembered(f"Bearer {strangers}") is None and remembered(f"Bearer {token}x") is None
+    settings.JWT_USER_CACHE_SECONDS = 0
+    assert remembered(f"Bearer {token}") is None
+
+
+def test_the_remembered_path_refuses_a_token_past_its_expiry(api_client, settings):
+    # given: a token verified and remembered, then past its exp
+    import time as clock
+
+    from django.test import RequestFactory
+
+    from kernel import jwt_auth
+
+    settings.JWT_USER_CACHE_SECONDS = 60
+    token = AccessToken.for_user(customer(balance="5.00"))
+    assert _balance_with(api_client, token).status_code == 200
+    raw = str(token).encode()
+    expires, validated = jwt_auth._verified[raw]
+    jwt_auth._verified[raw] = (clock.time() - 1, validated)
+
+    # when
+    found = jwt_auth.RememberingJWTAuthentication().authenticate_remembered(
+        RequestFactory().get("/", HTTP_AUTHORIZATION=f"Bearer {token}"))
+
+    # then
+    assert found is None
+
+
+def _balance_with(api_client, token):
+    return api_client.get("/api/v1/account/balance/", HTTP_AUTHORIZATION=f"Bearer {token}")
