@@ -27,5 +27,3 @@ class SyncAndAsyncMiddleware:
 
     async def ahandle(self, request):
         raise NotImplementedError
-
-
