@@ -68,9 +68,9 @@ class RememberingJWTAuthentication(JWTAuthentication):
     def get_validated_token(self, raw_token):
         if settings.JWT_USER_CACHE_SECONDS <= 0:
             return super().get_validated_token(raw_token)
-        entry = _verified.get(raw_token)
-        if entry is not None and time() < entry[0]:
-            return entry[1]
+        token = _token_verified(raw_token)
+        if token is not None:
+            return token
         token = super().get_validated_token(raw_token)  # refuses bad signatures, types and expired tokens
         expires = token.payload.get("exp")  # remembered without the LEEWAY: stricter, never looser
         if isinstance(expires, (int, float)):
@@ -78,40 +78,47 @@ class RememberingJWTAuthentication(JWTAuthentication):
         return token
 
     def get_user(self, validated_token):
-        seconds = settings.JWT_USER_CACHE_SECONDS
-        if seconds <= 0:
+        if settings.JWT_USER_CACHE_SECONDS <= 0:
             return super().get_user(validated_token)
-        key = str(validated_token.get(api_settings.USER_ID_CLAIM))
-        entry = _remembered.get(key)
-        now = monotonic()
-        if entry is None or now - entry[0] >= seconds:
+        key = _user_key(validated_token)
+        user = _user_remembered(key)
+        if user is None:
             user = super().get_user(validated_token)  # refuses unknown and inactive users
-            entry = (now, user)
-            _bounded_put(_remembered, key, entry, bound=_MAX_REMEMBERED)
+            _bounded_put(_remembered, key, (monotonic(), user), bound=_MAX_REMEMBERED)
         # each request gets its own instance: a view may change or cache things on it
-        return copy.copy(entry[1])
+        return copy.copy(user)
 
     def authenticate_remembered(self, request):
         """(user, token) when this process remembers both the request's token as verified and
         its user, as `authenticate` would return them, with no I/O (an async view calls it in
         the event loop); None when anything is missing, stale or wrong: `authenticate` then
         decides, and says what is wrong."""
-        seconds = settings.JWT_USER_CACHE_SECONDS
         header = self.get_header(request)
-        if seconds <= 0 or header is None:
+        if settings.JWT_USER_CACHE_SECONDS <= 0 or header is None:
             return None
         try:
             raw_token = self.get_raw_token(header)
         except AuthenticationFailed:
             return None
-        verified = _verified.get(raw_token) if raw_token is not None else None
-        if verified is None or time() >= verified[0]:
-            return None
-        token = verified[1]
-        remembered = _remembered.get(str(token.get(api_settings.USER_ID_CLAIM)))
-        if remembered is None or monotonic() - remembered[0] >= seconds:
-            return None
-        return copy.copy(remembered[1]), token
+        token = _token_verified(raw_token) if raw_token is not None else None
+        user = _user_remembered(_user_key(token)) if token is not None else None
+        return None if user is None else (copy.copy(user), token)
+
+
+def _token_verified(raw_token: bytes):
+    """The validated token this process verified, while it has not expired; else None."""
+    entry = _verified.get(raw_token)
+    return entry[1] if entry is not None and time() < entry[0] else None
+
+
+def _user_key(validated_token) -> str:
+    return str(validated_token.get(api_settings.USER_ID_CLAIM))
+
+
+def _user_remembered(key: str):
+    """The user this process read for `key` within JWT_USER_CACHE_SECONDS; else None."""
+    entry = _remembered.get(key)
+    return entry[1] if entry is not None and monotonic() - entry[0] < settings.JWT_USER_CACHE_SECONDS else None
 
 
 @functools.cache

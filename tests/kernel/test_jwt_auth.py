@@ -224,3 +224,21 @@ def test_the_remembered_path_refuses_a_token_past_its_expiry(api_client, setting
 
 def _balance_with(api_client, token):
     return api_client.get("/api/v1/account/balance/", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+def test_a_remembered_user_is_read_again_once_the_window_is_over(api_client, settings, monkeypatch):
+    # given: a user remembered, then deactivated behind the process's back
+    from kernel import jwt_auth
+
+    settings.JWT_USER_CACHE_SECONDS = 5
+    user = customer(balance="5.00")
+    assert _balance(api_client, user).status_code == 200
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    assert _balance(api_client, user).status_code == 200  # within the window
+
+    # when: the window's 5 s have gone by
+    later = jwt_auth.monotonic() + 5.5
+    monkeypatch.setattr(jwt_auth, "monotonic", lambda: later)
+
+    # then: the user is read again, and refused
+    assert _balance(api_client, user).status_code == 401
