@@ -29,6 +29,15 @@ STATUS_ROUTE_MIDDLEWARE = [
 
 
 class StatusRouteHandler(ASGIHandler):
+    async def __call__(self, scope, receive, send):
+        """Django's, without its ThreadSensitiveContext: that gives every request a thread of its
+        own, kept (idle) for as long as a long-poll waits. The route's few sync calls (the
+        request signals' receivers, the response's close) run on asgiref's one shared thread
+        instead, and the view's database reads on the loop's executor (kernel/async_db.py)."""
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        await self.handle(scope, receive, send)
+
     def load_middleware(self, is_async=False):
         with _middleware_setting(STATUS_ROUTE_MIDDLEWARE):
             super().load_middleware(is_async)

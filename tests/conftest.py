@@ -246,6 +246,11 @@ class LiveWeb(Process):
             time.sleep(0.2)
         raise RuntimeError(f"web not ready:\n{self.log_tail()}")
 
+    def threads(self) -> int:
+        """How many threads the web's worker processes run."""
+        children = Path(f"/proc/{self.popen.pid}/task/{self.popen.pid}/children").read_text().split()
+        return sum(len(os.listdir(f"/proc/{pid}/task")) for pid in children)
+
 
 @pytest.fixture(scope="session")
 def live_worker(live_env):

@@ -4,7 +4,6 @@ import logging
 from uuid import UUID
 
 import redis
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
@@ -22,6 +21,7 @@ from activation.selectors import (status_hint_is_fresh, transaction_get_for_reve
 from activation.services import transaction_reverse
 from activation.status import redis_client_async, status_channel, status_read_async
 from kernel.api import ErrorSerializer
+from kernel.async_db import database_call
 from kernel.errors import error_response
 from kernel.jwt_auth import RememberingJWTAuthentication
 
@@ -111,7 +111,7 @@ def _public(payload: dict) -> dict:
 @csrf_exempt  # authenticated by a bearer token, never a cookie (DRF exempts its views alike)
 async def transaction_status_view(request, transaction_id: UUID):
     """GET activation/status/{id}/[?wait=N]. An async view: a waiting client costs a
-    coroutine and a pub/sub subscription, not a worker thread. Every refusal is answered by
+    coroutine and a pub/sub subscription, not a thread or a pooled connection. Every refusal is answered by
     the API's one error handler (`kernel.errors.error_response`), like a DRF view's."""
     try:
         return await _transaction_status(request, transaction_id)
@@ -124,7 +124,7 @@ async def transaction_status_view(request, transaction_id: UUID):
 async def _transaction_status(request, transaction_id: UUID):
     if request.method != "GET":
         raise exceptions.MethodNotAllowed(request.method)
-    user = _authenticated_remembered(request) or await sync_to_async(_authenticate)(request)
+    user = _authenticated_remembered(request) or await database_call(_authenticate, request)
     params = StatusWaitSerializer(data=request.GET)
     params.is_valid(raise_exception=True)
     wait = min(params.validated_data["wait"], settings.LONG_POLL_MAX_SECONDS)
@@ -141,7 +141,7 @@ async def _status_current(transaction_id: UUID, user_id: int) -> dict | None:
     hint = await status_read_async(transaction_id)
     if hint is not None and hint.get("user_id") == user_id and status_hint_is_fresh(hint):
         return hint
-    return await sync_to_async(transaction_status_get)(transaction_id=transaction_id, user_id=user_id)
+    return await database_call(transaction_status_get, transaction_id=transaction_id, user_id=user_id)
 
 
 async def _status_wait(transaction_id: UUID, user_id: int, wait: float) -> dict:
@@ -167,7 +167,7 @@ async def _status_wait(transaction_id: UUID, user_id: int, wait: float) -> dict:
         logger.info("long-poll falls back to PostgreSQL polling: %r", exc)
     # Redis unreachable or the wait ran out: poll the source of truth.
     while True:
-        payload = await sync_to_async(transaction_status_get)(transaction_id=transaction_id, user_id=user_id)
+        payload = await database_call(transaction_status_get, transaction_id=transaction_id, user_id=user_id)
         if payload["status"] in TERMINAL or loop.time() >= deadline:
             return payload
         await asyncio.sleep(min(DB_POLL_INTERVAL_SECONDS, max(deadline - loop.time(), 0)))

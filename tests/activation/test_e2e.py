@@ -1,5 +1,6 @@
 """End to end: the real web process (gunicorn + uvicorn), the real broker and a real
 Celery worker, against the test database."""
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -165,6 +166,48 @@ def test_status_falls_back_to_postgres_when_the_redis_key_is_missing(live_stack)
 
     # then
     assert status["status"] == "SUCCEEDED"
+
+
+def test_long_polls_reading_postgres_hold_no_connection_or_thread_while_they_wait(live_stack):
+    # given: a pending transaction (settlement paused) whose status key is gone from Redis, so
+    # every poll reads PostgreSQL, and more waiting clients than the web's two processes have
+    # pooled connections (DB_POOL_MAX_SIZE 8 each)
+    web, worker = live_stack
+    customer(username="patient", balance="50.00")
+    headers = login(web.url, "patient")
+    worker.settlement_pause()
+    accepted = requests.post(f"{web.url}/api/v1/activation/", json={"offer_id": OfferFactory().id},
+                             headers=headers).json()
+    redis.Redis.from_url(settings.CACHE_REDIS_URL).flushdb()
+    threads_before = web.threads()
+    waiting = 40
+
+    def long_poll(_):
+        response = requests.get(f"{web.url}{accepted['status_url']}", params={"wait": 6}, headers=headers)
+        return response.status_code, response.json().get("status")
+
+    try:
+        with ThreadPoolExecutor(waiting) as pool:
+            polls = [pool.submit(long_poll, i) for i in range(waiting)]
+            time.sleep(2)  # every poll is in, waiting
+            assert not any(poll.done() for poll in polls)
+            threads_waiting = web.threads()
+
+            # when: other customers' requests arrive meanwhile
+            started = time.monotonic()
+            answers = [requests.get(f"{web.url}/api/v1/account/balance/", headers=headers) for _ in range(5)]
+            elapsed = time.monotonic() - started
+
+            # then: answered at once (a pooled connection is free), each poll answered in the
+            # end, and no thread per waiting poll: at most each process's loop executor
+            # (asyncio's default size) and asgiref's shared thread
+            assert [a.status_code for a in answers] == [200] * 5 and elapsed < 1.5, elapsed
+            assert [poll.result() for poll in polls] == [(200, "PENDING")] * waiting
+            assert threads_waiting - threads_before <= 2 * (min(32, os.cpu_count() + 4) + 1), (
+                threads_before, threads_waiting)
+    finally:
+        worker.settlement_resume()
+    wait_until_terminal([accepted["transaction_id"]])
 
 
 def test_another_customer_cannot_poll_my_transaction(live_stack):
