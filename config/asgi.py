@@ -3,8 +3,7 @@
 * The transaction status route (`activation/status/<id>/`, polled and long-polled with
   `?wait=`) goes to Django's ASGI handler with the route's own middleware
   (kernel/status_route.py), where its async view waits on a Redis pub/sub message inside
-  the event loop: a waiting client holds none of the pool's threads (Django's handler gives
-  each of its requests an idle thread of its own, for the request signals).
+  the event loop: a waiting client holds no thread and no pooled database connection.
 * Every other request goes to Django's WSGI handler, run on a fixed pool of threads
   (kernel/wsgi_threads.py: one thread hand-over per request). Under Django's ASGI handler
   each sync view and middleware is a hop to a fresh thread (a new thread per request,
