@@ -13,6 +13,8 @@ TARGETS = {
     "S1": ("shipped /health/ req/s ÷ the same app's /health/ under plain gunicorn sync WSGI (wrk)", ">=", 0.9),
     "S2": ("activation accepts/s (JWT, settlement running, shipped server) ÷ that WSGI /health/ req/s (wrk)",
            ">=", 0.3),
+    "S4": ("status polls/s of settled transactions (JWT, shipped server) ÷ that WSGI /health/ req/s (wrk); "
+           "no goal: what a client's poll after each 202 costs", None, None),
     "S3": ("code claims settled/s on one hot pool ÷ pgbench simple-update TPS", ">=", 0.5),
     "S3f": ("flash reservations settled/s on one hot promo ÷ pgbench simple-update TPS", ">=", 0.5),
     "P1": ("one hot campaign: settled/s ÷ the batched-write ceiling's items/s", ">=", 0.3),
@@ -40,6 +42,10 @@ def _raw(name: str, s: dict, b: dict) -> str:
         a = s["accepts"]
         return (f"{_rounds(s)}{a['requests_per_second']}/s accepted (statuses {a['statuses']}, p50/p99 {a['p50_ms']}/"
                 f"{a['p99_ms']} ms) vs WSGI /health/ {s['wsgi_health']['requests_per_second']}/s")
+    if name == "S4":
+        p = s["polls"]
+        return (f"{_rounds(s)}{p['requests_per_second']}/s (statuses {p['statuses']}, p50/p99 {p['p50_ms']}/"
+                f"{p['p99_ms']} ms) vs WSGI /health/ {s['wsgi_health']['requests_per_second']}/s")
     if name in ("S3", "S3f"):
         return (f"{s['settled_per_second']}/s ({s['transactions']} in {s['seconds']} s, {s['succeeded']} succeeded) "
                 f"vs {b.get('pgbench_simple_update_tps')} TPS")
@@ -84,8 +90,8 @@ def _rounds(s: dict) -> str:
     return f"ratios of rounds {' / '.join(str(r.get('ratio')) for r in rounds)}, median round {s['round']}: "
 
 
-def _met(op: str, value, target) -> str:
-    if value is None:
+def _met(op: str | None, value, target) -> str:
+    if value is None or op is None:
         return "—"
     ok = value >= target if op == ">=" else value <= target if op == "<=" else value < target
     return "yes" if ok else "**no**"
@@ -124,7 +130,7 @@ def report_write(out: Path, results: dict) -> None:
         if name not in s:
             continue
         value = _ratio(name, s[name])
-        lines.append(f"| {name} | {label} | {op} {target} | {value} | {_met(op, value, target)} | "
+        lines.append(f"| {name} | {label} | {f'{op} {target}' if op else '—'} | {value} | {_met(op, value, target)} | "
                      f"{_raw(name, s[name], b)} |")
     lines += ["", "## Invariants after each scenario", ""]
     for name, checks in results["invariants"].items():

@@ -147,6 +147,15 @@ class Bench:
                  "headers": {"Authorization": f"Bearer {self.tokens[u]}"}, "json": {"offer_id": self.offer_id}}
                 for u in self.users]
 
+    def items_status_poll(self) -> list[dict]:
+        """A poll of each customer's latest settled transaction, as its client polls after the 202."""
+        from activation.models import Transaction
+
+        latest = (Transaction.objects.filter(user_id__in=self.users, status__in=Transaction.TERMINAL)
+                  .order_by("user_id", "-created_at").distinct("user_id").values_list("id", "user_id"))
+        return [{"method": "GET", "path": f"/api/v1/activation/status/{tid}/",
+                 "headers": {"Authorization": f"Bearer {self.tokens[uid]}"}} for tid, uid in latest]
+
     def load(self, kind, items, amount, duration, collect_ids=False) -> load.Result:
         connections.close_all()  # the load processes are forked
         return load.run(kind, self.web.url, items, amount, duration, procs=self.p.load_procs,
@@ -387,16 +396,18 @@ class Bench:
         self.results["scenarios"]["P2"] = r
 
     def s_server(self) -> None:
-        """S1 and S2 in rounds, load from wrk: the shipped server's /health/ and its activation
-        accepts (JWT, rotating customers, settlement running), each divided by /health/ of the
-        same application under plain gunicorn sync WSGI measured in the same round."""
+        """S1, S2 and S4 in rounds, load from wrk: the shipped server's /health/, its activation
+        accepts (JWT, rotating customers, settlement running) and, once they are settled, status
+        polls of them, each divided by /health/ of the same application under plain gunicorn
+        sync WSGI measured in the same round."""
         wsgi = WsgiBaseline(self.env, self.out / "logs", _free_port(), self.p.web_processes)
         wsgi.start()
         files = self.out / "wrk"
         files.mkdir(exist_ok=True)
         health = wrkload.requests_file_write(files / "health.txt", [{"method": "GET", "path": "/health/"}])
         accepts = wrkload.requests_file_write(files / "activate.txt", self.items_activate())
-        s1, s2 = [], []
+        s1, s2, s4 = [], [], []
+        polls = None
         try:
             for i in range(self.p.s_rounds):
                 run = lambda url, path: wrkload.run(url, path, seconds=self.p.s_seconds,  # noqa: E731
@@ -413,10 +424,17 @@ class Bench:
                     f"{base_rps}/s; activations accepted {accepted['requests_per_second']}/s "
                     f"(statuses {accepted['statuses']}); waiting for settlement to catch up")
                 self.drain(f"S round {i + 1} drain")
+                polls = polls or wrkload.requests_file_write(files / "status.txt", self.items_status_poll())
+                polled = run(self.web.url, polls)
+                s4.append({"ratio": round(polled["requests_per_second"] / base_rps, 3), "polls": polled,
+                           "wsgi_health": baseline})
+                log(f"  status polls of settled transactions {polled['requests_per_second']}/s "
+                    f"(statuses {polled['statuses']})")
         finally:
             wsgi.stop()
         self.results["scenarios"]["S1"] = self.median_round(s1, higher_is_better=True)
         self.results["scenarios"]["S2"] = self.median_round(s2, higher_is_better=True)
+        self.results["scenarios"]["S4"] = self.median_round(s4, higher_is_better=True)
 
     @staticmethod
     def median_round(rounds: list[dict], *, higher_is_better: bool) -> dict:

@@ -39,11 +39,12 @@ def test_bench_smoke_run_completes_with_invariants(bench_database, tmp_path):
     assert run.returncode == 0, run.stderr[-4000:]
     report = json.loads((out / "report.json").read_text())
     assert report["failed"] == []
-    assert set(report["scenarios"]) == {"S1", "S2", "S3", "S3f", "P1", "P2", "P3", "P4", "P5", "P6", "P7"}
-    # S1 and S2: load from wrk, every request answered, against the WSGI baseline of the same round
-    for name in ("S1", "S2"):
+    assert set(report["scenarios"]) == {"S1", "S2", "S4", "S3", "S3f", "P1", "P2", "P3", "P4", "P5", "P6", "P7"}
+    # S1, S2 and S4: load from wrk, every request answered, against the WSGI baseline of the same round
+    for name in ("S1", "S2", "S4"):
         assert report["scenarios"][name]["wsgi_health"]["requests_per_second"] > 0
     assert set(report["scenarios"]["S2"]["accepts"]["statuses"]) == {"202"}
+    assert set(report["scenarios"]["S4"]["polls"]["statuses"]) == {"200"}
     # S3: every pre-loaded claim and reservation on the one pool / promo succeeded (one per customer)
     for name in ("S3", "S3f"):
         assert report["scenarios"][name]["succeeded"] == report["scenarios"][name]["transactions"] > 0
