@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 import httpx
 
 
+OPEN_MODEL_START_SECONDS = 0.5  # forking the load processes takes tens of ms
+
+
 @dataclass
 class Result:
     # one row per request: (due time since start, latency seconds, HTTP status or 0 for an error)
@@ -61,15 +64,21 @@ async def _one(client: httpx.AsyncClient, item: dict, result: Result, due: float
 
 
 async def open_model(base_url: str, items: list[dict], rate: float, duration: float, *, max_inflight: int = 2000,
-                     collect_ids: bool = False, offset: int = 0) -> Result:
+                     collect_ids: bool = False, offset: int = 0, phase: float = 0.0,
+                     start_at: float | None = None) -> Result:
+    """Requests due every 1/rate s from `start_at` (epoch; default now) plus `phase` s: several
+    processes given the same start and phases 0, 1/R, 2/R... interleave into one evenly spaced
+    schedule at R/s (started together without phases, they fired in simultaneous pairs)."""
     result = Result()
     limits = httpx.Limits(max_connections=max_inflight, max_keepalive_connections=max_inflight)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
-        t0, epoch0 = time.monotonic(), time.time()
+        now, epoch = time.monotonic(), time.time()
+        epoch0 = start_at if start_at is not None else epoch
+        t0 = now + (epoch0 - epoch)
         pending: set[asyncio.Task] = set()
         n = int(rate * duration)
         for i in range(n):
-            due = t0 + i / rate
+            due = t0 + phase + i / rate
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -105,21 +114,26 @@ async def closed_model(base_url: str, items: list[dict], concurrency: int, durat
 
 
 def _run(args: tuple) -> Result:
-    kind, base_url, items, a, duration, offset, collect_ids, nice = args
+    kind, base_url, items, a, duration, offset, collect_ids, nice, phase, start_at = args
     if nice:
         os.nice(nice)
     if kind == "open":
-        return asyncio.run(open_model(base_url, items, a, duration, collect_ids=collect_ids, offset=offset))
+        return asyncio.run(open_model(base_url, items, a, duration, collect_ids=collect_ids, offset=offset,
+                                      phase=phase, start_at=start_at))
     return asyncio.run(closed_model(base_url, items, a, duration, offset=offset))
 
 
 def run(kind: str, base_url: str, items: list[dict], amount: float, duration: float, procs: int = 2,
         collect_ids: bool = False, nice: int = 0) -> Result:
-    """`amount` is the total rate (open) or the total number of clients (closed), split over procs."""
+    """`amount` is the total rate (open) or the total number of clients (closed), split over procs.
+    Open: the processes' schedules interleave (process i's requests due i/amount s after the
+    others'), from a start far enough ahead for every process to be forked and ready."""
     procs = max(1, procs)
     share = amount / procs if kind == "open" else max(1, int(amount // procs))
     stride = len(items) // procs or 1
-    jobs = [(kind, base_url, items, share, duration, i * stride, collect_ids, nice) for i in range(procs)]
+    start_at = time.time() + OPEN_MODEL_START_SECONDS
+    jobs = [(kind, base_url, items, share, duration, i * stride, collect_ids, nice, i / amount, start_at)
+            for i in range(procs)]
     result = Result()
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(procs) as pool:
