@@ -92,10 +92,15 @@ def transactions_settle(*, transaction_id: UUID | None = None, batch_size: int |
 def _claimed_transactions_settle_retrying(claimed: list[tuple]) -> list[Transaction]:
     for attempt in range(DEADLOCK_RETRIES):
         try:
-            return _claimed_transactions_settle(claimed=claimed)
-        except _LoneItemRaised as exc:
-            logger.error("settling %s raised; it will be retried", exc.args[0], exc_info=exc.__cause__)
-            return []
+            try:
+                return _claimed_transactions_settle(claimed=claimed, isolated=False)
+            except _SettlerRaised as exc:
+                if len(claimed) == 1:
+                    logger.error("settling %s raised; it will be retried", claimed[0][0], exc_info=exc.__cause__)
+                    return []
+                logger.warning("a settler raised in a batch of %d; settling it again item by item", len(claimed),
+                               exc_info=exc.__cause__)
+                return _claimed_transactions_settle(claimed=claimed, isolated=True)
         except OperationalError as exc:
             # PostgreSQL broke a lock cycle by aborting us; the claimed rows are still ours.
             if not isinstance(exc.__cause__, (DeadlockDetected, SerializationFailure)) or attempt == DEADLOCK_RETRIES - 1:
@@ -105,9 +110,16 @@ def _claimed_transactions_settle_retrying(claimed: list[tuple]) -> list[Transact
     return []
 
 
-def _claimed_transactions_settle(*, claimed: list[tuple]) -> list[Transaction]:
+def _claimed_transactions_settle(*, claimed: list[tuple], isolated: bool) -> list[Transaction]:
     """Settles claimed rows in one database transaction. Instances are built afresh from the
-    claimed rows on each call (a retry after a deadlock starts from what the claim saw)."""
+    claimed rows on each call (a retry after a deadlock, or the item-by-item replay after a
+    settler raised, starts from what the claim saw).
+
+    Not `isolated` (the fast path): every settler runs with no savepoint, and if one raises,
+    the whole transaction rolls back (_SettlerRaised) for the caller to replay the batch
+    `isolated`: each item in a savepoint of its own, so only the bad item is left claimed for
+    a retry. A savepoint around every batch cost two round trips per batch, a third of a
+    batch of two's time (docs/PERFORMANCE.md); a raising settler is a bug, and rare."""
     with db_transaction.atomic():
         settleable = transactions_lock_settleable([row[0] for row in claimed])
         txns = [sql.claimed_transaction_build(row) for row in claimed if row[0] in settleable]
@@ -124,10 +136,10 @@ def _claimed_transactions_settle(*, claimed: list[tuple]) -> list[Transaction]:
                 runnable.append(txn)
         locked = rows_lock([target for txn in runnable for target in SETTLERS[txn.kind].lock_targets(txn)])
         ordered = sorted(runnable, key=lambda t: t.created_at)
-        if len(ordered) == 1 and not given_up:
-            settled = _lone_settle(ordered[0], locked)
+        if isolated:
+            settled = [(txn, outcome) for txn, outcome in _items_settle_isolated(ordered, locked) if outcome is not None]
         else:
-            settled = [(txn, outcome) for txn, outcome in _batch_settle(ordered, locked) if outcome is not None]
+            settled = _all_settle(ordered, locked)
         transactions_finish(given_up + settled)
         finished = [txn for txn, _ in given_up + settled]
         locked.flush()
@@ -135,34 +147,25 @@ def _claimed_transactions_settle(*, claimed: list[tuple]) -> list[Transaction]:
     return finished
 
 
-class _LoneItemRaised(Exception):
-    """The only item of a settlement transaction raised in its settler."""
+class _SettlerRaised(Exception):
+    """A settler raised on the fast path: the settlement transaction is rolled back."""
 
 
-def _lone_settle(txn: Transaction, locked: LockedRows) -> list[tuple[Transaction, Outcome]]:
-    """A batch of one (the common case below full load) needs no savepoint: if its settler
-    raises, the whole settlement transaction rolls back, which leaves the item claimed for a
-    retry exactly as the per-item savepoint of a larger batch would (two round trips less).
-    Database connection errors and deadlocks propagate unchanged, to the retries above."""
+def _all_settle(txns: list[Transaction], locked: LockedRows) -> list[tuple[Transaction, Outcome]]:
+    """The fast path: the batch, kind by kind, with no savepoint. Database connection errors
+    and deadlocks propagate unchanged, to the retries above; anything else a settler raises
+    becomes _SettlerRaised."""
     try:
-        return _kinds_settle([txn], locked)
+        return _kinds_settle(txns, locked)
     except (OperationalError, InterfaceError):
         raise
     except Exception as exc:
-        raise _LoneItemRaised(txn.id) from exc
+        raise _SettlerRaised() from exc
 
 
-def _batch_settle(txns: list[Transaction], locked: LockedRows) -> list[tuple[Transaction, Outcome | None]]:
-    """Fast path: the whole batch in one savepoint (two round trips, not two per item), each
-    kind through its settler's `settle_batch` when it has one. If anything raises, that
-    savepoint and the in-memory rows are rolled back and the batch is replayed one item at a
-    time, each in its own savepoint, so only the bad item is left for a retry."""
-    before = locked.snapshot()
-    try:
-        with db_transaction.atomic():
-            return _kinds_settle(txns, locked)
-    except Exception:
-        locked.restore(before)
+def _items_settle_isolated(txns: list[Transaction], locked: LockedRows) -> list[tuple[Transaction, Outcome | None]]:
+    """The replay after a settler raised: one item at a time, each in its own savepoint
+    (None: that item raised and is left for a retry)."""
     return [(txn, _settle_one(txn, locked, lambda: SETTLERS[txn.kind].settle(txn, locked))) for txn in txns]
 
 

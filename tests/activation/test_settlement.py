@@ -141,6 +141,55 @@ def test_a_settler_bug_leaves_the_item_for_retry_without_failing_the_batch(monke
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_settler_bug_in_a_batch_rolls_it_back_whole_then_settles_the_others_item_by_item(monkeypatch, caplog):
+    # (transaction=True: the settlement's rollback is a real ROLLBACK, as in a worker)
+    # given: three activations of two customers, one of an offer whose settlement raises
+    from offers import settlement
+
+    alice, bob = customer(balance="30.00"), customer(balance="30.00")
+    good, bad = OfferFactory(price=Decimal("10.00")), OfferFactory(price=Decimal("5.00"))
+    first, broken, last = pending_activation(alice, good), pending_activation(alice, bad), pending_activation(bob, good)
+    real = settlement.SubscriptionExtensions.record
+
+    def explode_for_bad(extensions, **kwargs):
+        if any(offer.pk == bad.pk for _, offer, _ in extensions._activations):
+            raise RuntimeError("boom")
+        return real(extensions, **kwargs)
+
+    monkeypatch.setattr(settlement.SubscriptionExtensions, "record", explode_for_bad)
+
+    # when: settled as one batch
+    finished = transactions_settle(transaction_id=first.id, batch_size=10)
+
+    # then: the batch was rolled back whole and replayed item by item: the good ones settled
+    # once, the bad one's debit undone and the item left claimed for a retry
+    assert {t.id for t in finished} == {first.id, last.id}
+    for txn in (first, broken, last):
+        txn.refresh_from_db()
+    assert (first.status, last.status) == ("SUCCEEDED", "SUCCEEDED")
+    assert broken.status == "PROCESSING" and broken.attempts == 1
+    assert assert_ledger_matches_balance(alice) == Decimal("20.00")
+    assert assert_ledger_matches_balance(bob) == Decimal("20.00")
+    assert Subscription.objects.filter(user__in=[alice, bob]).count() == 2
+    assert "settling it again item by item" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_whose_settlers_do_not_raise_takes_no_savepoint():
+    # given: three pending activations
+    offer = OfferFactory(price=Decimal("1.00"))
+    txns = [pending_activation(customer(balance="5.00"), offer) for _ in range(3)]
+
+    # when: settled as one batch
+    with CaptureQueriesContext(connection) as queries:
+        finished = transactions_settle(transaction_id=txns[0].id, batch_size=10)
+
+    # then: all settled in one database transaction, with no savepoint round trips
+    assert len(finished) == 3
+    assert not [q["sql"] for q in queries.captured_queries if "SAVEPOINT" in q["sql"].upper()]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_settler_bug_in_a_batch_of_one_rolls_it_back_whole_and_leaves_it_for_retry(monkeypatch, caplog):
     # (transaction=True: the claim commits on its own and the settlement's rollback is a real
     # ROLLBACK, as in a worker, not a savepoint inside the test's transaction)
