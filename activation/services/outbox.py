@@ -1,7 +1,8 @@
 """The settlement outbox: the side effects of every outcome, owed in PostgreSQL.
 
     settlement (FINISH)  -> one outbox row per finished transaction, in the outcome's statement
-    after that commit    -> finished_outbox_drain_ensure(): a drain message on its way (at most
+    after that commit    -> finished_statuses_publish_and_drain_ensure(): the statuses to Redis and
+                            a drain message on its way in one Redis command (at most
                             one queued, delayed by NOTIFY_DRAIN_DELAY_MS so under load one
                             message carries every batch settled in that window)
     notifications worker -> finished_outbox_drain(): takes a batch of rows (DELETE ... SKIP
@@ -28,7 +29,7 @@ from activation import sql
 from activation.models import FinishedOutbox, Transaction
 from activation.registry import transactions_finished_durable
 from activation.selectors import transaction_status_payload
-from activation.status import statuses_repair
+from activation.status import statuses_publish_and_flag_set, statuses_repair
 from kernel.coalesce import CoalescingFlag
 from kernel.tasks import task_publish
 
@@ -38,14 +39,15 @@ DRAIN_TASK = "activation.tasks.finished_outbox_drain_task"
 DRAIN_WANTED = CoalescingFlag("outbox:drain-wanted", ttl_ms=lambda: settings.NOTIFY_DRAIN_WANTED_TTL_MS)
 
 
-def finished_outbox_drain_ensure() -> bool:
-    """After a settlement commit: makes sure a drain message is on its way. True if this call
-    published one. A refused publish loses nothing (the rows wait for the sweep)."""
-    if not DRAIN_WANTED.set_if_absent():
+def finished_statuses_publish_and_drain_ensure(payloads: list[dict]) -> bool:
+    """After a settlement commit: the finished transactions' statuses to Redis (what their
+    clients wait for, first) and the drain flag raised, in one command; then, if this call
+    raised the flag (or Redis could not say), the drain message. True if it published one."""
+    if not statuses_publish_and_flag_set(payloads, flag_key=DRAIN_WANTED.key, flag_ttl_ms=DRAIN_WANTED.ttl_ms):
         return False
     if task_publish(DRAIN_TASK, countdown=settings.NOTIFY_DRAIN_DELAY_MS / 1000):
         return True
-    DRAIN_WANTED.clear()
+    DRAIN_WANTED.clear()  # the next settlement tries again; the sweep covers an idle system
     return False
 
 

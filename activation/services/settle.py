@@ -26,8 +26,7 @@ from activation.models import Transaction
 from activation.registry import SETTLERS, LockedRows, Outcome, transactions_finished
 from activation.selectors import transaction_status_payload
 from activation.services.dispatch import settlement_message_ensure, settlement_wanted_clear
-from activation.services.outbox import finished_outbox_drain_ensure
-from activation.status import statuses_publish
+from activation.services.outbox import finished_statuses_publish_and_drain_ensure
 
 logger = logging.getLogger(__name__)
 
@@ -216,15 +215,15 @@ def transaction_transition(txn: Transaction, target: str) -> None:
 
 
 def transactions_announce(txns: list[Transaction]) -> None:
-    """After commit only: statuses to Redis (and pub/sub for long-polls), a drain of the
-    outbox on its way (the side effects: activation.services.outbox), then the observation
-    signal, once for the batch. Each step is a fast path: if this process dies first, the
-    outbox rows committed with the outcomes are drained by the sweep."""
+    """After commit only: statuses to Redis (and pub/sub for long-polls) with a drain of the
+    outbox on its way (the side effects: activation.services.outbox), in one Redis command,
+    then the log lines and the observation signal, once for the batch. Each step is a fast
+    path: if this process dies first, the outbox rows committed with the outcomes are drained
+    by the sweep."""
     if not txns:
         return
+    finished_statuses_publish_and_drain_ensure([transaction_status_payload(t) for t in txns])
     _finished_log(txns)
-    statuses_publish(transaction_status_payload(t) for t in txns)
-    finished_outbox_drain_ensure()
     transactions_finished.send_robust(sender=Transaction, transactions=txns)
 
 

@@ -119,3 +119,39 @@ def test_the_drain_repairs_a_lost_status_but_never_overwrites_a_later_one():
     # then
     assert json.loads(store.get(status_key(lost.id)))["status"] == "SUCCEEDED"
     assert json.loads(store.get(status_key(later.id)))["status"] == "REVERSED"
+
+
+def test_a_settlement_publishes_its_statuses_and_one_drain_message_while_the_flag_is_up(
+        monkeypatch, django_capture_on_commit_callbacks):
+    # given: no drain on its way; the messages the settlements publish, recorded
+    from activation.services import outbox
+
+    store = redis.Redis.from_url(settings.CACHE_REDIS_URL)
+    store.delete(outbox.DRAIN_WANTED.key)
+    sent, broker_up = [], [True]
+    monkeypatch.setattr(outbox, "task_publish", lambda name, **kw: sent.append(name) or broker_up[0])
+    user = customer(balance="100.00")
+    offer = OfferFactory()
+    first, second, third = (pending_activation(user, offer) for _ in range(3))
+
+    # when: two settlements commit, one after the other
+    for txn in (first, second):
+        with django_capture_on_commit_callbacks(execute=True):
+            transactions_settle(transaction_id=txn.id, batch_size=1)
+
+    # then: each one's final status is in the store, and one drain message carries both
+    for txn in (first, second):
+        assert json.loads(store.get(status_key(txn.id)))["status"] == "SUCCEEDED"
+    assert sent == [outbox.DRAIN_TASK]
+    assert 0 < store.pttl(outbox.DRAIN_WANTED.key) <= settings.NOTIFY_DRAIN_WANTED_TTL_MS
+
+    # when: the drain has cleared the flag and the broker refuses the next message
+    store.delete(outbox.DRAIN_WANTED.key)
+    broker_up[0] = False
+    with django_capture_on_commit_callbacks(execute=True):
+        transactions_settle(transaction_id=third.id, batch_size=1)
+
+    # then: the status is still published, and the flag is lowered for the next settlement to try
+    assert json.loads(store.get(status_key(third.id)))["status"] == "SUCCEEDED"
+    assert sent == [outbox.DRAIN_TASK] * 2
+    assert not store.exists(outbox.DRAIN_WANTED.key)

@@ -40,7 +40,7 @@ def test_the_accept_writes_the_request_id_in_its_one_insert():
 def test_a_batch_logs_one_line_per_finished_transaction_with_its_own_request_id(
         caplog, monkeypatch, django_capture_on_commit_callbacks):
     # given: three requests' transactions, one of which fails
-    monkeypatch.setattr("activation.services.settle.finished_outbox_drain_ensure", lambda: False)
+    monkeypatch.setattr("activation.services.settle.finished_statuses_publish_and_drain_ensure", lambda payloads: False)
     user = customer(balance="2.00")
     offer = OfferFactory(price=Decimal("1.00"))
     txns = [accepted_in_request(request_id=f"rid-{n}", user=user, offer=offer) for n in range(3)]
