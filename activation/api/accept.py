@@ -1,8 +1,10 @@
 """What every API view that accepts a transaction shares: reading the Idempotency-Key
 header, answering 202 with the status URL, and saying both in the schema."""
+import functools
 import re
+from uuid import UUID
 
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from drf_yasg import openapi
 from drf_yasg.utils import swagger_auto_schema
 from rest_framework import serializers, status
@@ -52,11 +54,36 @@ def idempotency_key_from(request) -> str | None:
 def accepted_response(accepted: Accepted, *, with_status_url: bool = True, **extra) -> Response:
     """The 202 of every accepting view. Partners follow their transactions by their own
     reference (`partner/validate/`), not the customer's status URL: `with_status_url=False`."""
+    status_code, body, headers = accepted_parts(accepted, with_status_url=with_status_url, **extra)
+    return Response(body, status=status_code, headers=headers)
+
+
+def accepted_parts(accepted: Accepted, *, with_status_url: bool = True, **extra) -> tuple[int, dict, dict]:
+    """(status, body, headers) of the 202: accepted_response's, and the fast path's
+    (kernel/fast_accept.py)."""
     txn = accepted.transaction
     body = {"transaction_id": str(txn.id), "status": txn.status, **extra}
     headers = {}
     if with_status_url:
-        body["status_url"] = headers["Location"] = reverse("transaction-status", kwargs={"transaction_id": txn.id})
+        body["status_url"] = headers["Location"] = status_url(txn.id)
     if accepted.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
+    return status.HTTP_202_ACCEPTED, body, headers
+
+
+_URL_PLACEHOLDER = str(UUID(int=0))
+
+
+def status_url(transaction_id) -> str:
+    """The transaction's status route, as reverse() names it (under the request's script
+    prefix), without resolving the route again for every 202."""
+    head, tail = _status_url_parts(get_script_prefix())
+    return f"{head}{transaction_id}{tail}"
+
+
+@functools.lru_cache(maxsize=16)
+def _status_url_parts(script_prefix: str) -> tuple[str, str]:
+    """The URL around the id; `script_prefix` is the cache key (reverse() reads the same one)."""
+    head, _, tail = reverse("transaction-status", kwargs={"transaction_id": _URL_PLACEHOLDER}).partition(
+        _URL_PLACEHOLDER)
+    return head, tail

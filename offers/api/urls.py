@@ -7,7 +7,7 @@ urlpatterns = [
     path("offers/expiring/", views.OfferExpiringApi.as_view(), name="offer-expiring"),
     path("offers/renew/", views.OfferRenewApi.as_view(), name="offer-renew"),
     path("offers/<int:pk>/", views.OfferDetailApi.as_view(), name="offer-detail"),
-    path("activation/", views.OfferActivateApi.as_view(), name="activation"),
+    path("activation/", views.offer_activate_view, name="activation"),
     path("account/subscriptions/", views.SubscriptionListApi.as_view(), name="subscription-list"),
     path("account/subscriptions/<int:pk>/", views.SubscriptionDetailApi.as_view(), name="subscription-detail"),
     path("account/subscriptions/<int:pk>/cancel/", views.SubscriptionCancelApi.as_view(),

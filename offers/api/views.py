@@ -4,15 +4,17 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from activation.api.accept import accepted_response, accepting_schema, idempotency_key_from
+from activation.api.accept import (IDEMPOTENCY_KEY_PATTERN, accepted_parts, accepted_response, accepting_schema,
+                                   idempotency_key_from)
+from activation.services import Accepted
 from kernel.api import ErrorSerializer
+from kernel.fast_accept import fast_accept_view
 from offers.api.serializers import (ActivationRequestSerializer, ExpiringFilterSerializer, OfferFilterSerializer,
                                     OfferSerializer, RenewalRequestSerializer, SubscriptionCancelSerializer,
                                     SubscriptionSerializer, SubscriptionUpdateSerializer)
 from offers.selectors import offer_list, subscription_list_expiring, subscription_list_for_user
 from offers.services import offer_activation_request, offer_renewal_request
 from offers.subscriptions import subscription_auto_renew_set, subscription_cancel
-
 
 
 class OfferListApi(generics.ListAPIView):
@@ -58,7 +60,9 @@ class SubscriptionListApi(generics.ListAPIView):
 
 
 class OfferActivateApi(APIView):
-    """Accepts an activation: 202 with a transaction id; a worker settles it."""
+    """Accepts an activation: 202 with a transaction id; a worker settles it. The route is
+    served by `offer_activate_view`, whose fast path answers the common request and hands
+    this view every other."""
 
     throttle_scope = "transactions"
 
@@ -67,10 +71,17 @@ class OfferActivateApi(APIView):
         key = idempotency_key_from(request)
         serializer = ActivationRequestSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        accepted = offer_activation_request(user_id=request.user.id, offer=data["offer"], idempotency_key=key,
-                                            campaign_id=data.get("campaign_id"))
-        return accepted_response(accepted)
+        return accepted_response(_activation_accept(request.user, serializer.validated_data, key))
+
+
+def _activation_accept(user, data: dict, key: str | None) -> Accepted:
+    return offer_activation_request(user_id=user.id, offer=data["offer"], idempotency_key=key,
+                                    campaign_id=data.get("campaign_id"))
+
+
+offer_activate_view = fast_accept_view(
+    OfferActivateApi, serializer_class=ActivationRequestSerializer, key_pattern=IDEMPOTENCY_KEY_PATTERN,
+    accept=lambda request, user, data, key: accepted_parts(_activation_accept(user, data, key)))
 
 
 class OfferRenewApi(APIView):
