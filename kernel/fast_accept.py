@@ -12,20 +12,21 @@ A/B on one stack (wrk, 32 connections, 2,000 customers, settlement running, 8 ro
 web CPU per accept 8.3 -> 7.0 ms (median), accepts 143 -> 167/s (docs/PERFORMANCE.md).
 
     fast_accept_view(ViewClass, serializer_class=..., accept=..., key_pattern=...)
-        the route's view; `accept(request, user, validated_data, idempotency_key)` does what
-        ViewClass.post does after validation and returns (status, body, headers)
+        the route's view; `accept(user, validated_data, idempotency_key, **url_kwargs)` does
+        what ViewClass.post does after validation and returns (status, body, headers)
+        (activation.api.accept.accepting_view builds it for the accept routes)
 """
 from __future__ import annotations
 
 import functools
-import json
-from decimal import Decimal
 from typing import Callable
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions as drf
 
+from kernel.api import json_body_parse
 from kernel.errors import ApplicationError, error_response
 from kernel.fastjson import json_bytes
 from kernel.jwt_auth import RememberingJWTAuthentication
@@ -36,17 +37,19 @@ _ACCEPTED_MEDIA = (None, "", "*/*", "application/json")
 
 def fast_accept_view(view_class, *, serializer_class, accept: Callable, key_pattern):
     """The view for a DRF accept route (`view_class`, whose `post` it stands in for):
-    `accept(request, user, validated_data, idempotency_key)` returns (status, body, headers).
-    The DRF view stays the route's documentation (drf-yasg reads `cls`) and its answer to
-    everything the fast path leaves to it."""
+    `accept(user, validated_data, idempotency_key, **url_kwargs)` returns (status, body,
+    headers). The DRF view stays the route's documentation (drf-yasg reads `cls`) and
+    its answer to everything the fast path leaves to it."""
+    if list(view_class.authentication_classes) != [RememberingJWTAuthentication]:
+        raise ImproperlyConfigured(f"{view_class.__name__}: the fast path authenticates bearer tokens only")
     drf_view = view_class.as_view()
-    allow = ", ".join(view_class().allowed_methods)
+    allow = _allowed_methods(view_class)
     authentication = RememberingJWTAuthentication()
 
     def view(request, *args, **kwargs):
         response = None
         if request.method == "POST":
-            response = _fast(request, view_class, serializer_class, accept, key_pattern, authentication)
+            response = _fast(request, args, kwargs, view_class, serializer_class, accept, key_pattern, authentication)
         if response is None:
             return drf_view(request, *args, **kwargs)
         response["Allow"] = allow
@@ -55,7 +58,15 @@ def fast_accept_view(view_class, *, serializer_class, accept: Callable, key_patt
     return functools.update_wrapper(view, drf_view)  # its cls, view_class and csrf_exempt with it
 
 
-def _fast(request, view_class, serializer_class, accept, key_pattern, authentication) -> HttpResponse | None:
+def _allowed_methods(view_class) -> str:
+    """DRF's `Allow` header for the view: its methods once Django's setup() has added HEAD."""
+    view = view_class()
+    view.setup(HttpRequest())
+    return ", ".join(view.allowed_methods)
+
+
+def _fast(request, args, kwargs, view_class, serializer_class, accept, key_pattern,
+          authentication) -> HttpResponse | None:
     """None: DRF's view answers (anything unusual, and any refusal before the throttle)."""
     meta = request.META
     if (request.content_type != "application/json" or request.encoding not in (None, "utf-8", "UTF-8")
@@ -73,25 +84,25 @@ def _fast(request, view_class, serializer_class, accept, key_pattern, authentica
         return None
     if authenticated is None:
         return None
-    user, token = authenticated
-    if not (user and user.is_authenticated):
+    request.user, request.auth = authenticated
+    view = view_class(format_kwarg=None)
+    view.setup(request, *args, **kwargs)
+    if not all(permission.has_permission(request, view) for permission in view.get_permissions()):
         return None
     try:
-        data = json.loads(request.body.decode("utf-8"), parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        data = json_body_parse(request.body)
+    except drf.ParseError:
         return None
     if not isinstance(data, dict):
         return None
-    request.user, request.auth = user, token
     serializer = serializer_class(data=data, context={"request": request})
     if not serializer.is_valid():
         return None
-    view = view_class()
     durations = [throttle.wait() for throttle in view.get_throttles() if not throttle.allow_request(request, view)]
     if durations:
         return error_response(drf.Throttled(max((d for d in durations if d is not None), default=None)))
     try:
-        status, body, headers = accept(request, user, serializer.validated_data, key)
+        status, body, headers = accept(request.user, serializer.validated_data, key, **kwargs)
     except (ApplicationError, drf.APIException) as exc:
         return error_response(exc)
     response = HttpResponse(json_bytes(body), status=status, content_type="application/json")

@@ -11,6 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from activation.services import Accepted
+from kernel.fast_accept import fast_accept_view
 from kernel.api import ErrorSerializer, TransactionAcceptedSerializer
 
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
@@ -49,6 +50,15 @@ def idempotency_key_from(request) -> str | None:
     if not IDEMPOTENCY_KEY_PATTERN.match(key):
         raise serializers.ValidationError({"Idempotency-Key": ["1 to 255 printable ASCII characters, no spaces."]})
     return key
+
+
+def accepting_view(view_class, *, serializer_class, accept):
+    """The URL's view for an accepting DRF view: the fast path (kernel/fast_accept.py) for the
+    common request, the DRF view for every other. `accept(user, validated_data,
+    idempotency_key, **url_kwargs) -> Accepted` is what the DRF view's `post` calls after
+    validation, so both paths accept through one function."""
+    return fast_accept_view(view_class, serializer_class=serializer_class, key_pattern=IDEMPOTENCY_KEY_PATTERN,
+                            accept=lambda user, data, key, **kwargs: accepted_parts(accept(user, data, key, **kwargs)))
 
 
 def accepted_response(accepted: Accepted, *, with_status_url: bool = True, **extra) -> Response:

@@ -4,11 +4,9 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from activation.api.accept import (IDEMPOTENCY_KEY_PATTERN, accepted_parts, accepted_response, accepting_schema,
-                                   idempotency_key_from)
+from activation.api.accept import accepted_response, accepting_schema, accepting_view, idempotency_key_from
 from activation.services import Accepted
 from kernel.api import ErrorSerializer
-from kernel.fast_accept import fast_accept_view
 from offers.api.serializers import (ActivationRequestSerializer, ExpiringFilterSerializer, OfferFilterSerializer,
                                     OfferSerializer, RenewalRequestSerializer, SubscriptionCancelSerializer,
                                     SubscriptionSerializer, SubscriptionUpdateSerializer)
@@ -60,9 +58,8 @@ class SubscriptionListApi(generics.ListAPIView):
 
 
 class OfferActivateApi(APIView):
-    """Accepts an activation: 202 with a transaction id; a worker settles it. The route is
-    served by `offer_activate_view`, whose fast path answers the common request and hands
-    this view every other."""
+    """Accepts an activation: 202 with a transaction id; a worker settles it. Served by
+    `offer_activate_view` (activation.api.accept.accepting_view)."""
 
     throttle_scope = "transactions"
 
@@ -79,9 +76,8 @@ def _activation_accept(user, data: dict, key: str | None) -> Accepted:
                                     campaign_id=data.get("campaign_id"))
 
 
-offer_activate_view = fast_accept_view(
-    OfferActivateApi, serializer_class=ActivationRequestSerializer, key_pattern=IDEMPOTENCY_KEY_PATTERN,
-    accept=lambda request, user, data, key: accepted_parts(_activation_accept(user, data, key)))
+offer_activate_view = accepting_view(OfferActivateApi, serializer_class=ActivationRequestSerializer,
+                                     accept=_activation_accept)
 
 
 class OfferRenewApi(APIView):

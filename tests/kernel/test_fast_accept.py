@@ -9,8 +9,11 @@ from django.conf import settings
 
 from activation.models import Transaction
 from kernel import fast_accept, throttles
-from offers.campaigns.models import Campaign
+from offers.codes.services import code_pool_create
+from tests.campaigns.factories import CampaignFactory
+from tests.codes.factories import BrandFactory
 from tests.factories import OfferFactory, bearer, customer
+from tests.flash.factories import STORE_LON, latitude_north_of_store, running_promo
 
 pytestmark = pytest.mark.django_db
 
@@ -49,36 +52,93 @@ def _post(client, user, body, **headers):
     return client.post(URL, body, format="json", HTTP_AUTHORIZATION=bearer(user), **headers)
 
 
-@pytest.mark.parametrize("case", ["plain", "campaign", "key", "replayed", "key_reused"])
-def test_the_fast_path_answers_an_accept_as_the_drf_view_does(api_client, monkeypatch, paths, case):
-    # given: the same request, by two customers alike, one through each path
-    offer = OfferFactory()
-    body = {"offer_id": offer.id}
-    if case == "campaign":
-        body["campaign_id"] = Campaign.objects.create(
-            name="c", target="cart", kind="flat", value="1.00", currency=offer.currency, starts_on="2020-01-01",
-            ends_on="2999-01-01", timezone="UTC", total_budget="100.00", status="active").id
+def _activation(user, *, other: bool = False):
+    return URL, {"offer_id": OfferFactory().id if other else _shared("offer", OfferFactory).id}
 
+
+def _activation_with_campaign(user, *, other: bool = False):
+    offer = OfferFactory() if other else _shared("offer", OfferFactory)
+    campaign = _shared("campaign", lambda: CampaignFactory(currency=offer.currency))  # EUR, as OfferFactory's
+    return URL, {"offer_id": offer.id, "campaign_id": campaign.id}
+
+
+def _redemption(user, *, other: bool = False):
+    campaign = _shared("campaign", CampaignFactory)
+    return "/api/v1/discounts/redeem/", {"campaign_id": campaign.id, "cart_value": "40",
+                                        "order_reference": "other" if other else "order-1"}
+
+
+def _code_claim(user, *, other: bool = False):
+    pool = (code_pool_create(brand=BrandFactory(), name="q", total_count=10) if other else
+            _shared("pool", lambda: code_pool_create(brand=BrandFactory(), name="p", total_count=10)))
+    return f"/api/v1/codes/pools/{pool.id}/claim/", {}
+
+
+def _code_claim_unknown_pool(user, *, other: bool = False):
+    return "/api/v1/codes/pools/999999/claim/", {}
+
+
+def _reservation(user, *, other: bool = False):
+    promo = running_promo(segments=[], quantity=5) if other else _shared("promo", lambda: running_promo(segments=[],
+                                                                                                       quantity=5))
+    return "/api/v1/promotions/reservations/", {"promo_id": promo.id}
+
+
+_SHARED: dict = {}
+
+
+def _shared(name, make):
+    if name not in _SHARED:
+        _SHARED[name] = make()
+    return _SHARED[name]
+
+
+@pytest.fixture(autouse=True)
+def shared_forgotten():
+    _SHARED.clear()
+    yield
+    _SHARED.clear()
+
+
+ROUTES = {"activation": _activation, "activation_with_campaign": _activation_with_campaign,
+          "redemption": _redemption, "code_claim": _code_claim, "code_claim_unknown_pool": _code_claim_unknown_pool,
+          "reservation": _reservation}
+
+
+@pytest.mark.parametrize("case", ["plain", "key", "replayed", "key_reused"])
+@pytest.mark.parametrize("route", ROUTES)
+def test_the_fast_path_answers_an_accept_as_the_drf_view_does(api_client, monkeypatch, paths, route, case):
+    # given: the same requests, by two customers alike, one through each path
     def request(user):
+        url, body = ROUTES[route](user)
+        if case == "plain":
+            return _post_to(api_client, url, user, body)
         if case == "key":
-            return _post(api_client, user, body, HTTP_IDEMPOTENCY_KEY="k-1")
-        if case in ("replayed", "key_reused"):
-            _post(api_client, user, {"offer_id": offer.id}, HTTP_IDEMPOTENCY_KEY="k-2")
-            again = {"offer_id": offer.id} if case == "replayed" else {"offer_id": OfferFactory().id}
-            return _post(api_client, user, again, HTTP_IDEMPOTENCY_KEY="k-2")
-        return _post(api_client, user, body)
+            return _post_to(api_client, url, user, body, HTTP_IDEMPOTENCY_KEY="k-1")
+        _post_to(api_client, url, user, body, HTTP_IDEMPOTENCY_KEY="k-2")
+        if case == "key_reused":
+            url, body = ROUTES[route](user, other=True)
+        return _post_to(api_client, url, user, body, HTTP_IDEMPOTENCY_KEY="k-2")
+
+    def alike():
+        return customer(balance="100", latitude=latitude_north_of_store(1), longitude=STORE_LON)
 
     # when
-    fast = request(customer(balance="50"))
+    fast = request(alike())
     served_fast = list(paths)
     _drf_only(monkeypatch)
-    drf = request(customer(balance="50"))
+    drf = request(alike())
 
     # then
     assert set(served_fast) == {"fast"}
-    assert _answer(fast)[0] == (422 if case == "key_reused" else 202)
-    assert _answer(fast)[0] == _answer(drf)[0] and _answer(fast)[2] == _answer(drf)[2]
+    expected = 404 if route == "code_claim_unknown_pool" else 422 if case == "key_reused" else 202
+    assert fast.status_code == drf.status_code == expected, (fast.content, drf.content)
+    assert _answer(fast)[2] == _answer(drf)[2]
     assert json.loads(_answer(fast)[1]) == json.loads(_answer(drf)[1])
+
+
+def _post_to(client, url, user, body, **headers):
+    return client.post(url, body, format="json", HTTP_AUTHORIZATION=bearer(user), **headers)
 
 
 @pytest.mark.parametrize("body, headers, status", [

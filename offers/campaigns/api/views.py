@@ -4,7 +4,8 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from activation.api.accept import accepted_response, accepting_schema, idempotency_key_from
+from activation.api.accept import accepted_response, accepting_schema, accepting_view, idempotency_key_from
+from activation.services import Accepted
 from kernel.api import ErrorSerializer
 from offers.campaigns.api.serializers import (AvailableResponseSerializer, CampaignFilterSerializer,
                                               CampaignSerializer, CampaignStatusSerializer, CartSerializer,
@@ -128,11 +129,16 @@ class DiscountRedeemApi(APIView):
         key = idempotency_key_from(request)
         serializer = RedeemSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        accepted = discount_redemption_request(user_id=request.user.id, campaign_ids=data["campaign_ids"],
-                                               cart=cart_of(request.user, data), code=data.get("code"),
-                                               order_reference=data["order_reference"], idempotency_key=key)
-        return accepted_response(accepted)
+        return accepted_response(_redemption_accept(request.user, serializer.validated_data, key))
+
+
+def _redemption_accept(user, data: dict, key: str | None) -> Accepted:
+    return discount_redemption_request(user_id=user.id, campaign_ids=data["campaign_ids"], cart=cart_of(user, data),
+                                       code=data.get("code"), order_reference=data["order_reference"],
+                                       idempotency_key=key)
+
+
+discount_redeem_view = accepting_view(DiscountRedeemApi, serializer_class=RedeemSerializer, accept=_redemption_accept)
 
 
 class CodeValidateApi(APIView):

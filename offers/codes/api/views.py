@@ -10,7 +10,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from activation.api.accept import accepted_response, accepting_schema, idempotency_key_from
+from activation.api.accept import accepted_response, accepting_schema, accepting_view, idempotency_key_from
+from activation.services import Accepted
 from kernel.api import ErrorSerializer
 from offers.codes.api.serializers import (CodeClaimRequestSerializer, CodePoolCreateSerializer, CodePoolSerializer,
                                           DiscountCodeSerializer)
@@ -96,10 +97,17 @@ class CodeClaimApi(APIView):
         key = idempotency_key_from(request)
         serializer = CodeClaimRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        pool = code_pool_claimable_get(pool_id=pk)
-        if pool is None:
-            raise NotFound("Unknown code pool.")
-        return accepted_response(code_claim_request(user_id=request.user.id, pool=pool, idempotency_key=key))
+        return accepted_response(_claim_accept(request.user, serializer.validated_data, key, pk=pk))
+
+
+def _claim_accept(user, data: dict, key: str | None, *, pk: int) -> Accepted:
+    pool = code_pool_claimable_get(pool_id=pk)
+    if pool is None:
+        raise NotFound("Unknown code pool.")
+    return code_claim_request(user_id=user.id, pool=pool, idempotency_key=key)
+
+
+code_claim_view = accepting_view(CodeClaimApi, serializer_class=CodeClaimRequestSerializer, accept=_claim_accept)
 
 
 class MyCodesApi(generics.ListAPIView):

@@ -11,7 +11,7 @@ urlpatterns = [
     path("promotions/flash-promos/eligible/", views.FlashPromoEligibleApi.as_view(), name="flash-promo-eligible"),
     path("promotions/flash-promos/running/", views.FlashPromoRunningApi.as_view(), name="flash-promo-running"),
     path("promotions/flash-promos/<int:pk>/", views.FlashPromoDetailApi.as_view(), name="flash-promo-detail"),
-    path("promotions/reservations/", views.ReservationListCreateApi.as_view(), name="reservation-list"),
+    path("promotions/reservations/", views.reservation_list_create_view, name="reservation-list"),
     path("promotions/reservations/<int:pk>/complete/", views.ReservationCompleteApi.as_view(),
          name="reservation-complete"),
 ]

@@ -6,8 +6,9 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from activation.api.accept import accepted_response, accepting_schema, idempotency_key_from
+from activation.api.accept import accepted_response, accepting_schema, accepting_view, idempotency_key_from
 from activation.models import Transaction
+from activation.services import Accepted
 from kernel.api import ErrorSerializer
 from kernel.errors import ConflictError
 from offers.flash import selectors, services
@@ -153,9 +154,15 @@ class ReservationListCreateApi(generics.ListAPIView):
         key = idempotency_key_from(request)
         serializer = ReservationRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        accepted = services.flash_reservation_request(user_id=request.user.id, promo=serializer.validated_data["promo"],
-                                                      idempotency_key=key)
-        return accepted_response(accepted)
+        return accepted_response(_reservation_accept(request.user, serializer.validated_data, key))
+
+
+def _reservation_accept(user, data: dict, key: str | None) -> Accepted:
+    return services.flash_reservation_request(user_id=user.id, promo=data["promo"], idempotency_key=key)
+
+
+reservation_list_create_view = accepting_view(ReservationListCreateApi, serializer_class=ReservationRequestSerializer,
+                                              accept=_reservation_accept)
 
 
 class ReservationCompleteApi(APIView):
