@@ -27,7 +27,7 @@ from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions as drf
 
 from kernel.api import json_body_parse
-from kernel.errors import ApplicationError, error_response
+from kernel.errors import error_response
 from kernel.fastjson import json_bytes
 from kernel.jwt_auth import RememberingJWTAuthentication
 
@@ -49,7 +49,11 @@ def fast_accept_view(view_class, *, serializer_class, accept: Callable, key_patt
     def view(request, *args, **kwargs):
         response = None
         if request.method == "POST":
-            response = _fast(request, args, kwargs, view_class, serializer_class, accept, key_pattern, authentication)
+            try:
+                response = _fast(request, args, kwargs, view_class, serializer_class, accept, key_pattern,
+                                 authentication)
+            except Exception as exc:  # as DRF's handler answers: a refusal, or a dependency down (503); a bug raises
+                response = error_response(exc)
         if response is None:
             return drf_view(request, *args, **kwargs)
         response["Allow"] = allow
@@ -101,10 +105,7 @@ def _fast(request, args, kwargs, view_class, serializer_class, accept, key_patte
     durations = [throttle.wait() for throttle in view.get_throttles() if not throttle.allow_request(request, view)]
     if durations:
         return error_response(drf.Throttled(max((d for d in durations if d is not None), default=None)))
-    try:
-        status, body, headers = accept(request.user, serializer.validated_data, key, **kwargs)
-    except (ApplicationError, drf.APIException) as exc:
-        return error_response(exc)
+    status, body, headers = accept(request.user, serializer.validated_data, key, **kwargs)
     response = HttpResponse(json_bytes(body), status=status, content_type="application/json")
     for name, value in headers.items():
         response[name] = value

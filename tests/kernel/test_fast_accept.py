@@ -28,7 +28,11 @@ def paths(monkeypatch):
     real = fast_accept._fast
 
     def spy(*args, **kwargs):
-        response = real(*args, **kwargs)
+        try:
+            response = real(*args, **kwargs)
+        except Exception:
+            served.append("fast")  # answered by the fast path's error handling
+            raise
         served.append("drf" if response is None else "fast")
         return response
 
@@ -253,3 +257,29 @@ def test_the_status_url_of_a_202_is_the_status_route_under_the_script_prefix(pre
         set_script_prefix(before)
     match = resolve(url[len(prefix) - 1:])
     assert match.url_name == "transaction-status" and match.kwargs == {"transaction_id": transaction_id}
+
+
+@pytest.mark.parametrize("failure", ["database", "redis"])
+def test_a_dependency_down_on_the_fast_path_is_drfs_503(api_client, monkeypatch, paths, failure):
+    # given: the accept's write fails as with PostgreSQL or Redis down
+    from django.db import OperationalError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    error = OperationalError("server closed the connection") if failure == "database" else RedisConnectionError("down")
+
+    def down(**kwargs):
+        raise error
+
+    monkeypatch.setattr("offers.api.views.offer_activation_request", down)
+    offer = OfferFactory()
+
+    # when
+    fast = _post(api_client, customer(balance="50"), {"offer_id": offer.id})
+    _drf_only(monkeypatch)
+    drf = _post(api_client, customer(balance="50"), {"offer_id": offer.id})
+
+    # then
+    assert paths == ["fast"]
+    assert fast.status_code == drf.status_code == 503
+    assert fast.json() == drf.json() and fast["Retry-After"] == drf["Retry-After"]
+    assert _answer(fast)[2] == _answer(drf)[2]
