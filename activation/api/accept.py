@@ -11,8 +11,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from activation.services import Accepted
-from kernel.fast_accept import fast_accept_view
 from kernel.api import ErrorSerializer, TransactionAcceptedSerializer
+from kernel.fast_accept import fast_accept_view
 
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
 IDEMPOTENCY_KEY_HEADER = openapi.Parameter(
