@@ -11,7 +11,7 @@ objects, the Response and its renderer) was ~15 % of the web's CPU per accept. A
 A/B on one stack (wrk, 32 connections, 2,000 customers, settlement running, 8 rounds each):
 web CPU per accept 8.3 -> 7.0 ms (median), accepts 143 -> 167/s (docs/PERFORMANCE.md).
 
-    fast_accept_view(ViewClass, serializer_class=..., accept=..., key_pattern=...)
+    fast_accept_view(ViewClass, serializer_class=..., accept=..., key_from=...)
         the route's view; `accept(user, validated_data, idempotency_key, **url_kwargs)` does
         what ViewClass.post does after validation and returns (status, body, headers)
         (activation.api.accept.accepting_view builds it for the accept routes)
@@ -31,14 +31,14 @@ from kernel.errors import error_response
 from kernel.fastjson import json_bytes
 from kernel.jwt_auth import RememberingJWTAuthentication
 
-IDEMPOTENCY_KEY_META = "HTTP_IDEMPOTENCY_KEY"
 _ACCEPTED_MEDIA = (None, "", "*/*", "application/json")
 
 
-def fast_accept_view(view_class, *, serializer_class, accept: Callable, key_pattern):
+def fast_accept_view(view_class, *, serializer_class, accept: Callable, key_from: Callable):
     """The view for a DRF accept route (`view_class`, whose `post` it stands in for):
     `accept(user, validated_data, idempotency_key, **url_kwargs)` returns (status, body,
-    headers). The DRF view stays the route's documentation (drf-yasg reads `cls`) and
+    headers); `key_from(request)` reads the Idempotency-Key as the DRF view does (a
+    ValidationError hands the request to it). The DRF view stays the route's documentation (drf-yasg reads `cls`) and
     its answer to everything the fast path leaves to it."""
     if list(view_class.authentication_classes) != [RememberingJWTAuthentication]:
         raise ImproperlyConfigured(f"{view_class.__name__}: the fast path authenticates bearer tokens only")
@@ -50,7 +50,7 @@ def fast_accept_view(view_class, *, serializer_class, accept: Callable, key_patt
         response = None
         if request.method == "POST":
             try:
-                response = _fast(request, args, kwargs, view_class, serializer_class, accept, key_pattern,
+                response = _fast(request, args, kwargs, view_class, serializer_class, accept, key_from,
                                  authentication)
             except Exception as exc:  # as DRF's handler answers: a refusal, or a dependency down (503); a bug raises
                 response = error_response(exc)
@@ -69,15 +69,16 @@ def _allowed_methods(view_class) -> str:
     return ", ".join(view.allowed_methods)
 
 
-def _fast(request, args, kwargs, view_class, serializer_class, accept, key_pattern,
+def _fast(request, args, kwargs, view_class, serializer_class, accept, key_from,
           authentication) -> HttpResponse | None:
     """None: DRF's view answers (anything unusual, and any refusal before the throttle)."""
     meta = request.META
     if (request.content_type != "application/json" or request.encoding not in (None, "utf-8", "UTF-8")
             or meta.get("HTTP_ACCEPT") not in _ACCEPTED_MEDIA):
         return None
-    key = meta.get(IDEMPOTENCY_KEY_META)
-    if key is not None and not key_pattern.match(key):
+    try:
+        key = key_from(request)
+    except drf.ValidationError:
         return None
     length = meta.get("CONTENT_LENGTH")
     if not length or not length.isdigit() or int(length) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
@@ -102,9 +103,7 @@ def _fast(request, args, kwargs, view_class, serializer_class, accept, key_patte
     serializer = serializer_class(data=data, context={"request": request})
     if not serializer.is_valid():
         return None
-    durations = [throttle.wait() for throttle in view.get_throttles() if not throttle.allow_request(request, view)]
-    if durations:
-        return error_response(drf.Throttled(max((d for d in durations if d is not None), default=None)))
+    view.check_throttles(request)  # DRF's own: Throttled, answered by error_response above
     status, body, headers = accept(request.user, serializer.validated_data, key, **kwargs)
     response = HttpResponse(json_bytes(body), status=status, content_type="application/json")
     for name, value in headers.items():

@@ -57,7 +57,7 @@ def accepting_view(view_class, *, serializer_class, accept):
     common request, the DRF view for every other. `accept(user, validated_data,
     idempotency_key, **url_kwargs) -> Accepted` is what the DRF view's `post` calls after
     validation, so both paths accept through one function."""
-    return fast_accept_view(view_class, serializer_class=serializer_class, key_pattern=IDEMPOTENCY_KEY_PATTERN,
+    return fast_accept_view(view_class, serializer_class=serializer_class, key_from=idempotency_key_from,
                             accept=lambda user, data, key, **kwargs: accepted_parts(accept(user, data, key, **kwargs)))
 
 
