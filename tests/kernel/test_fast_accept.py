@@ -283,3 +283,44 @@ def test_a_dependency_down_on_the_fast_path_is_drfs_503(api_client, monkeypatch,
     assert fast.status_code == drf.status_code == 503
     assert fast.json() == drf.json() and fast["Retry-After"] == drf["Retry-After"]
     assert _answer(fast)[2] == _answer(drf)[2]
+
+
+def test_a_view_whose_permissions_refuse_is_answered_by_drf_and_accepts_nothing(paths):
+    # given: an accept view only staff may use, behind the fast path
+    from rest_framework.permissions import IsAdminUser
+    from rest_framework.test import APIRequestFactory
+
+    from offers.api.serializers import ActivationRequestSerializer
+    from offers.api.views import OfferActivateApi
+
+    class StaffOnlyActivateApi(OfferActivateApi):
+        permission_classes = [IsAdminUser]
+
+    accepted = []
+    view = fast_accept.fast_accept_view(StaffOnlyActivateApi, serializer_class=ActivationRequestSerializer,
+                                        key_from=lambda request: None,
+                                        accept=lambda *args, **kwargs: accepted.append(args) or (202, {}, {}))
+    request = APIRequestFactory().post(URL, {"offer_id": OfferFactory().id}, format="json",
+                                       HTTP_AUTHORIZATION=bearer(customer(balance="50")))
+
+    # when
+    response = view(request)
+
+    # then
+    assert paths == ["drf"] and response.status_code == 403
+    assert accepted == [] and Transaction.objects.count() == 0
+
+
+def test_a_view_not_authenticated_by_bearer_tokens_cannot_have_the_fast_path():
+    from django.core.exceptions import ImproperlyConfigured
+    from rest_framework.authentication import SessionAuthentication
+
+    from offers.api.serializers import ActivationRequestSerializer
+    from offers.api.views import OfferActivateApi
+
+    class SessionActivateApi(OfferActivateApi):
+        authentication_classes = [SessionAuthentication]
+
+    with pytest.raises(ImproperlyConfigured):
+        fast_accept.fast_accept_view(SessionActivateApi, serializer_class=ActivationRequestSerializer,
+                                     key_from=lambda request: None, accept=lambda *args, **kwargs: None)
