@@ -1,8 +1,7 @@
 """The one Celery app. Settings come from Django settings with the CELERY_ prefix."""
+import functools
 import os
 import time
-
-import functools
 
 from celery import Celery, bootsteps
 from celery.worker.consumer import Consumer
@@ -12,26 +11,54 @@ from django.db import OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
-def _kombu_redis_ack_frees_its_prefetch_slot() -> None:
-    """kombu 5.7.0's Redis QoS.ack frees the message's prefetch slot only after its Redis call
-    succeeds: acks that time out in a Redis stall leave a worker connected, answering pings
-    and fetching nothing, until restarted (prefetch 2: two timed-out acks; seen in 2 of 5 runs
-    of tests/faults/test_network_faults.py). The slot is freed whatever the call did; the
-    message stays in the unacked index, and every task is idempotent. Its test:
-    tests/config/test_kombu_ack.py."""
+
+def _kombu_redis_qos_patch() -> None:
+    """Two fixes to kombu 5.7.0's Redis QoS (the unacked-message bookkeeping of a worker):
+
+    * Its ack frees the message's prefetch slot only after its Redis call succeeds: acks that
+      time out in a Redis stall left a worker connected, answering pings and fetching
+      nothing, until restarted (prefetch 2: two timed-out acks; seen in 2 of 5 runs of
+      tests/faults/test_network_faults.py). The slot is freed whatever the call did; the
+      message stays in the unacked index, and every task is idempotent.
+    * Once the broker connection is lost, Celery detaches its transport before the channel
+      is closed (and before the acks of tasks still running arrive); kombu then reaches
+      Redis through the detached transport, raises AttributeError ("'NoneType' object has no
+      attribute 'hostname'"), and Celery ends the worker as unrecoverable: a worker holding
+      unacked messages when Redis crashed exited (3 of 5 runs of tests/faults/test_faults.py's
+      Redis crash) and settled nothing until restarted. Such a QoS makes no Redis call: its
+      messages stay in the unacked index, which the visibility timeout restores.
+
+    Their tests: tests/config/test_kombu_ack.py, tests/config/test_broker_connection_loss.py."""
     from kombu.transport.redis import QoS
     from kombu.transport.virtual.base import QoS as VirtualQoS
 
+    restore_unacked, reject = QoS.restore_unacked, QoS.reject
+
+    def detached(qos) -> bool:
+        return qos.channel.connection is None or qos.channel.connection.client is None
+
     def ack(self, delivery_tag):
         try:
-            self._remove_from_indices(delivery_tag).execute()
+            if not detached(self):
+                self._remove_from_indices(delivery_tag).execute()
         finally:
             VirtualQoS.ack(self, delivery_tag)
 
+    def reject_unless_detached(self, delivery_tag, requeue=False):
+        if detached(self):
+            return VirtualQoS.ack(self, delivery_tag)
+        return reject(self, delivery_tag, requeue)
+
+    def restore_unacked_unless_detached(self, client=None):
+        if not detached(self):
+            return restore_unacked(self, client)
+
     QoS.ack = ack
+    QoS.reject = reject_unless_detached
+    QoS.restore_unacked = restore_unacked_unless_detached
 
 
-_kombu_redis_ack_frees_its_prefetch_slot()
+_kombu_redis_qos_patch()
 
 app = Celery("offers")
 app.config_from_object("django.conf:settings", namespace="CELERY")

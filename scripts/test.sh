@@ -11,6 +11,9 @@ TEST_DIR="$ROOT/.run/test-$$"
 cleanup() {
   pg_stop "$TEST_DIR/pg"
   redis_stop "$TEST_DIR/redis"
+  if [ -n "${TEST_KEEP_LOGS:-}" ]; then  # the processes' logs, for a failure to be read after
+    mkdir -p "$TEST_KEEP_LOGS" && cp "$TEST_DIR"/*.log "$TEST_KEEP_LOGS"/ 2>/dev/null || true
+  fi
   rm -rf "$TEST_DIR"
 }
 trap cleanup EXIT

@@ -128,6 +128,7 @@ class LiveWorker(Process):
                                     "--without-gossip", "--loglevel", "INFO"], env)
 
     started: list["LiveWorker"] = []
+    exits = 0
 
     def start(self) -> None:
         LiveWorker.started.append(self)
@@ -138,8 +139,8 @@ class LiveWorker(Process):
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Waits until the worker answers a ping. A worker that has exited is started again,
-        as the supervisor of `make run` (or compose's restart policy) would: Celery workers
-        can exit on a broker outage (a kombu bug in restoring unacked messages on close)."""
+        as the supervisor of `make run` (or compose's restart policy) would, and counted in
+        `exits` for a test to assert that none did."""
         from config.celery import app
 
         deadline = time.monotonic() + timeout
@@ -149,6 +150,7 @@ class LiveWorker(Process):
                 if restarts >= 3:
                     raise RuntimeError(f"worker keeps exiting:\n{self.log_tail()}")
                 restarts += 1
+                self.exits += 1
                 super().start()
             try:  # a fresh connection each time: the broker may have been restarted under us
                 with app.connection_for_write() as connection:
@@ -381,6 +383,7 @@ def redis_server_stop() -> None:
 def redis_server_start() -> None:
     port = settings.REDIS_URL.rsplit(":", 1)[1]
     data = RUN_DIR / "redis"
+    (data / "redis.port").write_text(port)  # how scripts/test.sh finds it to stop it
     subprocess.run(["redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", str(data), "--daemonize", "yes",
                     "--pidfile", str(data / "redis.pid"), "--logfile", str(data / "redis.log"),
                     "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""], check=True)

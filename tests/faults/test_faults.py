@@ -161,6 +161,7 @@ def test_a_redis_crash_loses_nothing_and_recovery_follows_its_return(live_web, w
     _report("redis crash", load, recovery, effects, accepted=accepted_during)
     assert during.status_code == 202  # transactions stay durable in PostgreSQL
     assert status_read is not None and status_read.status_code == 200  # read from PostgreSQL
+    assert [worker.exits for worker in group] == [0] * len(group)  # each reconnected; none had to be restarted
     assert recovery <= R2_BOUND_SECONDS
 
 
