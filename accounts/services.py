@@ -14,7 +14,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from accounts.models import Account, CustomerProfile, LedgerEntry, LocationChange, Segment, User
 from accounts.locks import account_for_update, customer_profile_for_update, segment_for_update, user_for_update
-from accounts.money import MAX_AMOUNT, money_quantize
+from accounts.money import MAX_AMOUNT, money_quantize, money_whole_require
 from accounts.selectors import account_get
 from accounts.sql import LedgerChange, account_balances_set_with_ledger_entries
 from kernel.errors import ApplicationError, ConflictError, NotPermitted
@@ -339,9 +339,7 @@ def _account_operator_write(*, user_id: int, amount: Decimal, reason: str, opera
         raise AdjustmentRefused("The amount must not be zero.", code="amount_zero")
     with db_transaction.atomic():
         account = account_for_update().get(user_id=user_id)
-        amount = money_quantize(amount, account.currency)
-        if not amount:
-            raise AdjustmentRefused(f"The amount rounds to zero in {account.currency}.", code="amount_zero")
+        money_whole_require(account.currency, amount=amount)
         if account.balance + amount < 0:
             raise AdjustmentRefused(
                 f"The balance would go below 0 ({account.balance} {account.currency} {amount:+}).",

@@ -9,7 +9,8 @@ from offers.campaigns.services import campaign_create, campaign_delete, campaign
 from offers.codes.models import Brand, CodePool, DiscountCode
 from offers.codes.services import code_pool_update
 from offers.flash.models import FlashPromo, FlashPromoNotice, FlashReservation, Product, Store
-from offers.flash.services import flash_promo_create, flash_promo_delete, flash_promo_update
+from offers.flash.services import (catalogue_row_delete, flash_promo_create, flash_promo_delete, flash_promo_update,
+                                   product_create, product_update)
 from offers.models import Campaign, CampaignRedemption, Offer, Subscription
 
 
@@ -109,10 +110,19 @@ class StoreAdmin(TimesWithSecondsMixin, admin.ModelAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(TimesWithSecondsMixin, admin.ModelAdmin):
+class ProductAdmin(ServiceAdminMixin, TimesWithSecondsMixin, admin.ModelAdmin):
     list_display = ["id", "name", "store", "regular_price", "currency"]
     search_fields = ["name", "store__name"]
     raw_id_fields = ["store"]
+
+    def service_create(self, request, fields, m2m):
+        return product_create(**fields)
+
+    def service_update(self, request, obj, fields, m2m):
+        return product_update(product=obj, **fields)
+
+    def service_delete(self, obj):
+        catalogue_row_delete(instance=obj)
 
 
 @admin.register(FlashPromo)

@@ -1,11 +1,12 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from accounts.money import SUPPORTED_CURRENCIES
+from accounts.money import SUPPORTED_CURRENCIES, money_fractions
 
 
 class Offer(models.Model):
@@ -36,6 +37,11 @@ class Offer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.price} {self.currency})"
+
+    def clean(self) -> None:
+        # Offers are written by the admin only, whose form runs this.
+        if self.price is not None and (fractions := money_fractions(self.currency, price=self.price)):
+            raise ValidationError(fractions)
 
 
 class Subscription(models.Model):

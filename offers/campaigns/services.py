@@ -9,6 +9,7 @@ from django.db import transaction as db_transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from accounts.money import money_whole_require
 from activation.services import Accepted, transaction_accept
 from kernel.errors import ConflictError
 from offers.campaigns.models import Campaign, CampaignRedemption
@@ -37,9 +38,19 @@ def _after_commit_invalidate() -> None:
     db_transaction.on_commit(campaign_cache_invalidate, robust=True)
 
 
+def _campaign_amounts_check(campaign: Campaign) -> None:
+    """Its amounts (a flat discount's value, the budget, the cap, the minimum cart) are
+    amounts of its currency; a percentage is not an amount."""
+    value = {} if campaign.kind == Campaign.Kind.PERCENTAGE else {"value": campaign.value}
+    money_whole_require(campaign.currency, **value, total_budget=campaign.total_budget,
+                        max_discount_amount=campaign.max_discount_amount, min_cart_value=campaign.min_cart_value)
+
+
 def campaign_create(*, target_customers=(), target_segments=(), **fields) -> Campaign:
     with db_transaction.atomic():
-        campaign = Campaign.objects.create(**fields)
+        campaign = Campaign(**fields)
+        _campaign_amounts_check(campaign)
+        campaign.save()
         campaign.target_customers.set(target_customers)
         campaign.target_segments.set(target_segments)
         _after_commit_invalidate()
@@ -51,6 +62,8 @@ def campaign_update(*, campaign: Campaign, target_customers=None, target_segment
         locked = campaign_for_update().get(pk=campaign.pk)
         for name, value in fields.items():
             setattr(locked, name, value)
+        if fields.keys() & {"currency", "kind", "value", "total_budget", "max_discount_amount", "min_cart_value"}:
+            _campaign_amounts_check(locked)
         if "total_budget" in fields and locked.total_budget < locked.spent_amount:
             raise ConflictError("The budget cannot go below what has been spent.", code="budget_below_spent",
                                 details={"spent_amount": str(locked.spent_amount)})

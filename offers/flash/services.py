@@ -20,6 +20,7 @@ from django.db.models import ProtectedError, QuerySet
 from django.utils import timezone
 
 from accounts.models import Account, CustomerProfile, Segment
+from accounts.money import money_whole_require
 from accounts.services import account_debit, account_refund
 from activation.models import Transaction
 from activation.registry import Outcome
@@ -109,12 +110,17 @@ def store_update(*, store: Store, **fields) -> Store:
 
 
 def product_create(**fields) -> Product:
-    return Product.objects.create(**fields)
+    product = Product(**fields)
+    money_whole_require(product.currency, regular_price=product.regular_price)
+    product.save()
+    return product
 
 
 def product_update(*, product: Product, **fields) -> Product:
     for name, value in fields.items():
         setattr(product, name, value)
+    if fields.keys() & {"regular_price", "currency"}:
+        money_whole_require(product.currency, regular_price=product.regular_price)
     product.save()
     return product
 
@@ -128,7 +134,9 @@ def catalogue_row_delete(*, instance: Store | Product) -> None:
 
 def flash_promo_create(*, segments: Iterable[Segment], **fields) -> FlashPromo:
     with db_transaction.atomic():
-        promo = FlashPromo.objects.create(**fields)
+        promo = FlashPromo(**fields)
+        money_whole_require(promo.product.currency, promo_price=promo.promo_price)
+        promo.save()
         promo.segments.set(segments)
         flash_promo_start_schedule(promo=promo)
     return promo
@@ -145,6 +153,8 @@ def flash_promo_update(*, promo: FlashPromo, segments: Iterable[Segment] | None 
         start_moved = "starts_at" in fields and fields["starts_at"] != promo.starts_at
         for name, value in fields.items():
             setattr(promo, name, value)
+        if fields.keys() & {"promo_price", "product"}:
+            money_whole_require(promo.product.currency, promo_price=promo.promo_price)
         if start_moved:
             promo.start_notified_at = None
         promo.save()

@@ -11,6 +11,7 @@ from offers.campaigns.api.serializers import (AvailableResponseSerializer, Campa
                                               CampaignSerializer, CampaignStatusSerializer, CartSerializer,
                                               CodeCheckResultSerializer, CodeCheckSerializer, ExplainSerializer, RedeemSerializer, RedemptionSerializer,
                                               UsageFilterSerializer)
+from accounts.money import money_whole_require
 from accounts.selectors import account_currency
 from offers.campaigns.rules import Cart
 from offers.campaigns.selectors import campaign_list, discount_code_check, discounts_available
@@ -157,8 +158,9 @@ class CodeValidateApi(APIView):
 
 def cart_of(user, data: dict) -> Cart:
     """The cart as given; its currency defaults to the customer's account currency."""
-    return Cart(cart_value=data["cart_value"], delivery_charge=data["delivery_charge"],
-                currency=data.get("currency") or account_currency(user_id=user.id))
+    currency = data.get("currency") or account_currency(user_id=user.id)
+    money_whole_require(currency, cart_value=data["cart_value"], delivery_charge=data["delivery_charge"])
+    return Cart(cart_value=data["cart_value"], delivery_charge=data["delivery_charge"], currency=currency)
 
 
 class DiscountUsageApi(generics.ListAPIView):
