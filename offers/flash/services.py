@@ -117,6 +117,11 @@ def product_create(**fields) -> Product:
 
 
 def product_update(*, product: Product, **fields) -> Product:
+    """Its promos' prices (and the holds taken at them) are amounts of its currency, which
+    cannot change under them."""
+    if fields.get("currency", product.currency) != product.currency and product.flash_promos.exists():
+        raise ConflictError("The currency of a product with flash promos cannot change: their prices are in it.",
+                            code="currency_in_use")
     for name, value in fields.items():
         setattr(product, name, value)
     if fields.keys() & {"regular_price", "currency"}:

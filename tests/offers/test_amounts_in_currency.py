@@ -123,6 +123,26 @@ def test_the_admin_refuses_a_product_or_a_promo_priced_in_fractions_of_a_yen(cli
     assert not FlashPromo.objects.exists()
 
 
+def test_a_products_currency_cannot_change_under_its_promos(api_client, staff_auth):
+    # given: a promo at 49.00 EUR, and a customer holding a unit at that price
+    product = ProductFactory(currency="EUR", regular_price=Decimal("100"))
+    bare = ProductFactory(currency="EUR", regular_price=Decimal("100"))
+    FlashPromo.objects.create(product=product, promo_price=Decimal("49.00"), starts_at=timezone.now(),
+                              ends_at=timezone.now() + timedelta(hours=1), radius_km=Decimal("5"), quantity=3)
+
+    # when
+    changed = api_client.patch(f"/api/v1/market/products/{product.id}/", {"currency": "USD"}, format="json",
+                               **staff_auth)
+    renamed = api_client.patch(f"/api/v1/market/products/{product.id}/", {"currency": "EUR", "name": "TV 2"},
+                               format="json", **staff_auth)
+    free = api_client.patch(f"/api/v1/market/products/{bare.id}/", {"currency": "USD"}, format="json", **staff_auth)
+
+    # then: 49.00 would have become 49.00 USD
+    assert changed.status_code == 409 and changed.json()["code"] == "currency_in_use", changed.json()
+    assert renamed.status_code == 200 and free.status_code == 200
+    assert dict(Product.objects.values_list("id", "currency")) == {product.id: "EUR", bare.id: "USD"}
+
+
 # --- campaigns: API and admin ------------------------------------------------------------------------
 
 CAMPAIGN = {"name": "Yen", "target": "cart", "starts_on": "2026-03-01", "ends_on": "2026-03-31", "currency": "JPY",

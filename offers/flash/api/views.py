@@ -75,7 +75,12 @@ class ProductListCreateApi(_MerchantCrud, generics.ListCreateAPIView):
         serializer.instance = services.product_create(**serializer.validated_data)
 
 
+CURRENCY_IN_USE = openapi.Response("`currency_in_use`: it has flash promos, priced in its currency.", ErrorSerializer)
+
+
 @method_decorator(name="delete", decorator=IN_USE)
+@method_decorator(name="put", decorator=swagger_auto_schema(responses={409: CURRENCY_IN_USE}))
+@method_decorator(name="patch", decorator=swagger_auto_schema(responses={409: CURRENCY_IN_USE}))
 class ProductDetailApi(_MerchantCrud, generics.RetrieveUpdateDestroyAPIView):
     serializer_class = ProductSerializer
 
