@@ -60,6 +60,9 @@ def campaign_create(*, target_customers=(), target_segments=(), **fields) -> Cam
 def campaign_update(*, campaign: Campaign, target_customers=None, target_segments=None, **fields) -> Campaign:
     with db_transaction.atomic():
         locked = campaign_for_update().get(pk=campaign.pk)
+        if fields.get("currency", locked.currency) != locked.currency and locked.uses_count:
+            raise ConflictError("The currency of a campaign that has been redeemed cannot change: what it spent is "
+                                "in it.", code="currency_in_use", details={"spent_amount": str(locked.spent_amount)})
         for name, value in fields.items():
             setattr(locked, name, value)
         if fields.keys() & {"currency", "kind", "value", "total_budget", "max_discount_amount", "min_cart_value"}:

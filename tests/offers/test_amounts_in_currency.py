@@ -167,6 +167,19 @@ def test_the_api_refuses_a_campaign_whose_amounts_are_fractions_of_a_yen(api_cli
     assert list(Campaign.objects.values_list("kind", "value")) == [("percentage", Decimal("12.50"))]
 
 
+def test_a_redeemed_campaigns_currency_cannot_change(api_client, staff_auth):
+    redeemed = CampaignFactory(currency="EUR", kind="flat", value=Decimal("5"), total_budget=Decimal("1000"),
+                               spent_amount=Decimal("500"), uses_count=100)
+    fresh = CampaignFactory(currency="EUR", kind="flat", value=Decimal("5"), total_budget=Decimal("1000"))
+
+    changed = api_client.patch(f"/api/v1/campaigns/{redeemed.id}/", {"currency": "USD"}, format="json", **staff_auth)
+    free = api_client.patch(f"/api/v1/campaigns/{fresh.id}/", {"currency": "USD"}, format="json", **staff_auth)
+
+    assert changed.status_code == 409 and changed.json()["code"] == "currency_in_use", changed.json()
+    assert free.status_code == 200, free.json()  # 500 EUR spent would have read 500 USD
+    assert dict(Campaign.objects.values_list("id", "currency")) == {redeemed.id: "EUR", fresh.id: "USD"}
+
+
 def test_the_admin_refuses_a_campaign_whose_budget_is_a_fraction_of_a_yen(client, operator):
     campaign = CampaignFactory(currency="JPY", kind="flat", value=Decimal("500"), total_budget=Decimal("100000"))
     form = {"name": campaign.name, "description": "", "target": campaign.target, "kind": "flat", "value": "500",

@@ -21,7 +21,8 @@ from offers.merchants import IsMerchant, managed_by, managed_get, redemption_lis
 
 
 MERCHANT_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
-BUDGET_BELOW_SPENT = openapi.Response("`budget_below_spent`: the budget cannot go below what has been spent.",
+BUDGET_BELOW_SPENT = openapi.Response("`budget_below_spent`: the budget cannot go below what has been spent; "
+                                      "`currency_in_use`: a redeemed campaign's currency cannot change.",
                                       ErrorSerializer)
 
 
