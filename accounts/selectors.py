@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet, Sum
 
 from accounts.models import Account, CustomerProfile, LedgerEntry, Segment, User
+from kernel.text import ascii_digits
 
 
 def account_get(*, user: User) -> Account:
@@ -46,7 +47,7 @@ def segment_list() -> QuerySet[Segment]:
 
 def segment_by_reference(reference: str | int) -> Segment | None:
     """A segment is named by its slug everywhere; its id is accepted too."""
-    if isinstance(reference, int) or str(reference).isdigit():
+    if isinstance(reference, int) or ascii_digits(str(reference)):
         found = Segment.objects.filter(pk=int(reference)).first()
         if found is not None or isinstance(reference, int):
             return found

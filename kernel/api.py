@@ -10,6 +10,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
 
 from kernel.errors import PayloadTooLarge
+from kernel.text import ascii_digits
 
 
 def _json_depth(value, depth: int = 1) -> int:
@@ -28,7 +29,7 @@ class LimitedJSONParser(JSONParser):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         request = (parser_context or {}).get("request")
         length = request.META.get("CONTENT_LENGTH") if request is not None else None
-        if length and str(length).isdigit() and int(length) > limit:
+        if length and ascii_digits(str(length)) and int(length) > limit:
             raise PayloadTooLarge()
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
@@ -60,7 +61,7 @@ class StandardPagination(PageNumberPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+        if not ascii_digits(raw) or not 1 <= int(raw) <= self.max_page_size:
             raise serializers.ValidationError({"page_size": [f"An integer from 1 to {self.max_page_size}."]})
         return int(raw)
 

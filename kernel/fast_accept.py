@@ -30,6 +30,7 @@ from kernel.api import json_body_parse
 from kernel.errors import error_response
 from kernel.fastjson import json_bytes
 from kernel.jwt_auth import RememberingJWTAuthentication
+from kernel.text import ascii_digits
 
 _ACCEPTED_MEDIA = (None, "", "*/*", "application/json")
 
@@ -81,7 +82,7 @@ def _fast(request, args, kwargs, view_class, serializer_class, accept, key_from,
     except drf.ValidationError:
         return None
     length = meta.get("CONTENT_LENGTH")
-    if not length or not length.isdigit() or int(length) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+    if not length or not ascii_digits(length) or int(length) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
         return None
     try:
         authenticated = authentication.authenticate(request)

@@ -1,10 +1,11 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
 from kernel.admin import HistoryAdmin, ReadOnlyAdminMixin, TimesWithSecondsMixin, admin_action_each
 from partners.models import CallbackAttempt, CallbackDelivery, Partner, PartnerActivation, PartnerCustomerLink
-from partners.services import (callback_redeliver, partner_create, partner_credentials_rotate, partner_customer_link,
+from partners.services import (CallbackUrlRefused, callback_redeliver, callback_url_check, partner_create, partner_credentials_rotate, partner_customer_link,
                                partner_customer_unlink, partner_key_rotation_overlap)
 
 
@@ -29,8 +30,20 @@ class PartnerCustomerLinkInline(admin.TabularInline):
         return False
 
 
+class PartnerForm(forms.ModelForm):
+    def clean_callback_url(self) -> str:
+        url = self.cleaned_data["callback_url"]
+        if url:
+            try:
+                callback_url_check(url=url)
+            except CallbackUrlRefused as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return url
+
+
 @admin.register(Partner)
 class PartnerAdmin(HistoryAdmin):
+    form = PartnerForm
     list_display = ["name", "key_id", "is_active", "callback_url", "throttle_rate", "credentials_rotated_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "key_id"]

@@ -8,6 +8,7 @@ from django.core.cache import cache
 from rest_framework import authentication, exceptions
 
 from kernel.errors import NotPermitted, PayloadTooLarge
+from kernel.text import ascii_digits
 from partners.services import partner_signing_credentials
 from partners.signing import HEADER_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signature_compute, signature_matches
 
@@ -45,7 +46,7 @@ class PartnerSignatureAuthentication(authentication.BaseAuthentication):
         if not (key_id and timestamp and given):
             raise exceptions.NotAuthenticated(
                 f"Signed request required: {HEADER_KEY}, {HEADER_TIMESTAMP} and {HEADER_SIGNATURE} headers.")
-        if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > settings.PARTNER_SIGNATURE_MAX_SKEW_SECONDS:
+        if not ascii_digits(timestamp) or abs(time.time() - int(timestamp)) > settings.PARTNER_SIGNATURE_MAX_SKEW_SECONDS:
             raise SignatureInvalid("The request timestamp is outside the allowed window.", code="signature_expired")
         # The current key, or the one a rotation replaced while its overlap window lasts.
         signing = partner_signing_credentials(key_id=key_id[:40])
@@ -73,7 +74,7 @@ class PartnerSignatureAuthentication(authentication.BaseAuthentication):
     def _body(request) -> bytes:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         length = request.META.get("CONTENT_LENGTH")
-        if length and str(length).isdigit() and int(length) > limit:
+        if length and ascii_digits(str(length)) and int(length) > limit:
             raise PayloadTooLarge()
         body = request._request.body
         if len(body) > limit:

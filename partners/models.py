@@ -1,10 +1,19 @@
+import re
 import uuid
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
 from kernel.history import ConfigHistory
+
+# A partner's own reference for an activation (its idempotency key).
+REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+# What DRF's throttles parse (SimpleRateThrottle.parse_rate reads the period's first letter),
+# with at least 1 request: "0/min" would not throttle at all.
+throttle_rate_validator = RegexValidator(r"^[1-9][0-9]{0,8}/(s|sec|second|m|min|minute|h|hour|d|day)$",
+                                         message='A number of requests from 1, "/", and s, min, hour or day: "600/min".')
 
 
 class Partner(models.Model):
@@ -18,7 +27,7 @@ class Partner(models.Model):
     secret_encrypted = models.TextField(editable=False)
     callback_url = models.URLField(max_length=500, blank=True,
                                    help_text="Default URL for transaction events; a request may override it.")
-    throttle_rate = models.CharField(max_length=20, blank=True,
+    throttle_rate = models.CharField(max_length=20, blank=True, validators=[throttle_rate_validator],
                                      help_text='e.g. "600/min"; empty = PARTNER_DEFAULT_THROTTLE_RATE.')
     credentials_rotated_at = models.DateTimeField(default=timezone.now)
     # The credentials a rotation replaced keep working until previous_key_valid_until

@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from accounts.models import User
-from partners.models import Partner, PartnerActivation
+from partners.models import REFERENCE_PATTERN, Partner, PartnerActivation
 
 
 def partner_get_by_key(*, key_id: str) -> Partner | None:
@@ -16,7 +16,10 @@ def partner_get_by_previous_key(*, key_id: str, now: datetime) -> Partner | None
 
 
 def partner_activation_get(*, partner: Partner, reference: str) -> PartnerActivation | None:
-    """Only the partner's own references: another partner's is as absent as a made-up one."""
+    """Only the partner's own references: another partner's is as absent as a made-up one,
+    and so is one that could never have been accepted (a NUL, which PostgreSQL refuses)."""
+    if not REFERENCE_PATTERN.match(reference):
+        return None
     return (PartnerActivation.objects.select_related("transaction", "offer")
             .filter(partner=partner, reference=reference).first())
 

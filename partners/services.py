@@ -15,6 +15,7 @@ from uuid import UUID
 
 import requests
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db import transaction as db_transaction
 from django.db.models import QuerySet
@@ -23,14 +24,15 @@ from django.utils import timezone
 from accounts.models import User
 from activation.models import Transaction
 from activation.services import Accepted, transaction_reverse
-from kernel.errors import IdempotencyKeyReused
+from kernel.errors import ApplicationError, IdempotencyKeyReused
 from kernel.outbox import Claim, Delivery, Outbox
 from kernel.request_id import HEADER as REQUEST_ID_HEADER
 from offers.models import Offer
 from offers.results import partner_reference_of
 from offers.services import offer_activation_request
 from partners.locks import callback_delivery_for_update
-from partners.models import CallbackAttempt, CallbackDelivery, Partner, PartnerActivation, PartnerCustomerLink
+from partners.models import (CallbackAttempt, CallbackDelivery, Partner, PartnerActivation, PartnerCustomerLink,
+                             throttle_rate_validator)
 from partners.selectors import (partner_activation_get, partner_customer_get, partner_get_by_key,
                                 partner_get_by_previous_key)
 from partners.signing import (HEADER_EVENT_ID, HEADER_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP,
@@ -51,6 +53,12 @@ class Credentials:
 def partner_create(*, name: str, callback_url: str = "", throttle_rate: str = "") -> Credentials:
     if callback_url:
         callback_url_check(url=callback_url)
+    if throttle_rate:
+        try:
+            throttle_rate_validator(throttle_rate)
+        except DjangoValidationError as exc:
+            raise ApplicationError(exc.messages[0], code="throttle_rate_invalid",
+                                   details={"throttle_rate": exc.messages}) from exc
     key_id, secret = credentials_generate()
     partner = Partner.objects.create(name=name, key_id=key_id, secret_encrypted=secret_encrypt(secret),
                                      callback_url=callback_url, throttle_rate=throttle_rate)
@@ -117,10 +125,14 @@ def callback_url_check(*, url: str) -> None:
         raise CallbackUrlRefused("The callback URL must be an http or https URL.")
     if parts.username or parts.password:
         raise CallbackUrlRefused("The callback URL must not contain credentials.")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise CallbackUrlRefused("The callback URL's port is out of range.") from exc
     if not settings.PARTNER_CALLBACK_BLOCK_PRIVATE_NETWORKS:
         return
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+        infos = socket.getaddrinfo(parts.hostname, port or (443 if parts.scheme == "https" else 80),
                                    proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
         raise CallbackUrlRefused("The callback host does not resolve.") from exc

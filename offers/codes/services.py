@@ -22,6 +22,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from activation.services import Accepted, transaction_accept
+from kernel.text import ascii_digits
 from offers.codes.models import Brand, CodePool, DiscountCode
 from offers.codes.rules import CLAIM_POOL_GONE, code_pool_claim_refusal, code_pool_shortfall
 from offers.codes.sql import discount_codes_claim, discount_codes_insert
@@ -341,7 +342,7 @@ def code_grant_customer_get(*, identifier: str):
 
     identifier = identifier.strip()
     users = User.objects.filter(is_active=True)
-    if identifier.isdigit():
+    if ascii_digits(identifier):
         return users.filter(pk=int(identifier)).first() if int(identifier) < 2**31 else None
     exact = users.filter(email=identifier).first()
     if exact is not None:

@@ -1,14 +1,11 @@
-import re
-
 from rest_framework import serializers
 
 from activation.models import Transaction
 from kernel.api import StrictSerializer
 from offers.models import Offer
 from offers.selectors import offer_quote
+from partners.models import REFERENCE_PATTERN
 from partners.services import CallbackUrlRefused, callback_url_check
-
-REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
 
 class PartnerActivationRequestSerializer(StrictSerializer):
