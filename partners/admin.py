@@ -5,8 +5,9 @@ from django.template.response import TemplateResponse
 
 from kernel.admin import HistoryAdmin, ReadOnlyAdminMixin, TimesWithSecondsMixin, admin_action_each
 from partners.models import CallbackAttempt, CallbackDelivery, Partner, PartnerActivation, PartnerCustomerLink
-from partners.services import (CallbackUrlRefused, callback_redeliver, callback_url_check, partner_create, partner_credentials_rotate, partner_customer_link,
-                               partner_customer_unlink, partner_key_rotation_overlap)
+from partners.services import (CallbackUrlRefused, callback_redeliver, callback_url_check, partner_create,
+                               partner_credentials_rotate, partner_customer_link, partner_customer_unlink,
+                               partner_key_rotation_overlap)
 
 
 def _show_secret_once(request, credentials) -> None:
