@@ -12,8 +12,9 @@ from kernel.history import ConfigHistory
 REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 # What DRF's throttles parse (SimpleRateThrottle.parse_rate reads the period's first letter),
 # with at least 1 request: "0/min" would not throttle at all.
-throttle_rate_validator = RegexValidator(r"^[1-9][0-9]{0,8}/(s|sec|second|m|min|minute|h|hour|d|day)$",
-                                         message='A number of requests from 1, "/", and s, min, hour or day: "600/min".')
+throttle_rate_validator = RegexValidator(
+    r"^[1-9][0-9]{0,8}/(s|sec|second|m|min|minute|h|hour|d|day)$",
+    message='A number of requests from 1, "/", and s, min, hour or day: "600/min".')
 
 
 class Partner(models.Model):
